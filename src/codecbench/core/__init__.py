@@ -1,0 +1,1 @@
+"""Core of codecbench: hook specifications, plugin manager, contracts, results store, CLI."""

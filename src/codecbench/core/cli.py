@@ -1,0 +1,283 @@
+"""The ``codecbench`` command line.
+
+Plugins are loaded once at start-up (cheap by contract: registering never
+imports torch or tensorflow); plugins may add subcommands through the
+``register_commands(cli)`` hook.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from codecbench.core.codec import quality_key
+from codecbench.core.plugins import (
+    KINDS,
+    NameConflictError,
+    Registry,
+    UnknownNameError,
+    get_registry,
+)
+
+DEFAULT_RESULTS_DIR = Path("codecbench-results")
+
+
+def _registry() -> Registry:
+    return get_registry()
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="codecbench", prog_name="codecbench")
+def cli():
+    """Evaluate image codecs (classical and learned) on image datasets."""
+
+
+# -- plugins / list -----------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json):
+    """Installed plugins, their versions, what each registered, and load errors."""
+    registry = _registry()
+    infos = [info.as_dict() for info in registry.plugins.values()]
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    for info in infos:
+        dist = f"{info['distribution']} {info['version']}".strip() or "-"
+        click.echo(f"{info['name']}  [{dist}]  {info['module']}")
+        for kind in KINDS:
+            if info[kind]:
+                click.echo(f"    {kind}: {', '.join(info[kind])}")
+        for error in info["errors"]:
+            click.echo(f"    ERROR: {error}")
+
+
+def _describe(kind: str, obj, registry: Registry) -> dict:
+    owner = registry.owner(kind, obj.name)
+    record = {"name": obj.name, "plugin": owner.name, "distribution": owner.distribution}
+    if kind == "codecs":
+        available, reason = obj.availability()
+        record.update(
+            family=obj.family,
+            framework=obj.framework,
+            qualities=[quality_key(q) for q in obj.qualities],
+            available=available,
+            reason=reason,
+            description=obj.description,
+        )
+    elif kind == "datasets":
+        record.update(
+            version=obj.version, license=obj.license, source=obj.source,
+            description=obj.description,
+        )
+    else:
+        record.update(unit=obj.unit, higher_is_better=obj.higher_is_better,
+                      description=obj.description)
+    return record
+
+
+@cli.command("list")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(kind, as_json):
+    """List registered codecs, datasets or metrics."""
+    registry = _registry()
+    records = [_describe(kind, registry.get(kind, n), registry) for n in registry.names(kind)]
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    for r in records:
+        if kind == "codecs":
+            status = "" if r["available"] else f"  UNAVAILABLE: {r['reason']}"
+            click.echo(f"{r['name']:<32} {r['family']:<9} {r['framework']:<10} "
+                       f"q={','.join(r['qualities'])}{status}")
+        elif kind == "datasets":
+            click.echo(f"{r['name']:<32} {r['description']}  [{r['license']}]")
+        else:
+            direction = "higher is better" if r["higher_is_better"] else "lower is better"
+            click.echo(f"{r['name']:<16} {r['unit'] or '-':<6} {direction:<17} {r['description']}")
+
+
+# -- run ------------------------------------------------------------------------------
+
+
+def _select_codecs(registry: Registry, patterns):
+    if patterns:
+        codecs = registry.select("codecs", patterns)
+        exact = {p for p in patterns if not any(ch in p for ch in "*?[")}
+    else:
+        codecs, exact = registry.codecs(), set()
+    chosen = []
+    for codec in codecs:
+        available, reason = codec.availability()
+        if available or codec.name in exact:
+            chosen.append(codec)
+        else:
+            click.echo(f"codecbench: skipping unavailable codec {codec.name}: {reason}", err=True)
+    return chosen
+
+
+def _select_dataset(registry: Registry, name: str):
+    from codecbench.datasets.folder import FolderDataset
+
+    if name in registry.objects["datasets"]:
+        return registry.get("datasets", name)
+    path = Path(name)
+    if path.is_dir() or any(ch in name for ch in "*?["):
+        return FolderDataset(name)
+    valid = ", ".join(registry.names("datasets")) or "(none registered)"
+    _fail(f"unknown dataset {name!r}: not a registered dataset nor a folder of images; "
+          f"valid datasets: {valid}")
+
+
+def _find_resumable(fingerprint: dict) -> Path | None:
+    """The newest run under ``codecbench-results/`` with the same fingerprint, if unfinished."""
+    from codecbench.evaluators.runner import RUN_JSON
+
+    if not DEFAULT_RESULTS_DIR.is_dir():
+        return None
+    for run_dir in sorted(DEFAULT_RESULTS_DIR.iterdir(), reverse=True):
+        try:
+            record = json.loads((run_dir / RUN_JSON).read_text())
+        except (OSError, ValueError):
+            continue
+        if record.get("fingerprint") == fingerprint:
+            return run_dir if record.get("status") != "complete" else None
+    return None
+
+
+@cli.command()
+@click.option("--codec", "codec_patterns", multiple=True,
+              help="Codec name or shell pattern ('torch/*'); repeatable. Default: all available.")
+@click.option("--quality", "qualities", multiple=True,
+              help="Quality point to evaluate (as listed by 'codecbench list codecs'); repeatable.")
+@click.option("--dataset", default="sample", show_default=True,
+              help="Registered dataset name, or a folder (or glob) of images.")
+@click.option("--metric", "metric_names", multiple=True, help="Metric name; repeatable. Default: all.")
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Parallel workers; 1 runs in this process.")
+@click.option("--executor", type=click.Choice(["serial", "process"]),
+              help="Override the executor chosen from -j.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (resumed if it exists). Default: codecbench-results/<UTC time>, "
+                   "or the newest unfinished run of the same command.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Per-task time limit in seconds; a task past it becomes an error row.")
+@click.option("--retry-errors", is_flag=True, help="Run again the tasks that ended in an error.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def run(codec_patterns, qualities, dataset, metric_names, jobs, executor, out_dir, timeout,
+        retry_errors, no_progress):
+    """Evaluate codecs on a dataset; resumable; writes rows.csv, leaderboard.csv, run.json."""
+    from codecbench.evaluators.leaderboard import format_table
+    from codecbench.evaluators.runner import (
+        RunConfigError,
+        plan_codecs,
+        run_evaluation,
+        run_fingerprint,
+    )
+
+    registry = _registry()
+    try:
+        codecs = _select_codecs(registry, codec_patterns)
+        metrics = registry.select("metrics", metric_names) if metric_names else registry.metrics()
+    except (UnknownNameError, NameConflictError) as exc:
+        _fail(str(exc.args[0]))
+    if not codecs:
+        _fail("no codec to run (every selected codec is unavailable)")
+    data = _select_dataset(registry, dataset)
+    try:
+        dataset_hash = data.content_hash()
+        if out_dir is None:
+            plans = plan_codecs(codecs, qualities)
+            fingerprint = run_fingerprint(plans, data.name, dataset_hash, [m.name for m in metrics])
+            out_dir = _find_resumable(fingerprint)
+            if out_dir is not None:
+                click.echo(f"codecbench: resuming unfinished run {out_dir}", err=True)
+            else:
+                stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+                out_dir = DEFAULT_RESULTS_DIR / stamp
+        plugins = {}
+        for kind, objects in (("codecs", codecs), ("metrics", metrics)):
+            for obj in objects:
+                info = registry.owner(kind, obj.name)
+                plugins[(kind, obj.name)] = {"plugin": info.name, "distribution": info.distribution,
+                                             "version": info.distribution_version}
+        summary = run_evaluation(
+            codecs, data, metrics, out_dir, qualities=qualities or None, jobs=jobs,
+            timeout=timeout, executor=executor, retry_errors=retry_errors,
+            progress=not no_progress, plugins=plugins, command=["codecbench", *sys.argv[1:]],
+            dataset_hash=dataset_hash,
+        )
+    except (RunConfigError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    click.echo(format_table(summary.leaderboard, summary.metric_names))
+    reused = summary.rows - summary.tasks_computed
+    click.echo(
+        f"\n{summary.tasks_computed} tasks computed"
+        + (f", {reused} kept from earlier invocations" if reused else "")
+        + f", {summary.errors} error rows; results in {summary.run_dir}"
+    )
+    if summary.errors:
+        click.echo(f"codecbench: {summary.errors} tasks failed; see the 'error' column of "
+                   f"{summary.run_dir / 'rows.csv'}", err=True)
+        sys.exit(1)
+
+
+# -- leaderboard --------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("run_dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the merged leaderboard CSV here.")
+def leaderboard(run_dirs, output):
+    """Re-aggregate one or several run directories into one leaderboard."""
+    from codecbench.core.csv_export import write_csv
+    from codecbench.core.results_store import ResultsStore, StoreError
+    from codecbench.evaluators.leaderboard import (
+        aggregate,
+        drop_duplicate_keys,
+        format_table,
+        rows_frame,
+    )
+
+    frames, metric_names = [], []
+    for run_dir in run_dirs:
+        try:
+            with ResultsStore.open_existing(run_dir) as store:
+                names = store.get_meta("metrics") or []
+                rows = store.rows()
+        except StoreError as exc:
+            _fail(str(exc))
+        metric_names += [n for n in names if n not in metric_names]
+        frames.append((rows, names))
+    import pandas as pd
+
+    frame = pd.concat([rows_frame(rows, metric_names) for rows, _ in frames], ignore_index=True)
+    frame, dropped = drop_duplicate_keys(frame)
+    if dropped:
+        click.echo(f"codecbench: {dropped} rows repeat a codec/quality/dataset/image already "
+                   "seen in an earlier run directory; kept the first", err=True)
+    table = aggregate(frame, metric_names)
+    if output:
+        write_csv(table, output)
+        click.echo(f"wrote {output}", err=True)
+    click.echo(format_table(table, metric_names))
+
+
+def main(argv=None):
+    """Console-script entry point."""
+    registry = _registry()
+    registry.register_commands(cli)
+    cli.main(args=argv, prog_name="codecbench")

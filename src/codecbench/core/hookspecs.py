@@ -1,0 +1,85 @@
+"""Hook specifications: the reference documentation for plugin authors.
+
+A codecbench plugin is any module exposed through the ``codecbench`` entry-point
+group that implements one or more of these hooks, marked with
+:data:`hookimpl`::
+
+    # pyproject.toml of your distribution
+    [project.entry-points.codecbench]
+    my-plugin = "my_package.plugin"
+
+    # my_package/plugin.py
+    from codecbench import hookimpl
+
+    @hookimpl
+    def register_codecs(register):
+        register(MyCodec())
+
+Hooks are callbacks, as in ``llm``: codecbench calls the hook with a
+``register`` function, and the plugin calls it once per object it provides.
+Registration must be cheap: do not import torch or tensorflow, load weights or
+touch the network while registering. Do that on first use (``encode``,
+``decode`` or iteration).
+
+Every built-in codec, dataset and metric is registered through these same
+hooks and the same entry-point group.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT_NAME = "codecbench"
+ENTRY_POINT_GROUP = "codecbench"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_codecs(register):
+    """Register codecs.
+
+    Call ``register(codec)`` once per codec, where ``codec`` is an instance of
+    :class:`codecbench.Codec`. The codec's ``name`` must be unique across all
+    installed plugins; two plugins registering the same name is an error that
+    names both, and the name is unusable until one of them is removed.
+
+    The instance must be cheap to create and picklable: it is sent to worker
+    processes. Import heavy frameworks and load weights lazily, on the first
+    ``encode``/``decode`` call.
+
+    A codec that cannot run on this machine (a missing binary, no weights)
+    should still be registered and report why through ``Codec.availability()``;
+    it is then listed as unavailable with that reason.
+    """
+
+
+@hookspec
+def register_datasets(register):
+    """Register datasets.
+
+    Call ``register(dataset)`` once per dataset, an instance of
+    :class:`codecbench.Dataset`. Constructing it must not read or download the
+    images; iteration does that.
+    """
+
+
+@hookspec
+def register_metrics(register):
+    """Register metrics.
+
+    Call ``register(metric)`` once per metric, an instance of
+    :class:`codecbench.Metric`. A metric computes one number per image from
+    ``(reference, reconstruction, compressed_size)``.
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add subcommands to the ``codecbench`` command line.
+
+    ``cli`` is the top-level :class:`click.Group`; decorate new commands with
+    ``@cli.command()``. Imports needed by the command belong inside the command
+    function, so that ``codecbench --help`` stays fast.
+    """

@@ -1,0 +1,42 @@
+"""The metric contract.
+
+A metric maps one evaluated image to one number::
+
+    value = metric.compute(reference, reconstruction, compressed_size)
+
+``reference`` and ``reconstruction`` are ``H×W×3`` uint8 RGB arrays of the
+same shape; ``compressed_size`` is the length in bytes of the whole compressed
+file. Per-image values are averaged over a dataset by the leaderboard
+(arithmetic mean, as in the survey's tables).
+"""
+
+from __future__ import annotations
+
+import abc
+
+import numpy as np
+
+
+class Metric(abc.ABC):
+    """Base class of every metric.
+
+    Attributes:
+        name: unique metric name, also its column in ``rows.csv``.
+        unit: unit of the value (``dB``, ``bpp``, ``""`` for unitless).
+        higher_is_better: direction used by leaderboards and plots.
+        description: the formula and conventions, one line.
+    """
+
+    name: str
+    unit: str = ""
+    higher_is_better: bool = True
+    description: str = ""
+
+    @abc.abstractmethod
+    def compute(
+        self, reference: np.ndarray, reconstruction: np.ndarray, compressed_size: int
+    ) -> float:
+        """The metric's value for one image."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

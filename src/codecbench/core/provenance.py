@@ -1,0 +1,116 @@
+"""Provenance of a run: what ran, on what, with which versions (``run.json``).
+
+Collecting it never imports torch or tensorflow: GPU names come from
+``nvidia-smi`` when it exists, and library versions from package metadata.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import codecbench
+
+CORE_LIBRARIES = ("numpy", "Pillow", "pandas", "pluggy", "click", "tqdm")
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def distribution_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def git_commit() -> str | None:
+    """The commit of the codecbench source tree, when it runs from a git checkout."""
+    package_dir = Path(codecbench.__file__).resolve().parent
+    for parent in package_dir.parents:
+        if (parent / ".git").exists():
+            break
+    else:
+        return None
+    if shutil.which("git") is None:
+        return None
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(package_dir), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(package_dir), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpus() -> list[str]:
+    """GPU names from ``nvidia-smi`` (empty when there is none)."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        result = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+
+
+def hardware() -> dict[str, object]:
+    memory_gib = None
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory_gib = round(pages / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    return {
+        "machine": platform.machine(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_gib": memory_gib,
+        "gpus": gpus(),
+        "platform": platform.platform(),
+    }
+
+
+def environment() -> dict[str, object]:
+    """Software facts common to every run."""
+    return {
+        "codecbench": codecbench.__version__,
+        "git_commit": git_commit(),
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "libraries": {name: distribution_version(name) for name in CORE_LIBRARIES},
+    }

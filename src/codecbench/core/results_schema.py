@@ -1,0 +1,120 @@
+"""The one results schema: what a result row is, and the columns of the CSV exports.
+
+``rows.csv`` has one row per codec × quality × image::
+
+    codec, codec_version, framework, family, quality, dataset, image_id,
+    width, height, bytes, bpp, <one column per metric>, encode_s, decode_s, error
+
+``leaderboard.csv`` has one row per dataset × codec × quality: the arithmetic
+mean of ``bytes``, ``bpp``, every metric, ``encode_s`` and ``decode_s`` over
+the images without error, with ``n_images`` (rows without error) and
+``n_errors``.
+
+A row with a non-empty ``error`` holds no measurement: its numeric cells are
+empty. ``bpp = 8 × bytes / (width × height)`` always, computed by
+:func:`bits_per_pixel`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SCHEMA_VERSION = 1
+
+KEY_COLUMNS = ("codec", "quality", "dataset", "image_id")
+"""The identity of a task: a results store holds at most one row per key."""
+
+LEADING_COLUMNS = (
+    "codec",
+    "codec_version",
+    "framework",
+    "family",
+    "quality",
+    "dataset",
+    "image_id",
+    "width",
+    "height",
+    "bytes",
+    "bpp",
+)
+TRAILING_COLUMNS = ("encode_s", "decode_s", "error")
+GROUP_COLUMNS = ("dataset", "codec", "codec_version", "framework", "family", "quality")
+COUNT_COLUMNS = ("n_images", "n_errors")
+
+
+def bits_per_pixel(n_bytes: int, width: int, height: int) -> float:
+    """``bpp = 8 · bytes / (width · height)``: the rate of the whole file, header included."""
+    return 8.0 * n_bytes / (width * height)
+
+
+def metric_columns(metric_names) -> list[str]:
+    """Metric columns of ``rows.csv``: every metric not already a fixed column, in order."""
+    fixed = set(LEADING_COLUMNS) | set(TRAILING_COLUMNS)
+    return [name for name in metric_names if name not in fixed]
+
+
+def row_columns(metric_names) -> list[str]:
+    """All columns of ``rows.csv``, in order."""
+    return [*LEADING_COLUMNS, *metric_columns(metric_names), *TRAILING_COLUMNS]
+
+
+@dataclass
+class ResultRow:
+    """One evaluated (or failed) codec × quality × image task."""
+
+    codec: str
+    quality: str
+    dataset: str
+    image_id: str
+    codec_version: str = ""
+    framework: str = ""
+    family: str = ""
+    width: int | None = None
+    height: int | None = None
+    bytes: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    encode_s: float | None = None
+    decode_s: float | None = None
+    error: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.codec, self.quality, self.dataset, self.image_id)
+
+    @property
+    def bpp(self) -> float | None:
+        if self.error or self.bytes is None or not self.width or not self.height:
+            return None
+        return bits_per_pixel(self.bytes, self.width, self.height)
+
+    def as_record(self, metric_names) -> dict[str, object]:
+        """The row as a ``rows.csv`` record (error rows carry no measurement)."""
+        failed = bool(self.error)
+        record: dict[str, object] = {
+            "codec": self.codec,
+            "codec_version": self.codec_version,
+            "framework": self.framework,
+            "family": self.family,
+            "quality": self.quality,
+            "dataset": self.dataset,
+            "image_id": self.image_id,
+            "width": self.width,
+            "height": self.height,
+            "bytes": None if failed else self.bytes,
+            "bpp": self.bpp,
+        }
+        for name in metric_columns(metric_names):
+            value = self.metrics.get(name)
+            record[name] = None if failed or value is None else float(value)
+        record["encode_s"] = None if failed else self.encode_s
+        record["decode_s"] = None if failed else self.decode_s
+        record["error"] = self.error
+        return record
+
+
+def quality_sort_key(quality: str) -> tuple[int, float, str]:
+    """Sort quality texts numerically when they are numbers (``"5"`` before ``"10"``)."""
+    try:
+        return (0, float(quality), quality)
+    except ValueError:
+        return (1, 0.0, quality)

@@ -1,0 +1,27 @@
+"""Built-in dataset plugin: registers the bundled ``sample`` set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codecbench.core.hookspecs import hookimpl
+from codecbench.datasets.folder import FolderDataset
+
+SAMPLE_DIR = Path(__file__).parent / "sample"
+
+
+def sample_dataset() -> FolderDataset:
+    """The 6 bundled lossless photos (451–600 px), licences in ``sample/LICENSES.md``."""
+    return FolderDataset(
+        SAMPLE_DIR,
+        name="sample",
+        version="1",
+        license="CC0-1.0 / public domain (per file: LICENSES.md)",
+        source="codecbench package data (scikit-image data, libjxl-testdata wesaturate)",
+        description="6 lossless RGB photos, 451-600 px, bundled with codecbench",
+    )
+
+
+@hookimpl
+def register_datasets(register):
+    register(sample_dataset())

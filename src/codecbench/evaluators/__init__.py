@@ -1,0 +1,1 @@
+"""The evaluation harness: task planning, executors, metrics, leaderboard aggregation."""

@@ -1,0 +1,342 @@
+"""The harness: evaluates codecs × quality points × dataset images × metrics.
+
+A run lives in a directory::
+
+    results.sqlite    every finished task, committed as it finishes (resume source)
+    rows.csv          one row per codec × quality × image        (written at the end)
+    leaderboard.csv   means per dataset × codec × quality        (written at the end)
+    run.json          provenance: versions, plugins, hardware, dataset hash, commands
+
+Running again on the same directory computes only the tasks missing from
+``results.sqlite``. The run refuses to mix results: a different dataset hash,
+a different metric list or a different codec version in the same directory is
+an error naming the difference.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from codecbench.core import provenance
+from codecbench.core.codec import Codec, find_quality, quality_key
+from codecbench.core.csv_export import write_csv
+from codecbench.core.dataset import Dataset
+from codecbench.core.metric import Metric
+from codecbench.core.results_schema import SCHEMA_VERSION, ResultRow
+from codecbench.core.results_store import ResultsStore
+from codecbench.evaluators.executors import make_executor
+from codecbench.evaluators.leaderboard import aggregate, rows_frame
+from codecbench.evaluators.task import Task, describe_error
+
+RUN_JSON = "run.json"
+ROWS_CSV = "rows.csv"
+LEADERBOARD_CSV = "leaderboard.csv"
+
+
+class RunConfigError(ValueError):
+    """The run cannot start: bad selection, or a run directory holding other results."""
+
+
+@dataclass
+class CodecPlan:
+    """One codec to evaluate, its quality points, and why it cannot run (if so)."""
+
+    codec: Codec
+    qualities: list
+    version: str = ""
+    problem: str = ""
+
+
+@dataclass
+class RunSummary:
+    """What a run did."""
+
+    run_dir: Path
+    tasks_total: int
+    tasks_computed: int
+    rows: int
+    errors: int
+    leaderboard: pd.DataFrame = field(repr=False)
+    metric_names: list[str] = field(default_factory=list)
+
+
+def plan_codecs(codecs: Sequence[Codec], qualities: Sequence[str] | None) -> list[CodecPlan]:
+    """Quality points per codec; ``qualities`` (canonical text) restricts every codec.
+
+    A requested quality that no selected codec offers is an error listing what they offer.
+    """
+    plans = []
+    used: set[str] = set()
+    for codec in codecs:
+        if qualities:
+            chosen = []
+            for text in qualities:
+                try:
+                    chosen.append(find_quality(codec, text))
+                    used.add(text)
+                except ValueError:
+                    continue
+        else:
+            chosen = list(codec.qualities)
+        plan = CodecPlan(codec, chosen)
+        available, reason = codec.availability()
+        if not available:
+            plan.problem = f"codec unavailable: {reason}"
+        else:
+            try:
+                plan.version = str(codec.version)
+            except Exception as exc:  # noqa: BLE001 - becomes error rows
+                plan.problem = describe_error("codec version", exc)
+        plans.append(plan)
+    if qualities:
+        unused = [q for q in qualities if q not in used]
+        if unused:
+            offered = "; ".join(
+                f"{c.name}: {', '.join(quality_key(q) for q in c.qualities)}" for c in codecs
+            )
+            raise RunConfigError(f"no selected codec has quality {', '.join(unused)}; offered: {offered}")
+    return plans
+
+
+def run_fingerprint(plans, dataset_name: str, dataset_hash: str, metric_names) -> dict:
+    """What makes two invocations 'the same run' (used to find a run to resume)."""
+    return {
+        "codecs": {p.codec.name: [quality_key(q) for q in p.qualities] for p in plans},
+        "dataset": dataset_name,
+        "dataset_hash": dataset_hash,
+        "metrics": list(metric_names),
+    }
+
+
+def _check_compatible(store: ResultsStore, plans, dataset: Dataset, dataset_hash, metric_names):
+    stored_hash = store.get_meta("dataset_hash")
+    if stored_hash is not None and stored_hash != dataset_hash:
+        raise RunConfigError(
+            f"{store.run_dir} holds results for dataset hash {stored_hash}, but dataset "
+            f"{dataset.name!r} now hashes to {dataset_hash}; use a new --out directory"
+        )
+    stored_metrics = store.get_meta("metrics")
+    if stored_metrics is not None and stored_metrics != list(metric_names):
+        raise RunConfigError(
+            f"{store.run_dir} was run with metrics {stored_metrics}, not {list(metric_names)}; "
+            "use the same --metric options or a new --out directory"
+        )
+    stored_versions = store.codec_versions()
+    for plan in plans:
+        old = stored_versions.get(plan.codec.name, set()) - {plan.version, ""}
+        if plan.version and old:
+            raise RunConfigError(
+                f"{store.run_dir} holds results of codec {plan.codec.name!r} version "
+                f"{sorted(old)}, but the installed version is {plan.version!r}; "
+                "use a new --out directory"
+            )
+
+
+def _tasks(plans, dataset: Dataset, metrics, done: set) -> tuple[int, Iterator]:
+    """Count the missing tasks, and a generator producing them image by image.
+
+    Images are loaded only when one of their tasks is missing. Codecs that cannot run
+    and images that cannot be loaded produce error rows directly (``ResultRow``).
+    """
+    image_ids = dataset.image_ids()
+    missing = {
+        image_id: [
+            (plan, q)
+            for plan in plans
+            for q in plan.qualities
+            if (plan.codec.name, quality_key(q), dataset.name, image_id) not in done
+        ]
+        for image_id in image_ids
+    }
+    total = sum(len(v) for v in missing.values())
+
+    def generate():
+        for image_id in image_ids:
+            todo = missing[image_id]
+            if not todo:
+                continue
+            try:
+                image = dataset.load(image_id)
+            except Exception as exc:  # noqa: BLE001
+                error = describe_error("load image", exc)
+                image = None
+            for plan, quality in todo:
+                if image is None or plan.problem:
+                    yield ResultRow(
+                        codec=plan.codec.name,
+                        quality=quality_key(quality),
+                        dataset=dataset.name,
+                        image_id=image_id,
+                        codec_version=plan.version,
+                        framework=plan.codec.framework,
+                        family=plan.codec.family,
+                        error=plan.problem if image is not None else error,
+                    )
+                    continue
+                yield Task(plan.codec, plan.version, quality, dataset.name, image_id, image,
+                           tuple(metrics))
+
+    return total, generate()
+
+
+def _split(items, executor) -> Iterator[ResultRow]:
+    """Run the tasks through ``executor``; pass ready-made error rows straight through."""
+    buffered: list[ResultRow] = []
+
+    def tasks_only():
+        for item in items:
+            if isinstance(item, ResultRow):
+                buffered.append(item)
+            else:
+                yield item
+
+    for row in executor.run(tasks_only()):
+        while buffered:
+            yield buffered.pop()
+        yield row
+    while buffered:
+        yield buffered.pop()
+
+
+def write_exports(store: ResultsStore, metric_names: Sequence[str]) -> pd.DataFrame:
+    """Write ``rows.csv`` and ``leaderboard.csv`` from the store; return the leaderboard."""
+    frame = rows_frame(store.rows(), metric_names)
+    write_csv(frame, store.run_dir / ROWS_CSV)
+    table = aggregate(frame, metric_names)
+    write_csv(table, store.run_dir / LEADERBOARD_CSV)
+    return table
+
+
+def _write_run_json(run_dir: Path, record: dict) -> None:
+    path = run_dir / RUN_JSON
+    tmp = path.with_name(RUN_JSON + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+def _provenance(plans, dataset, dataset_hash, metrics, plugins, previous: dict | None,
+                command: list[str]) -> dict:
+    record = dict(previous or {})
+    record.update(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "environment": provenance.environment(),
+            "hardware": provenance.hardware(),
+            "dataset": {
+                "name": dataset.name,
+                "version": dataset.version,
+                "license": dataset.license,
+                "source": dataset.source,
+                "content_hash": dataset_hash,
+                "n_images": len(dataset.image_ids()),
+            },
+            "codecs": [
+                {
+                    "name": p.codec.name,
+                    "version": p.version,
+                    "family": p.codec.family,
+                    "framework": p.codec.framework,
+                    "qualities": [quality_key(q) for q in p.qualities],
+                    "library_versions": _library_versions(p),
+                    "plugin": plugins.get(("codecs", p.codec.name)),
+                    "problem": p.problem,
+                }
+                for p in plans
+            ],
+            "metrics": [
+                {
+                    "name": m.name,
+                    "unit": m.unit,
+                    "higher_is_better": m.higher_is_better,
+                    "description": m.description,
+                    "plugin": plugins.get(("metrics", m.name)),
+                }
+                for m in metrics
+            ],
+        }
+    )
+    record.setdefault("created_utc", provenance.utc_now())
+    invocations = list(record.get("invocations", []))
+    invocations.append({"started_utc": provenance.utc_now(), "command": command})
+    record["invocations"] = invocations
+    record["status"] = "running"
+    return record
+
+
+def _library_versions(plan: CodecPlan) -> dict:
+    if plan.problem:
+        return {}
+    try:
+        return dict(plan.codec.library_versions())
+    except Exception as exc:  # noqa: BLE001
+        return {"error": describe_error("library_versions", exc)}
+
+
+def run_evaluation(
+    codecs: Sequence[Codec],
+    dataset: Dataset,
+    metrics: Sequence[Metric],
+    run_dir: str | Path,
+    *,
+    qualities: Sequence[str] | None = None,
+    jobs: int = 1,
+    timeout: float | None = None,
+    executor: str | None = None,
+    retry_errors: bool = False,
+    progress: bool = True,
+    plugins: dict | None = None,
+    command: list[str] | None = None,
+    dataset_hash: str | None = None,
+) -> RunSummary:
+    """Evaluate ``codecs`` on ``dataset`` with ``metrics`` into ``run_dir`` (resuming it).
+
+    ``plugins`` maps ``(kind, name)`` to the plugin that registered it, for provenance.
+    """
+    if not codecs:
+        raise RunConfigError("no codec selected")
+    if not metrics:
+        raise RunConfigError("no metric selected")
+    run_dir = Path(run_dir)
+    metric_names = [m.name for m in metrics]
+    plans = plan_codecs(codecs, qualities)
+    dataset_hash = dataset_hash or dataset.content_hash()
+    with ResultsStore(run_dir) as store:
+        _check_compatible(store, plans, dataset, dataset_hash, metric_names)
+        store.set_meta("dataset_hash", dataset_hash)
+        store.set_meta("metrics", metric_names)
+        if retry_errors:
+            store.delete_errors()
+        previous = None
+        if (run_dir / RUN_JSON).is_file():
+            previous = json.loads((run_dir / RUN_JSON).read_text())
+        record = _provenance(plans, dataset, dataset_hash, metrics, plugins or {}, previous,
+                             command if command is not None else sys.argv)
+        record["fingerprint"] = run_fingerprint(plans, dataset.name, dataset_hash, metric_names)
+        _write_run_json(run_dir, record)
+
+        total, items = _tasks(plans, dataset, metrics, store.done_keys())
+        computed = 0
+        with make_executor(jobs, timeout, executor) as pool, tqdm(
+            total=total, desc="codecbench", unit="task", file=sys.stderr, disable=not progress,
+            dynamic_ncols=True,
+        ) as bar:
+            for row in _split(items, pool):
+                store.add(row)
+                computed += 1
+                bar.update(1)
+
+        table = write_exports(store, metric_names)
+        rows, errors = store.count()
+        record["status"] = "complete"
+        record["finished_utc"] = provenance.utc_now()
+        record["rows"] = rows
+        record["errors"] = errors
+        _write_run_json(run_dir, record)
+    return RunSummary(run_dir, total, computed, rows, errors, table, metric_names)

@@ -1,0 +1,1 @@
+"""Built-in codec plugins, each registered through the ``codecbench`` entry-point group."""

@@ -1,0 +1,1 @@
+"""TensorFlow learned codecs. tensorflow is imported only inside these modules, and only when used."""
