@@ -51,7 +51,7 @@ def to_rgb_array(img: Image.Image) -> np.ndarray:
         if img.mode == "P" and "transparency" in img.info:
             img = img.convert("RGBA")
         img = img.convert("RGB")
-    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8))
+    return np.array(img, dtype=np.uint8, order="C")  # a writable copy
 
 
 def load_rgb(path: str | Path) -> np.ndarray:

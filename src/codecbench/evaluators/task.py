@@ -60,10 +60,12 @@ def describe_error(stage: str, exc: BaseException) -> str:
 def evaluate(task: Task) -> ResultRow:
     """Run ``task``; any failure becomes the returned row's ``error``."""
     codec = task.codec
+    image = task.image.view()
+    image.flags.writeable = False  # a codec must not alter the reference the metrics use
     stage = "encode"
     try:
         start = time.perf_counter()
-        data = codec.encode(task.image, task.quality)
+        data = codec.encode(image, task.quality)
         encode_s = time.perf_counter() - start
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"encode returned {type(data).__name__}, expected bytes")
@@ -74,14 +76,14 @@ def evaluate(task: Task) -> ResultRow:
         decode_s = time.perf_counter() - start
         stage = "check decoded image"
         check_rgb_image(reconstruction, "decoded image")
-        if reconstruction.shape != task.image.shape:
+        if reconstruction.shape != image.shape:
             raise ValueError(
-                f"decoded image has shape {reconstruction.shape}, expected {task.image.shape}"
+                f"decoded image has shape {reconstruction.shape}, expected {image.shape}"
             )
         values = {}
         for metric in task.metrics:
             stage = f"metric {metric.name}"
-            values[metric.name] = float(metric.compute(task.image, reconstruction, len(data)))
+            values[metric.name] = float(metric.compute(image, reconstruction, len(data)))
     except TaskTimeout:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error row

@@ -1,0 +1,1 @@
+"""Example codecbench plugin distribution."""

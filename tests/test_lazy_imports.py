@@ -1,0 +1,87 @@
+"""`codecbench plugins` and `codecbench list` never import torch or tensorflow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "tensorflow", "tensorflow_compression", "compressai", "torchvision")
+
+LAZY_PLUGIN = {
+    "lazy_plugin": """
+        from codecbench import Codec, hookimpl
+
+        class HeavyCodec(Codec):
+            name = "fake/heavy"
+            family = "cnn"
+            framework = "fakeframework"
+            qualities = (1, 2)
+
+            @property
+            def version(self):
+                import fake_heavy_framework
+                return fake_heavy_framework.VERSION
+
+            def encode(self, image, quality):
+                import fake_heavy_framework
+                return fake_heavy_framework.encode(image, quality)
+
+            def decode(self, data):
+                import fake_heavy_framework
+                return fake_heavy_framework.decode(data)
+
+        @hookimpl
+        def register_codecs(register):
+            register(HeavyCodec())
+    """,
+    "fake_heavy_framework": """
+        import zlib
+        import numpy as np
+        VERSION = "9.9"
+
+        def encode(image, quality):
+            h, w = image.shape[:2]
+            return h.to_bytes(4, "big") + w.to_bytes(4, "big") + zlib.compress(image.tobytes(), quality)
+
+        def decode(data):
+            h, w = int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big")
+            return np.frombuffer(zlib.decompress(data[8:]), np.uint8).reshape(h, w, 3).copy()
+    """,
+}
+
+PROBE = """
+import sys
+from codecbench.core.cli import main
+try:
+    main({args!r})
+except SystemExit as exit:
+    assert not exit.code, exit.code
+loaded = sorted(m for m in {modules!r} if m in sys.modules)
+print("LOADED", ",".join(loaded))
+"""
+
+
+def probe(args, modules=HEAVY + ("fake_heavy_framework",)):
+    code = PROBE.format(args=list(args), modules=list(modules))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1].removeprefix("LOADED").strip()
+
+
+@pytest.mark.parametrize("args", [["plugins"], ["plugins", "--json"], ["list", "codecs"],
+                                  ["list", "codecs", "--json"], ["list", "datasets"],
+                                  ["list", "metrics"], ["--help"]])
+def test_listing_imports_no_framework(fake_dists, args):
+    fake_dists("lazy-dist", {"lazy": "lazy_plugin"}, LAZY_PLUGIN)
+    assert probe(args) == ""
+
+
+def test_framework_is_imported_when_its_codec_runs(fake_dists, tmp_path, small_photo_dir):
+    fake_dists("lazy-dist", {"lazy": "lazy_plugin"}, LAZY_PLUGIN)
+    loaded = probe(["run", "--codec", "fake/heavy", "--dataset", str(small_photo_dir),
+                    "--out", str(tmp_path / "run"), "--no-progress"])
+    assert "fake_heavy_framework" in loaded.split(",")
+    assert not set(loaded.split(",")) & set(HEAVY)
