@@ -145,3 +145,22 @@ def test_cli_with_a_plugin_that_raises_at_import(fake_dists, tmp_path, small_pho
     assert "broken" in result.stderr and "jpeg" in result.stdout
     strict = run_cli("plugins", cwd=tmp_path, env={"CODECBENCH_STRICT_PLUGINS": "1"})
     assert strict.returncode != 0 and "broken-dist" in strict.stderr
+
+
+@pytest.mark.slow
+def test_register_commands_adds_a_subcommand(fake_dists, tmp_path):
+    fake_dists("cmd-dist", {"cmd": "cmd_plugin"}, {"cmd_plugin": """
+        import click
+        from codecbench import hookimpl
+
+        @hookimpl
+        def register_commands(cli):
+            @cli.command()
+            @click.argument("name")
+            def hello(name):
+                \"\"\"Say hello (from a plugin).\"\"\"
+                click.echo(f"hello {name}")
+    """})
+    assert "Say hello (from a plugin)" in run_cli("--help", cwd=tmp_path).stdout
+    result = run_cli("hello", "codecs", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == "hello codecs"

@@ -147,11 +147,11 @@ def _check_rate_order(image_id, sizes, qualities, fail) -> None:
     ordered = [sizes[quality_key(q)] for q in qualities if quality_key(q) in sizes]
     if len(ordered) != len(qualities) or len(ordered) < 2:
         return
+    keys = [quality_key(q) for q in qualities]
     drops = [
-        f"{quality_key(a)}→{quality_key(b)}: {sa}→{sb} bytes"
-        for (a, sa), (b, sb) in zip(zip(qualities, ordered), zip(qualities[1:], ordered[1:]),
-                                    strict=False)
-        if sb < sa
+        f"{keys[i - 1]}→{keys[i]}: {ordered[i - 1]}→{ordered[i]} bytes"
+        for i in range(1, len(ordered))
+        if ordered[i] < ordered[i - 1]
     ]
     if drops:
         fail(f"rate grows with quality: size decreases on {image_id} at " + "; ".join(drops))

@@ -25,12 +25,19 @@ def neutralise_cell(value: object) -> object:
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose text cells (and column names) are neutralised."""
-    safe = frame.copy()
-    for column in safe.columns:
-        if not pd.api.types.is_numeric_dtype(safe[column]):
-            safe[column] = safe[column].map(neutralise_cell)
-    safe.columns = [neutralise_cell(c) for c in safe.columns]
+    """``frame`` with its text cells (and column names) neutralised; a copy when anything changed."""
+    safe = frame
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        mask = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_TRIGGERS))
+        if mask.any():
+            if safe is frame:
+                safe = frame.copy()
+            safe[column] = values.where(~mask, "'" + values[mask].astype(str))
+    if any(isinstance(c, str) and c.startswith(FORMULA_TRIGGERS) for c in frame.columns):
+        safe = safe.rename(columns=neutralise_cell)
     return safe
 
 

@@ -24,7 +24,16 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
+_IMPORT_NAMES = {"Pillow": "PIL"}
+
+
 def distribution_version(name: str) -> str | None:
+    """Version of distribution ``name``: from the imported module when it is loaded
+    (cheap), otherwise from the installed package metadata."""
+    module = sys.modules.get(_IMPORT_NAMES.get(name, name))
+    version = getattr(module, "__version__", None) if name != "click" else None
+    if isinstance(version, str):
+        return version
     try:
         return importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
@@ -43,14 +52,7 @@ def git_commit() -> str | None:
         return None
     try:
         result = subprocess.run(
-            ["git", "-C", str(package_dir), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(package_dir), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(package_dir), "describe", "--always", "--dirty", "--abbrev=40"],
             capture_output=True,
             text=True,
             timeout=5,
@@ -58,7 +60,7 @@ def git_commit() -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return result.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    return result.stdout.strip() or None
 
 
 def cpu_model() -> str:
