@@ -29,7 +29,7 @@ def photo() -> np.ndarray:
 
 @pytest.fixture
 def small_photo_dir(tmp_path) -> Path:
-    """Three small real-photo crops saved as PNG (fast full runs)."""
+    """Three small real-photo crops saved as PNG (fast full runs; >= 161 px for MS-SSIM)."""
     from PIL import Image
 
     from codecbench.core.images import load_rgb
@@ -37,9 +37,9 @@ def small_photo_dir(tmp_path) -> Path:
     folder = tmp_path / "photos"
     folder.mkdir()
     for name, (y, x, h, w) in {
-        "astronaut.png": (40, 120, 64, 96),
-        "chelsea.png": (30, 100, 72, 81),
-        "tulips.png": (200, 150, 48, 64),
+        "astronaut.png": (40, 120, 176, 192),
+        "chelsea.png": (30, 100, 162, 201),
+        "tulips.png": (200, 150, 170, 168),
     }.items():
         image = load_rgb(SAMPLE_DIR / name)[y : y + h, x : x + w]
         Image.fromarray(np.ascontiguousarray(image)).save(folder / name)

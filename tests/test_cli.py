@@ -27,8 +27,10 @@ def test_list_codecs_json_has_metadata():
 
 def test_plugins_json():
     records = {r["name"]: r for r in json.loads(run_cli("plugins", "--json").stdout)}
-    assert records["classic-pillow"]["codecs"] == ["jpeg", "jpeg-444"]
-    assert records["metrics-basic"]["metrics"] == ["bpp", "psnr"]
+    assert records["classic-pillow"]["codecs"] == ["jpeg", "jpeg-444", "jpeg2000", "webp", "avif"]
+    assert records["classic-heif"]["codecs"] == ["hevc-intra", "hevc-intra-420"]
+    assert records["metrics-basic"]["metrics"] == ["bpp", "psnr", "psnr-y"]
+    assert records["metrics-structural"]["metrics"] == ["ssim", "ms-ssim", "ms-ssim-db"]
     assert records["datasets-builtin"]["distribution"] == "codecbench"
 
 
@@ -42,7 +44,7 @@ def test_unknown_dataset_and_metric(tmp_path):
     result = run_cli("run", "--dataset", "kodakk", cwd=tmp_path)
     assert result.returncode != 0 and "valid datasets: sample" in result.stderr
     result = run_cli("run", "--metric", "lpips", cwd=tmp_path)
-    assert result.returncode != 0 and "valid metrics: bpp, psnr" in result.stderr
+    assert result.returncode != 0 and "valid metrics: bpp, ms-ssim, ms-ssim-db, psnr" in result.stderr
 
 
 @pytest.mark.slow

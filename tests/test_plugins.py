@@ -107,11 +107,11 @@ def test_load_plugins_env_limits_entry_points(fake_dists, monkeypatch):
 def test_unknown_names_list_valid_ones():
     registry = Registry(strict=True)
     registry.load_entry_points(only=["classic-pillow"])
-    with pytest.raises(UnknownNameError, match="unknown codec 'jpg'; valid codecs: jpeg, jpeg-444"):
+    with pytest.raises(UnknownNameError, match="unknown codec 'jpg'; valid codecs: avif, jpeg, jpeg-444"):
         registry.get("codecs", "jpg")
     with pytest.raises(UnknownNameError, match="pattern 'torch/\\*' matches no codec"):
         registry.select("codecs", ["torch/*"])
-    assert [c.name for c in registry.select("codecs", ["jpeg*"])] == ["jpeg", "jpeg-444"]
+    assert [c.name for c in registry.select("codecs", ["jpeg*"])] == ["jpeg", "jpeg-444", "jpeg2000"]
 
 
 def test_invalid_registration_is_reported():

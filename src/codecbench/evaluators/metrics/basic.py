@@ -1,4 +1,4 @@
-"""Built-in metric plugin: rate (``bpp``) and fidelity (``psnr``)."""
+"""Built-in metric plugin: rate (``bpp``) and fidelity (``psnr``, ``psnr-y``)."""
 
 from __future__ import annotations
 
@@ -44,14 +44,40 @@ class PSNR(Metric):
     description = "10·log10(255²/MSE), MSE over all RGB samples, 8-bit"
 
     def compute(self, reference, reconstruction, compressed_size):
-        diff = reference.astype(np.float64) - reconstruction.astype(np.float64)
-        mse = float(np.mean(diff * diff))
-        if mse == 0.0:
-            return math.inf
-        return 10.0 * math.log10(255.0**2 / mse)
+        return psnr(reference.astype(np.float64), reconstruction.astype(np.float64))
+
+
+BT601_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+class PSNRY(Metric):
+    """PSNR of the BT.601 luma: ``Y = 0.299 R + 0.587 G + 0.114 B``.
+
+    Full-range (JFIF) luma computed in float64 from the 8-bit RGB images, without rounding
+    and without the studio-range offset (16–235), peak 255:
+    ``PSNR-Y = 10 · log10(255² / mean((Y_ref − Y_rec)²))``.
+    """
+
+    name = "psnr-y"
+    unit = "dB"
+    higher_is_better = True
+    description = "PSNR of BT.601 full-range luma 0.299R+0.587G+0.114B, float, peak 255"
+
+    def compute(self, reference, reconstruction, compressed_size):
+        return psnr(reference @ BT601_LUMA, reconstruction @ BT601_LUMA)
+
+
+def psnr(reference: np.ndarray, reconstruction: np.ndarray, peak: float = 255.0) -> float:
+    """``10·log10(peak² / MSE)`` of two float arrays; ``inf`` when they are equal."""
+    diff = reference - reconstruction
+    mse = float(np.mean(diff * diff))
+    if mse == 0.0:
+        return math.inf
+    return 10.0 * math.log10(peak**2 / mse)
 
 
 @hookimpl
 def register_metrics(register):
     register(BitsPerPixel())
     register(PSNR())
+    register(PSNRY())

@@ -1,0 +1,208 @@
+"""SSIM and MS-SSIM (Wang et al. 2003, 2004), vectorised numpy.
+
+Conventions, shared by ``ssim``, ``ms-ssim`` and ``ms-ssim-db``:
+
+* Inputs are the 8-bit RGB reference and reconstruction; data range ``L = 255``.
+* Window: 11×11 Gaussian, σ = 1.5, normalised to sum 1, applied separably and only where
+  it fits entirely inside the image ("valid" filtering, as in Wang's reference MATLAB code,
+  ``tf.image.ssim`` and ``pytorch_msssim``): no padding enters the statistics.
+* ``C1 = (K1·L)²``, ``C2 = (K2·L)²`` with ``K1 = 0.01``, ``K2 = 0.03``. Local statistics
+  use the population (biased) variance ``σ² = E[x²] − μ²``.
+* ``SSIM(x, y) = mean over the map of l·cs`` with
+  ``l = (2μxμy + C1)/(μx² + μy² + C1)`` and ``cs = (2σxy + C2)/(σx² + σy² + C2)``,
+  computed **per channel, then averaged over R, G, B**.
+* MS-SSIM (Wang, Simoncelli & Bovik 2003): five scales, weights
+  ``β = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)``;
+  ``MS-SSIM = Π_{j=1..4} cs_j^β_j · SSIM_5^β_5`` per channel, then averaged over channels.
+  ``cs_j`` and ``SSIM_5`` are clamped at 0 first (as ``tf.image.ssim_multiscale`` and
+  ``pytorch_msssim`` do) so the powers are defined.
+* Downsampling between scales follows Wang's MATLAB code and ``tf.image.ssim_multiscale``:
+  an odd dimension is extended by repeating its last row/column (symmetric padding at the
+  end), then 2×2 blocks are averaged, so a side of ``n`` becomes ``ceil(n/2)``.
+  ``pytorch_msssim`` instead zero-pads odd sides on both ends (``avg_pool2d`` with
+  ``count_include_pad``): the two agree exactly when every scale has even sides (sides
+  divisible by 16) and differ slightly at the borders otherwise (tests bound it).
+* Five scales need the coarsest scale to hold one window: ``ceil(n/16) ≥ 11``, i.e. the
+  shorter side must be at least **161 px**. Smaller images raise :class:`ImageTooSmallError`
+  naming the size; there is no silent fallback to fewer scales.
+* ``ms-ssim-db = −10·log10(1 − MS-SSIM)`` (``inf`` for identical images), the
+  logarithmic form used in learned-compression papers.
+
+Numerics: filtering runs in float32 on channels shifted by the reference channel's mean
+(variance and covariance are shift-invariant), which keeps ``E[x²] − μ²`` well conditioned;
+tests check the results against float64 references to 1e-5.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from codecbench.core.hookspecs import hookimpl
+from codecbench.core.metric import Metric
+
+WINDOW_SIZE = 11
+WINDOW_SIGMA = 1.5
+K1, K2 = 0.01, 0.03
+DATA_RANGE = 255.0
+C1 = (K1 * DATA_RANGE) ** 2
+C2 = (K2 * DATA_RANGE) ** 2
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+MS_SSIM_MIN_SIDE = (WINDOW_SIZE - 1) * 2 ** (len(MS_SSIM_WEIGHTS) - 1) + 1  # 161
+
+
+class ImageTooSmallError(ValueError):
+    """The image is smaller than the metric's window (or its five MS-SSIM scales)."""
+
+
+def gaussian_window(size: int = WINDOW_SIZE, sigma: float = WINDOW_SIGMA) -> np.ndarray:
+    """The 1-D normalised Gaussian; the 2-D window is its outer product."""
+    offsets = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    window = np.exp(-(offsets**2) / (2 * sigma**2))
+    return window / window.sum()
+
+
+_WINDOW32 = gaussian_window().astype(np.float32)
+
+
+def _filter_valid(stack: np.ndarray) -> np.ndarray:
+    """Separable Gaussian filtering of ``stack[..., H, W]``, valid region only."""
+    taps = len(_WINDOW32)
+    height = stack.shape[-2] - taps + 1
+    rows = _WINDOW32[0] * stack[..., 0:height, :]
+    for k in range(1, taps):
+        rows += _WINDOW32[k] * stack[..., k : k + height, :]
+    width = stack.shape[-1] - taps + 1
+    out = _WINDOW32[0] * rows[..., 0:width]
+    for k in range(1, taps):
+        out += _WINDOW32[k] * rows[..., k : k + width]
+    return out
+
+
+def _ssim_and_cs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean SSIM and mean contrast-structure term of ``(C, H, W)`` float arrays."""
+    if min(x.shape[-2:]) < WINDOW_SIZE:
+        raise ImageTooSmallError(
+            f"SSIM needs at least {WINDOW_SIZE}×{WINDOW_SIZE} pixels, got {x.shape[-1]}×{x.shape[-2]}"
+        )
+    shift = x.mean(axis=(-2, -1), keepdims=True)
+    xs = (x - shift).astype(np.float32)
+    ys = (y - shift).astype(np.float32)
+    mu_x, mu_y, xx, yy, xy = _filter_valid(np.stack([xs, ys, xs * xs, ys * ys, xs * ys]))
+    sigma_x2 = xx - mu_x * mu_x
+    sigma_y2 = yy - mu_y * mu_y
+    sigma_xy = xy - mu_x * mu_y
+    cs_map = (2 * sigma_xy + C2) / (sigma_x2 + sigma_y2 + C2)
+    shift32 = shift.astype(np.float32)
+    mx, my = mu_x + shift32, mu_y + shift32
+    luminance = (2 * mx * my + C1) / (mx * mx + my * my + C1)
+    ssim = (luminance * cs_map).mean(axis=(-2, -1), dtype=np.float64)
+    cs = cs_map.mean(axis=(-2, -1), dtype=np.float64)
+    return ssim, cs
+
+
+def _channels_first(image: np.ndarray) -> np.ndarray:
+    return np.moveaxis(image, -1, 0).astype(np.float64)
+
+
+def _downsample(image: np.ndarray) -> np.ndarray:
+    """Halve ``(C, H, W)``: repeat the last row/column of odd sides, average 2×2 blocks."""
+    height, width = image.shape[-2:]
+    if height % 2 or width % 2:
+        image = np.pad(image, ((0, 0), (0, height % 2), (0, width % 2)), mode="edge")
+    return 0.25 * (image[:, 0::2, 0::2] + image[:, 1::2, 0::2] + image[:, 0::2, 1::2]
+                   + image[:, 1::2, 1::2])
+
+
+def ssim(reference: np.ndarray, reconstruction: np.ndarray) -> float:
+    """Mean SSIM over R, G, B of two ``H×W×3`` uint8 images (conventions: module docstring)."""
+    values, _ = _ssim_and_cs(_channels_first(reference), _channels_first(reconstruction))
+    return float(values.mean())
+
+
+_LAST_MS_SSIM: list = [None, None, None]  # reference, reconstruction, value
+
+
+def ms_ssim(reference: np.ndarray, reconstruction: np.ndarray) -> float:
+    """Five-scale MS-SSIM averaged over R, G, B (conventions: module docstring).
+
+    The value for the most recent pair of array objects is remembered, so ``ms-ssim`` and
+    ``ms-ssim-db`` on the same task compute it once (the cache holds the objects, so the
+    identity check cannot be fooled by reused ids).
+    """
+    if _LAST_MS_SSIM[0] is reference and _LAST_MS_SSIM[1] is reconstruction:
+        return _LAST_MS_SSIM[2]
+    value = _ms_ssim(reference, reconstruction)
+    _LAST_MS_SSIM[:] = [reference, reconstruction, value]
+    return value
+
+
+def _ms_ssim(reference: np.ndarray, reconstruction: np.ndarray) -> float:
+    height, width = reference.shape[:2]
+    if min(height, width) < MS_SSIM_MIN_SIDE:
+        raise ImageTooSmallError(
+            f"MS-SSIM with {len(MS_SSIM_WEIGHTS)} scales needs the shorter side to be at least "
+            f"{MS_SSIM_MIN_SIDE} px (an {WINDOW_SIZE}-tap window at the coarsest scale); "
+            f"got {width}×{height}"
+        )
+    x, y = _channels_first(reference), _channels_first(reconstruction)
+    product = np.ones(x.shape[0])
+    last = len(MS_SSIM_WEIGHTS) - 1
+    for scale, weight in enumerate(MS_SSIM_WEIGHTS):
+        ssim_c, cs_c = _ssim_and_cs(x, y)
+        term = ssim_c if scale == last else cs_c
+        product *= np.maximum(term, 0.0) ** weight
+        if scale != last:
+            x, y = _downsample(x), _downsample(y)
+    return float(product.mean())
+
+
+def to_decibels(similarity: float) -> float:
+    """``−10·log10(1 − s)``; ``inf`` when ``s == 1``."""
+    if similarity >= 1.0:
+        return math.inf
+    return -10.0 * math.log10(1.0 - similarity)
+
+
+class SSIM(Metric):
+    """Structural similarity (Wang et al. 2004), mean over R, G, B; see module docstring."""
+
+    name = "ssim"
+    unit = ""
+    higher_is_better = True
+    description = "SSIM, 11x11 Gaussian σ=1.5, K1=0.01, K2=0.03, per RGB channel then mean"
+
+    def compute(self, reference, reconstruction, compressed_size):
+        return ssim(reference, reconstruction)
+
+
+class MSSSIM(Metric):
+    """Multi-scale SSIM (Wang et al. 2003), 5 scales; see module docstring."""
+
+    name = "ms-ssim"
+    unit = ""
+    higher_is_better = True
+    description = "MS-SSIM, 5 scales (0.0448,0.2856,0.3001,0.2363,0.1333), per RGB channel then mean"
+
+    def compute(self, reference, reconstruction, compressed_size):
+        return ms_ssim(reference, reconstruction)
+
+
+class MSSSIMDecibels(Metric):
+    """MS-SSIM on a log scale: ``−10·log10(1 − MS-SSIM)``."""
+
+    name = "ms-ssim-db"
+    unit = "dB"
+    higher_is_better = True
+    description = "-10·log10(1 - MS-SSIM)"
+
+    def compute(self, reference, reconstruction, compressed_size):
+        return to_decibels(ms_ssim(reference, reconstruction))
+
+
+@hookimpl
+def register_metrics(register):
+    register(SSIM())
+    register(MSSSIM())
+    register(MSSSIMDecibels())
