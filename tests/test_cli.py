@@ -98,3 +98,14 @@ def test_exit_status_reports_errors(tmp_path, small_photo_dir, fake_dists):
                      "--out", str(tmp_path / "run"), "--no-progress", cwd=tmp_path)
     assert result.returncode == 1
     assert "6 tasks failed" in result.stderr
+
+
+@pytest.mark.slow
+def test_default_run_leaves_out_slow_codecs_and_says_so(tmp_path, small_photo_dir):
+    result = run_cli("run", "--dataset", str(small_photo_dir), "--metric", "bpp", "--out",
+                     str(tmp_path / "run"), "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "not in the default run" in result.stderr and "hevc-intra" in result.stderr
+    codecs = set(pd.read_csv(tmp_path / "run" / "rows.csv")["codec"])
+    assert {"jpeg", "jpeg-444", "jpeg2000", "webp", "jpegxl"} <= codecs
+    assert not codecs & {"avif", "hevc-intra", "hevc-intra-420", "ffmpeg-x265", "ffmpeg-av1"}

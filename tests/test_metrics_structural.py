@@ -144,3 +144,13 @@ def test_quality_orders_the_metrics():
     low, high = jpeg_roundtrip(image, 10), jpeg_roundtrip(image, 80)
     assert ssim(image, low) < ssim(image, high)
     assert ms_ssim(image, low) < ms_ssim(image, high)
+
+
+def test_ssim_shared_with_ms_ssim_is_exact(pair):
+    from codecbench.evaluators.metrics import structural
+
+    reference, decoded = pair
+    alone = ssim(reference.copy(), decoded.copy())  # other objects: computed on its own
+    ms_ssim(reference, decoded)
+    assert structural._LastPair.get(reference, decoded, "ssim") == pytest.approx(alone, abs=1e-12)
+    assert ssim(reference, decoded) == pytest.approx(alone, abs=1e-12)

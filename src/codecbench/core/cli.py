@@ -73,6 +73,7 @@ def _describe(kind: str, obj, registry: Registry) -> dict:
             qualities=[quality_key(q) for q in obj.qualities],
             available=available,
             reason=reason,
+            in_default_run=obj.in_default_run,
             description=obj.description,
         )
     elif kind == "datasets":
@@ -99,6 +100,7 @@ def list_command(kind, as_json):
     for r in records:
         if kind == "codecs":
             status = "" if r["available"] else f"  UNAVAILABLE: {r['reason']}"
+            status += "" if r["in_default_run"] else "  (not in default run)"
             click.echo(f"{r['name']:<32} {r['family']:<9} {r['framework']:<10} "
                        f"q={','.join(r['qualities'])}{status}")
         elif kind == "datasets":
@@ -117,6 +119,11 @@ def _select_codecs(registry: Registry, patterns):
         exact = {p for p in patterns if not any(ch in p for ch in "*?[")}
     else:
         codecs, exact = registry.codecs(), set()
+        slow = [c.name for c in codecs if not c.in_default_run]
+        if slow:
+            click.echo("codecbench: not in the default run (seconds per image; select them with "
+                       f"--codec, e.g. --codec '*'): {', '.join(slow)}", err=True)
+        codecs = [c for c in codecs if c.in_default_run]
     chosen = []
     for codec in codecs:
         available, reason = codec.availability()

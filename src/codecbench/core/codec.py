@@ -54,6 +54,9 @@ class Codec(abc.ABC):
         framework: the library doing the work, e.g. ``pillow``, ``torch``, ``tf``.
         qualities: the operating points, ordered from lowest to highest rate.
         description: one line shown by ``codecbench list codecs``.
+        in_default_run: whether ``codecbench run`` without ``--codec`` includes it; codecs
+            that take seconds per image set ``False`` so the default run stays a quick
+            demonstration (they run when selected, e.g. ``--codec '*'``).
     """
 
     name: ClassVar[str] | str
@@ -61,6 +64,7 @@ class Codec(abc.ABC):
     framework: ClassVar[str] | str = "none"
     qualities: ClassVar[Sequence[Quality]] | Sequence[Quality] = ()
     description: ClassVar[str] | str = ""
+    in_default_run: ClassVar[bool] = True
 
     @property
     @abc.abstractmethod

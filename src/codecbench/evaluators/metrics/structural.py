@@ -115,30 +115,54 @@ def _downsample(image: np.ndarray) -> np.ndarray:
                    + image[:, 1::2, 1::2])
 
 
+class _LastPair:
+    """Values computed for the most recent (reference, reconstruction) pair of objects.
+
+    ``ms-ssim``, ``ms-ssim-db`` and ``ssim`` of one task share the work: MS-SSIM's first
+    scale is exactly the SSIM computation. The cache holds the array objects themselves, so
+    the identity check cannot be fooled by a reused ``id``.
+    """
+
+    reference = None
+    reconstruction = None
+    values: dict[str, float] = {}
+
+    @classmethod
+    def get(cls, reference, reconstruction, key):
+        if cls.reference is reference and cls.reconstruction is reconstruction:
+            return cls.values.get(key)
+        return None
+
+    @classmethod
+    def put(cls, reference, reconstruction, **values):
+        if not (cls.reference is reference and cls.reconstruction is reconstruction):
+            cls.reference, cls.reconstruction, cls.values = reference, reconstruction, {}
+        cls.values.update(values)
+
+
 def ssim(reference: np.ndarray, reconstruction: np.ndarray) -> float:
     """Mean SSIM over R, G, B of two ``H×W×3`` uint8 images (conventions: module docstring)."""
+    cached = _LastPair.get(reference, reconstruction, "ssim")
+    if cached is not None:
+        return cached
     values, _ = _ssim_and_cs(_channels_first(reference), _channels_first(reconstruction))
-    return float(values.mean())
-
-
-_LAST_MS_SSIM: list = [None, None, None]  # reference, reconstruction, value
-
-
-def ms_ssim(reference: np.ndarray, reconstruction: np.ndarray) -> float:
-    """Five-scale MS-SSIM averaged over R, G, B (conventions: module docstring).
-
-    The value for the most recent pair of array objects is remembered, so ``ms-ssim`` and
-    ``ms-ssim-db`` on the same task compute it once (the cache holds the objects, so the
-    identity check cannot be fooled by reused ids).
-    """
-    if _LAST_MS_SSIM[0] is reference and _LAST_MS_SSIM[1] is reconstruction:
-        return _LAST_MS_SSIM[2]
-    value = _ms_ssim(reference, reconstruction)
-    _LAST_MS_SSIM[:] = [reference, reconstruction, value]
+    value = float(values.mean())
+    _LastPair.put(reference, reconstruction, ssim=value)
     return value
 
 
-def _ms_ssim(reference: np.ndarray, reconstruction: np.ndarray) -> float:
+def ms_ssim(reference: np.ndarray, reconstruction: np.ndarray) -> float:
+    """Five-scale MS-SSIM averaged over R, G, B (conventions: module docstring)."""
+    cached = _LastPair.get(reference, reconstruction, "ms-ssim")
+    if cached is not None:
+        return cached
+    value, first_scale_ssim = _ms_ssim(reference, reconstruction)
+    _LastPair.put(reference, reconstruction, ssim=first_scale_ssim, **{"ms-ssim": value})
+    return value
+
+
+def _ms_ssim(reference: np.ndarray, reconstruction: np.ndarray) -> tuple[float, float]:
+    """``(MS-SSIM, SSIM at full scale)``, uncached."""
     height, width = reference.shape[:2]
     if min(height, width) < MS_SSIM_MIN_SIDE:
         raise ImageTooSmallError(
@@ -151,11 +175,13 @@ def _ms_ssim(reference: np.ndarray, reconstruction: np.ndarray) -> float:
     last = len(MS_SSIM_WEIGHTS) - 1
     for scale, weight in enumerate(MS_SSIM_WEIGHTS):
         ssim_c, cs_c = _ssim_and_cs(x, y)
+        if scale == 0:
+            first_scale_ssim = float(ssim_c.mean())
         term = ssim_c if scale == last else cs_c
         product *= np.maximum(term, 0.0) ** weight
         if scale != last:
             x, y = _downsample(x), _downsample(y)
-    return float(product.mean())
+    return float(product.mean()), first_scale_ssim
 
 
 def to_decibels(similarity: float) -> float:

@@ -59,6 +59,7 @@ class FfmpegCodec(Codec):
 
     family = Family.CLASSICAL.value
     framework = "ffmpeg"
+    in_default_run = False  # about a second per encode
     encoder = ""
     muxer = ""
     demuxer = ""

@@ -28,6 +28,7 @@ class HeifHevcIntra(Codec):
 
     family = Family.CLASSICAL.value
     framework = "pillow-heif"
+    in_default_run = False  # about a second per encode
     qualities = (5, 15, 25, 35, 45, 55, 65, 75, 85, 90)
 
     def __init__(self, name: str = "hevc-intra", chroma: str = "444"):

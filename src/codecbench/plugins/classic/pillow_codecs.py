@@ -187,6 +187,7 @@ class PillowAvif(Codec):
     framework = "pillow"
     qualities = (5, 15, 25, 35, 45, 55, 65, 75, 85, 90)
     description = "AVIF (AV1 intra, libavif via Pillow), 4:4:4, speed 6, quality 5-90"
+    in_default_run = False  # about a second per encode
     speed = 6
 
     @property
