@@ -111,7 +111,8 @@ class FfmpegCodec(Codec):
 
 
 class FfmpegX265(FfmpegCodec):
-    """HEVC intra with x265 (raw Annex B stream), 4:4:4, preset medium; quality = CRF."""
+    """HEVC intra with x265 (raw Annex B stream), 4:4:4, preset medium, psycho-visual tools
+    and AQ off (tuned for PSNR, like ``hevc-intra``); quality = CRF."""
 
     name = "ffmpeg-x265"
     encoder = "libx265"
@@ -121,7 +122,7 @@ class FfmpegX265(FfmpegCodec):
 
     def encoder_arguments(self, quality) -> list[str]:
         return ["-preset", "medium", "-crf", str(quality),
-                "-x265-params", "info=0:log-level=error:keyint=1"]
+                "-x265-params", "info=0:log-level=error:keyint=1:psy-rd=0:psy-rdoq=0:aq-mode=0"]
 
 
 class FfmpegAv1(FfmpegCodec):
