@@ -15,7 +15,6 @@ import numpy as np
 from codecbench.core.codec import Codec, Family
 from codecbench.core.hookspecs import hookimpl
 
-
 X265_PSNR_TUNING = {"x265:psy-rd": "0", "x265:psy-rdoq": "0", "x265:aq-mode": "0"}
 """x265's psycho-visual tools off (what ``--tune psnr`` does): they trade PSNR for
 perceived detail, and this anchor is compared on PSNR/MS-SSIM. On the sample photos it is

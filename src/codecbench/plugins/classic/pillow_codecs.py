@@ -28,23 +28,55 @@ def pillow_versions() -> dict[str, str]:
     return versions
 
 
-def encode_with_pillow(image: np.ndarray, image_format: str, **options) -> bytes:
-    """The whole file Pillow writes for ``image`` in ``image_format`` with ``options``."""
-    buffer = io.BytesIO()
-    Image.fromarray(image, "RGB").save(buffer, format=image_format, **options)
-    return buffer.getvalue()
+class PillowCodec(Codec):
+    """A codec that is one Pillow image format: the file Pillow writes, decoded by Pillow.
+
+    Subclasses set ``pillow_format`` (Pillow's format name), ``pillow_feature`` and
+    ``library`` (the codec library, for availability and versions), implement
+    :meth:`save_options` and :meth:`settings` (the encoder settings, part of the version).
+    """
+
+    family = Family.CLASSICAL.value
+    framework = "pillow"
+    pillow_format = ""
+    pillow_feature = ""
+    library = ""
+
+    def save_options(self, quality) -> dict:
+        raise NotImplementedError
+
+    def settings(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def version(self) -> str:
+        versions = pillow_versions()
+        library_version = versions.get(self.pillow_feature, "?")
+        return f"Pillow {versions['Pillow']}, {self.library} {library_version}, {self.settings()}"
+
+    def library_versions(self) -> dict[str, str]:
+        return pillow_versions()
+
+    def availability(self) -> tuple[bool, str]:
+        if features.check(self.pillow_feature):
+            return True, ""
+        return False, f"this Pillow build has no {self.library} support"
+
+    def encode(self, image: np.ndarray, quality) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(image, "RGB").save(buffer, format=self.pillow_format,
+                                           **self.save_options(quality))
+        return buffer.getvalue()
+
+    def decode(self, data: bytes) -> np.ndarray:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format != self.pillow_format:
+                raise ValueError(f"expected a {self.pillow_format} file, got {img.format}")
+            img.load()
+            return to_rgb_array(img)
 
 
-def decode_with_pillow(data: bytes, expected_format: str) -> np.ndarray:
-    """Decode ``data`` with Pillow, refusing anything but ``expected_format``."""
-    with Image.open(io.BytesIO(data)) as img:
-        if img.format != expected_format:
-            raise ValueError(f"expected a {expected_format} file, got {img.format}")
-        img.load()
-        return to_rgb_array(img)
-
-
-class PillowJpeg(Codec):
+class PillowJpeg(PillowCodec):
     """Baseline JPEG (ITU-T T.81) through Pillow's libjpeg(-turbo).
 
     ``quality`` is the IJG quality factor 1–95 (quantisation tables scaled as
@@ -53,9 +85,10 @@ class PillowJpeg(Codec):
     The file is a complete JFIF stream.
     """
 
-    family = Family.CLASSICAL.value
-    framework = "pillow"
     qualities = (5, 10, 20, 30, 40, 50, 60, 70, 75, 80, 90, 95)
+    pillow_format = "JPEG"
+    pillow_feature = "jpg"
+    library = "libjpeg"
 
     _SUBSAMPLING = {"4:2:0": 2, "4:4:4": 0}
 
@@ -65,34 +98,18 @@ class PillowJpeg(Codec):
         self.name = name
         self.subsampling = subsampling
         self.description = f"JPEG (libjpeg-turbo via Pillow), {subsampling}, IJG quality 5-95"
+        if features.check_feature("libjpeg_turbo"):
+            self.pillow_feature, self.library = "libjpeg_turbo", "libjpeg-turbo"
 
-    @property
-    def version(self) -> str:
-        versions = pillow_versions()
-        if "libjpeg_turbo" in versions:
-            library = f"libjpeg-turbo {versions['libjpeg_turbo']}"
-        else:
-            library = f"libjpeg {versions.get('jpg', '?')}"
-        return f"Pillow {versions['Pillow']}, {library}, {self.subsampling}"
+    def settings(self) -> str:
+        return self.subsampling
 
-    def library_versions(self) -> dict[str, str]:
-        return pillow_versions()
-
-    def encode(self, image: np.ndarray, quality) -> bytes:
-        return encode_with_pillow(
-            image,
-            "JPEG",
-            quality=int(quality),
-            subsampling=self._SUBSAMPLING[self.subsampling],
-            optimize=False,
-            progressive=False,
-        )
-
-    def decode(self, data: bytes) -> np.ndarray:
-        return decode_with_pillow(data, "JPEG")
+    def save_options(self, quality) -> dict:
+        return {"quality": int(quality), "subsampling": self._SUBSAMPLING[self.subsampling],
+                "optimize": False, "progressive": False}
 
 
-class PillowJpeg2000(Codec):
+class PillowJpeg2000(PillowCodec):
     """JPEG 2000 (ISO/IEC 15444-1) through Pillow's OpenJPEG, rate-controlled.
 
     ``quality`` is the **target rate in bits per pixel**; OpenJPEG receives the compression
@@ -104,39 +121,21 @@ class PillowJpeg2000(Codec):
     """
 
     name = "jpeg2000"
-    family = Family.CLASSICAL.value
-    framework = "pillow"
     qualities = (0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
     description = "JPEG 2000 (OpenJPEG via Pillow), 9/7 + MCT, quality = target bpp 0.1-2"
+    pillow_format = "JPEG2000"
+    pillow_feature = "jpg_2000"
+    library = "OpenJPEG"
 
-    @property
-    def version(self) -> str:
-        versions = pillow_versions()
-        return f"Pillow {versions['Pillow']}, OpenJPEG {versions.get('jpg_2000', '?')}, 9/7+MCT"
+    def settings(self) -> str:
+        return "9/7+MCT, J2K codestream"
 
-    def library_versions(self) -> dict[str, str]:
-        return pillow_versions()
-
-    def availability(self) -> tuple[bool, str]:
-        return _feature_available("jpg_2000", "OpenJPEG")
-
-    def encode(self, image: np.ndarray, quality) -> bytes:
-        ratio = 24.0 / float(quality)
-        return encode_with_pillow(
-            image,
-            "JPEG2000",
-            quality_mode="rates",
-            quality_layers=[ratio],
-            irreversible=True,
-            mct=1,
-            no_jp2=True,
-        )
-
-    def decode(self, data: bytes) -> np.ndarray:
-        return decode_with_pillow(data, "JPEG2000")
+    def save_options(self, quality) -> dict:
+        return {"quality_mode": "rates", "quality_layers": [24.0 / float(quality)],
+                "irreversible": True, "mct": 1, "no_jp2": True}
 
 
-class PillowWebp(Codec):
+class PillowWebp(PillowCodec):
     """Lossy WebP (VP8 intra, 4:2:0) through Pillow's libwebp.
 
     ``quality`` is libwebp's 0–100 quality factor, ``method=6`` (slowest, best). Trap
@@ -145,36 +144,27 @@ class PillowWebp(Codec):
     """
 
     name = "webp"
-    family = Family.CLASSICAL.value
-    framework = "pillow"
     qualities = (0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
     description = "WebP lossy (libwebp via Pillow), method 6, quality 0-95"
+    pillow_format = "WEBP"
+    pillow_feature = "webp"
+    library = "libwebp"
 
-    @property
-    def version(self) -> str:
-        versions = pillow_versions()
-        return f"Pillow {versions['Pillow']}, libwebp {versions.get('webp', '?')}, method 6"
+    def settings(self) -> str:
+        return "lossy, method 6"
 
-    def library_versions(self) -> dict[str, str]:
-        return pillow_versions()
-
-    def availability(self) -> tuple[bool, str]:
-        return _feature_available("webp", "libwebp")
+    def save_options(self, quality) -> dict:
+        return {"quality": int(quality), "method": 6, "lossless": False, "exact": False}
 
     def encode(self, image: np.ndarray, quality) -> bytes:
-        data = encode_with_pillow(
-            image, "WEBP", quality=int(quality), method=6, lossless=False, exact=False
-        )
+        data = super().encode(image, quality)
         chunk = data[12:16]
         if chunk != b"VP8 ":
             raise ValueError(f"libwebp wrote a {chunk!r} chunk, expected lossy b'VP8 '")
         return data
 
-    def decode(self, data: bytes) -> np.ndarray:
-        return decode_with_pillow(data, "WEBP")
 
-
-class PillowAvif(Codec):
+class PillowAvif(PillowCodec):
     """AVIF (AV1 intra in HEIF) through Pillow's libavif.
 
     ``quality`` is libavif's 0–100 quality; 4:4:4 chroma, full range, encoder speed 6
@@ -183,42 +173,22 @@ class PillowAvif(Codec):
     """
 
     name = "avif"
-    family = Family.CLASSICAL.value
-    framework = "pillow"
     qualities = (5, 15, 25, 35, 45, 55, 65, 75, 85, 90)
     description = "AVIF (AV1 intra, libavif via Pillow), 4:4:4, speed 6, quality 5-90"
     in_default_run = False  # about a second per encode
+    pillow_format = "AVIF"
+    pillow_feature = "avif"
+    library = "libavif"
     speed = 6
 
-    @property
-    def version(self) -> str:
+    def settings(self) -> str:
         from PIL import AvifImagePlugin
 
-        versions = pillow_versions()
-        codecs = AvifImagePlugin._avif.codec_versions()
-        return (f"Pillow {versions['Pillow']}, libavif {versions.get('avif', '?')} "
-                f"({codecs}), 4:4:4, speed {self.speed}")
+        return f"{AvifImagePlugin._avif.codec_versions()}, 4:4:4, speed {self.speed}"
 
-    def library_versions(self) -> dict[str, str]:
-        return pillow_versions()
-
-    def availability(self) -> tuple[bool, str]:
-        return _feature_available("avif", "libavif")
-
-    def encode(self, image: np.ndarray, quality) -> bytes:
-        return encode_with_pillow(
-            image, "AVIF", quality=int(quality), speed=self.speed, subsampling="4:4:4",
-            range="full",
-        )
-
-    def decode(self, data: bytes) -> np.ndarray:
-        return decode_with_pillow(data, "AVIF")
-
-
-def _feature_available(feature: str, library: str) -> tuple[bool, str]:
-    if features.check(feature):
-        return True, ""
-    return False, f"this Pillow build has no {library} support"
+    def save_options(self, quality) -> dict:
+        return {"quality": int(quality), "speed": self.speed, "subsampling": "4:4:4",
+                "range": "full"}
 
 
 @hookimpl
