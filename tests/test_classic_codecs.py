@@ -120,3 +120,26 @@ def test_corrupted_files_give_an_error_or_an_image_never_a_crash(registry, name,
     assert len(outcomes) == len(variants)
     assert all(o == "image" or o.startswith("error: ") for o in outcomes), outcomes
     assert outcomes[2].startswith("error: "), "an empty file must be an error"
+
+
+@pytest.mark.slow
+def test_known_ordering_at_matched_rate(registry, tmp_path):
+    """On two real photos at 0.5 bpp: HEVC intra > JPEG 2000 and WebP > JPEG (PSNR)."""
+    from codecbench.datasets.folder import FolderDataset
+    from codecbench.evaluators.metrics.basic import BitsPerPixel
+    from codecbench.evaluators.rd import value_at_rate
+    from codecbench.evaluators.runner import run_evaluation
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("coffee.png", "tulips.png"):
+        (photos / name).write_bytes((SAMPLE_DIR / name).read_bytes())
+    names = ["hevc-intra", "jpeg2000", "webp", "jpeg"]
+    summary = run_evaluation([registry.get("codecs", n) for n in names], FolderDataset(photos),
+                             [BitsPerPixel(), PSNR()], tmp_path / "run", jobs=2, progress=False)
+    assert summary.errors == 0
+    board = summary.leaderboard
+    at = {n: value_at_rate(board[board.codec == n]["bpp"], board[board.codec == n]["psnr"], 0.5)
+          for n in names}
+    assert at["hevc-intra"] > at["jpeg2000"] > at["jpeg"], at
+    assert at["hevc-intra"] > at["webp"] > at["jpeg"], at
