@@ -56,8 +56,9 @@ def bare_loop() -> list[tuple[str, int, float, float]]:
                 img.load()
                 decoded = np.array(img)
             bpp = 8.0 * len(data) / (height * width)
-            diff = image.astype(np.float64) - decoded.astype(np.float64)
-            psnr = 10.0 * math.log10(255.0**2 / float(np.mean(diff * diff)))
+            diff = image.astype(np.int32) - decoded  # the same exact integer SSE as `psnr`
+            sse = int(np.multiply(diff, diff, out=diff).sum(dtype=np.int64))
+            psnr = 10.0 * math.log10(255.0**2 / (sse / diff.size))
             results.append((path.name, quality, bpp, psnr))
     return results
 
@@ -98,8 +99,8 @@ def main() -> None:
             ratios.append(harness_s / bare_s)
             extra.append(harness_s - bare_s)
 
-        cli = [sys.executable, "-m", "codecbench", "run", "--codec", "jpeg", "-j", "1",
-               "--no-progress"]
+        cli = [sys.executable, "-m", "codecbench", "run", "--codec", "jpeg", "--metric", "bpp",
+               "--metric", "psnr", "-j", "1", "--no-progress"]
         bare_cli = [sys.executable, __file__, "--bare-only"]
         cli_ratios = []
         for i in range(max(3, args.repeats // 3)):
