@@ -117,8 +117,8 @@ class FfmpegX265(FfmpegCodec):
     name = "ffmpeg-x265"
     encoder = "libx265"
     muxer = demuxer = "hevc"
-    qualities = (45, 41, 37, 34, 31, 28, 25, 22, 19, 16)
-    description = "HEVC intra, x265 via ffmpeg, raw stream, 4:4:4, quality = CRF 45-16"
+    qualities = (45, 41, 37, 34, 31, 28, 25, 22, 19)
+    description = "HEVC intra, x265 via ffmpeg, raw stream, 4:4:4, quality = CRF 45-19"
 
     def encoder_arguments(self, quality) -> list[str]:
         return ["-preset", "medium", "-crf", str(quality),
