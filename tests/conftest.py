@@ -20,6 +20,16 @@ sys.path.insert(0, str(TESTS_DIR))
 
 
 @pytest.fixture
+def server():
+    """A local HTTP file server (see ``http_files.FileServer``), stopped after the test."""
+    from http_files import FileServer
+
+    running = FileServer()
+    yield running
+    running.close()
+
+
+@pytest.fixture
 def photo() -> np.ndarray:
     """A real photo crop with odd dimensions (97×131)."""
     from codecbench.core.images import load_rgb

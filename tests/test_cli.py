@@ -42,7 +42,8 @@ def test_unknown_codec_lists_valid_names(tmp_path):
 
 def test_unknown_dataset_and_metric(tmp_path):
     result = run_cli("run", "--dataset", "kodakk", cwd=tmp_path)
-    assert result.returncode != 0 and "valid datasets: sample" in result.stderr
+    assert result.returncode != 0 and "valid datasets: cifar10-test" in result.stderr
+    assert "kodak, lsun" in result.stderr
     result = run_cli("run", "--metric", "lpips", cwd=tmp_path)
     assert result.returncode != 0 and "valid metrics: bpp, ms-ssim, ms-ssim-db, psnr" in result.stderr
 

@@ -6,9 +6,7 @@ import hashlib
 import io
 import os
 import tarfile
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -17,79 +15,22 @@ from codecbench.datasets.cache import data_dir
 from codecbench.datasets.download import ChecksumError, DownloadError, download
 
 
-class FileServer:
-    """Serves ``files`` (path -> bytes) with Range support; ``cut_after`` drops connections."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.cut_after: int | None = None
-        self.ranges_seen: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):  # noqa: N802 - http.server's naming
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                start = 0
-                header = self.headers.get("Range")
-                if header:
-                    server.ranges_seen.append(header)
-                    start = int(header.split("=")[1].split("-")[0])
-                    if start >= len(body):
-                        self.send_error(416)
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                payload = body[start:]
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if server.cut_after is not None:
-                    self.wfile.write(payload[: server.cut_after])
-                    self.wfile.flush()
-                    self.connection.shutdown(2)  # the connection dies mid-body
-                    return
-                self.wfile.write(payload)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server():
-    running = FileServer()
-    yield running
-    running.close()
-
-
 def test_download_verifies_and_is_atomic(server, tmp_path):
     body = os.urandom(300_000)
     server.files["/a.bin"] = body
-    digest = hashlib.sha256(body).hexdigest()
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
     target = tmp_path / "cache" / "a.bin"
-    assert download(server.url("/a.bin"), target, sha256=digest, progress=False) == digest
+    assert download(server.url("/a.bin"), target, checksum=digest, progress=False) == digest
+    md5 = "md5:" + hashlib.md5(body).hexdigest()
+    assert download(server.url("/a.bin"), tmp_path / "b.bin", checksum=md5, progress=False)
     assert target.read_bytes() == body and not (tmp_path / "cache" / "a.bin.part").exists()
 
 
 def test_checksum_mismatch_is_refused_and_nothing_looks_complete(server, tmp_path):
     server.files["/a.bin"] = b"tampered"
     target = tmp_path / "a.bin"
-    with pytest.raises(ChecksumError, match="expected 00"):
-        download(server.url("/a.bin"), target, sha256="00" * 32, progress=False)
+    with pytest.raises(ChecksumError, match="expected sha256:00"):
+        download(server.url("/a.bin"), target, checksum="sha256:" + "00" * 32, progress=False)
     assert not target.exists() and not (tmp_path / "a.bin.part").exists()
 
 
@@ -99,12 +40,12 @@ def test_interrupted_download_resumes_with_a_range_request(server, tmp_path):
     target = tmp_path / "big.bin"
     server.cut_after = 123_456
     with pytest.raises(DownloadError, match="big.bin"):
-        download(server.url("/big.bin"), target, sha256=hashlib.sha256(body).hexdigest(),
+        download(server.url("/big.bin"), target, checksum="sha256:" + hashlib.sha256(body).hexdigest(),
                  progress=False)
     partial = tmp_path / "big.bin.part"
     assert not target.exists() and partial.stat().st_size == 123_456
     server.cut_after = None
-    download(server.url("/big.bin"), target, sha256=hashlib.sha256(body).hexdigest(),
+    download(server.url("/big.bin"), target, checksum="sha256:" + hashlib.sha256(body).hexdigest(),
              progress=False)
     assert server.ranges_seen == ["bytes=123456-"]
     assert target.read_bytes() == body

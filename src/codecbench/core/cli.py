@@ -185,6 +185,7 @@ def _find_resumable(fingerprint: dict) -> Path | None:
 def run(codec_patterns, qualities, dataset, metric_names, jobs, executor, out_dir, timeout,
         retry_errors, no_progress):
     """Evaluate codecs on a dataset; resumable; writes rows.csv, leaderboard.csv, run.json."""
+    from codecbench.datasets.remote import DatasetUnavailableError
     from codecbench.evaluators.leaderboard import format_table
     from codecbench.evaluators.runner import (
         RunConfigError,
@@ -225,7 +226,7 @@ def run(codec_patterns, qualities, dataset, metric_names, jobs, executor, out_di
             progress=not no_progress, plugins=plugins, command=["codecbench", *sys.argv[1:]],
             dataset_hash=dataset_hash,
         )
-    except (RunConfigError, FileNotFoundError, ValueError) as exc:
+    except (RunConfigError, FileNotFoundError, ValueError, DatasetUnavailableError) as exc:
         _fail(str(exc))
     click.echo(format_table(summary.leaderboard, summary.metric_names))
     reused = summary.rows - summary.tasks_computed
@@ -281,6 +282,107 @@ def leaderboard(run_dirs, output):
         write_csv(table, output)
         click.echo(f"wrote {output}", err=True)
     click.echo(format_table(table, metric_names))
+
+
+# -- datasets -----------------------------------------------------------------------------
+
+
+@cli.group()
+def datasets():
+    """List, download, verify and locate datasets."""
+
+
+def _dataset(name: str):
+    try:
+        return _registry().get("datasets", name)
+    except (UnknownNameError, NameConflictError) as exc:
+        _fail(str(exc.args[0]))
+
+
+@datasets.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def datasets_list(as_json):
+    """Every dataset with its availability (cached / downloadable / needs local copy)."""
+    registry = _registry()
+    records = []
+    for name in registry.names("datasets"):
+        dataset = registry.get("datasets", name)
+        records.append({"name": name, "status": dataset.status(), "license": dataset.license,
+                        "source": dataset.source, "description": dataset.description})
+    if as_json:
+        click.echo(json.dumps(records, indent=2))
+        return
+    for r in records:
+        click.echo(f"{r['name']:<30} {r['status']:<17} {r['description']}")
+
+
+@datasets.command("download")
+@click.argument("name")
+def datasets_download(name):
+    """Download, verify and extract NAME into the cache."""
+    from codecbench.datasets.download import ChecksumError
+    from codecbench.datasets.remote import DatasetUnavailableError, RemoteDataset
+
+    dataset = _dataset(name)
+    if not isinstance(dataset, RemoteDataset):
+        _fail(f"dataset {name!r} is not downloadable ({dataset.status()})")
+    try:
+        dataset.ensure()
+    except (DatasetUnavailableError, ChecksumError) as exc:
+        _fail(str(exc))
+    click.echo(f"{name}: {len(dataset.image_ids())} images in {dataset.files_dir}")
+
+
+@datasets.command("verify")
+@click.argument("name")
+def datasets_verify(name):
+    """Check NAME's files against their published or first-recorded checksums."""
+    from codecbench.datasets.remote import RemoteDataset
+
+    dataset = _dataset(name)
+    if not isinstance(dataset, RemoteDataset):
+        problems = getattr(dataset, "problems", lambda: [])()
+    else:
+        problems = dataset.verify()
+    if problems:
+        _fail(f"{name}: " + "; ".join(problems))
+    click.echo(f"{name}: OK")
+
+
+@datasets.command("path")
+@click.argument("name")
+def datasets_path(name):
+    """Where NAME's files go (to place them by hand)."""
+    from codecbench.datasets.remote import RemoteDataset
+
+    dataset = _dataset(name)
+    if isinstance(dataset, RemoteDataset):
+        click.echo(dataset.root)
+        click.echo(f"  {dataset.how_to_place()}", err=True)
+    elif hasattr(dataset, "layout"):
+        click.echo(dataset.root() or f"(set {dataset.layout.env})")
+    else:
+        click.echo(getattr(dataset, "root", dataset.source))
+
+
+@datasets.command("info")
+@click.argument("name")
+def datasets_info(name):
+    """Metadata, status, checksums and location of NAME."""
+    from codecbench.datasets.remote import RemoteDataset
+
+    dataset = _dataset(name)
+    record = {"name": dataset.name, "version": dataset.version, "license": dataset.license,
+              "source": dataset.source, "description": dataset.description,
+              "status": dataset.status()}
+    if isinstance(dataset, RemoteDataset):
+        record["files"] = [{"url": f.url, "checksum": f.checksum} for f in dataset.spec.files]
+        record["expected_images"] = dataset.spec.expected_count
+        record.update(dataset.provenance())
+    elif hasattr(dataset, "layout"):
+        record["environment_variable"] = dataset.layout.env
+        record["problems"] = dataset.problems()
+    click.echo(json.dumps(record, indent=2, default=str))
 
 
 def main(argv=None):

@@ -41,6 +41,12 @@ class Dataset(abc.ABC):
     def load(self, image_id: str) -> np.ndarray:
         """The image ``image_id`` as ``H×W×3`` uint8 RGB."""
 
+    def status(self) -> str:
+        """Availability in words for ``codecbench datasets list`` (``available`` by default;
+        downloadable sets say ``cached``/``downloadable``, licensed ones whether a local copy
+        was found)."""
+        return "available"
+
     def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
         for image_id in self.image_ids():
             yield image_id, self.load(image_id)

@@ -1,18 +1,22 @@
-"""Built-in dataset plugin: registers the bundled ``sample`` set."""
+"""Built-in dataset plugin: the bundled ``sample`` set, the downloadable sets of the
+catalog and the local-copy layouts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from codecbench.core.hookspecs import hookimpl
+from codecbench.datasets.catalog import CATALOG
 from codecbench.datasets.folder import FolderDataset
+from codecbench.datasets.local_layouts import LAYOUTS, LocalLayoutDataset
+from codecbench.datasets.remote import RemoteDataset
 
 SAMPLE_DIR = Path(__file__).parent / "sample"
 
 
 def sample_dataset() -> FolderDataset:
     """The 6 bundled lossless photos (451–600 px), licences in ``sample/LICENSES.md``."""
-    return FolderDataset(
+    dataset = FolderDataset(
         SAMPLE_DIR,
         name="sample",
         version="1",
@@ -20,8 +24,14 @@ def sample_dataset() -> FolderDataset:
         source="codecbench package data (scikit-image data, libjxl-testdata wesaturate)",
         description="6 lossless RGB photos, 451-600 px, bundled with codecbench",
     )
+    dataset.status = lambda: "bundled"
+    return dataset
 
 
 @hookimpl
 def register_datasets(register):
     register(sample_dataset())
+    for spec in CATALOG:
+        register(RemoteDataset(spec))
+    for layout in LAYOUTS:
+        register(LocalLayoutDataset(layout))

@@ -31,18 +31,27 @@ class ChecksumError(ValueError):
     """A downloaded or cached file does not have the expected SHA-256."""
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
+def file_checksum(path: Path, algorithm: str = "sha256") -> str:
+    """``"<algorithm>:<hex>"`` of the file at ``path``."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
             digest.update(block)
-    return digest.hexdigest()
+    return f"{algorithm}:{digest.hexdigest()}"
 
 
-def download(url: str, destination: Path, sha256: str | None = None, progress: bool = True) -> str:
-    """Fetch ``url`` into ``destination``; return the file's SHA-256.
+def matches(path: Path, checksum: str) -> bool:
+    """Whether ``path`` has ``checksum`` (``"md5:…"``, ``"sha1:…"`` or ``"sha256:…"``)."""
+    algorithm = checksum.split(":", 1)[0]
+    return file_checksum(path, algorithm) == checksum.lower()
 
-    With ``sha256`` given, the file is verified before it gets its final name.
+
+def download(url: str, destination: Path, checksum: str | None = None,
+             progress: bool = True) -> str:
+    """Fetch ``url`` into ``destination``; return its ``"sha256:<hex>"``.
+
+    With ``checksum`` (``"md5:…"``, ``"sha1:…"`` or ``"sha256:…"``) the file is verified
+    before it gets its final name.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -83,11 +92,10 @@ def download(url: str, destination: Path, sha256: str | None = None, progress: b
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DownloadError(f"cannot download {url}: {reason}") from exc
-    actual = sha256_of(partial)
-    if sha256 is not None and actual != sha256.lower():
+    if checksum is not None and not matches(partial, checksum):
+        actual = file_checksum(partial, checksum.split(":", 1)[0])
         partial.unlink()
-        raise ChecksumError(
-            f"{url} has SHA-256 {actual}, expected {sha256}; the download was deleted"
-        )
+        raise ChecksumError(f"{url} has {actual}, expected {checksum}; the download was deleted")
+    sha256 = file_checksum(partial)
     partial.replace(destination)
-    return actual
+    return sha256

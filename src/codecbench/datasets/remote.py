@@ -1,0 +1,212 @@
+"""Datasets downloaded on first use into the cache, verified, extracted safely.
+
+Layout under ``data_dir()/<name>/``::
+
+    downloads/        the files as fetched (archives, or the images themselves)
+    files/            what the images are read from (archives extracted here; plain
+                      images copied here)
+    checksums.json    SHA-256 of every download, recorded at first download
+                      (trust on first use where no checksum is published)
+
+Placing the files by hand works too: put the downloads (or the extracted images) where
+``codecbench datasets path NAME`` says, then ``codecbench datasets verify NAME``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from codecbench.core.dataset import Dataset
+from codecbench.datasets import cifar
+from codecbench.datasets.archives import extract
+from codecbench.datasets.cache import data_dir
+from codecbench.datasets.catalog import RemoteSpec
+from codecbench.datasets.download import (
+    ChecksumError,
+    DownloadError,
+    download,
+    file_checksum,
+    matches,
+)
+from codecbench.datasets.folder import FolderDataset
+
+
+class DatasetUnavailableError(RuntimeError):
+    """The dataset is not cached and cannot be downloaded; the message says what to do."""
+
+
+class RemoteDataset(Dataset):
+    """A dataset of :mod:`codecbench.datasets.catalog`, fetched on first use."""
+
+    def __init__(self, spec: RemoteSpec, base: Path | None = None, url_prefix: str | None = None):
+        self.spec = spec
+        self.name = spec.name
+        self.version = spec.version
+        self.license = spec.license
+        self.source = spec.source
+        self.description = spec.description
+        self._base = base
+        self._url_prefix = url_prefix  # tests: serve the same file names from another host
+        self._folder: FolderDataset | None = None
+        self._cifar: np.ndarray | None = None
+
+    # -- where things are ----------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        return (self._base or data_dir()) / self.name
+
+    @property
+    def files_dir(self) -> Path:
+        return self.root / "files"
+
+    @property
+    def downloads_dir(self) -> Path:
+        return self.root / "downloads"
+
+    def url(self, remote) -> str:
+        if self._url_prefix:
+            return f"{self._url_prefix.rstrip('/')}/{remote.filename}"
+        return remote.url
+
+    def _image_paths(self) -> list[Path]:
+        return sorted(p for p in self.files_dir.glob(self.spec.image_glob) if p.is_file())
+
+    def status(self) -> str:
+        """``cached`` (images in place) or ``downloadable``."""  # noqa: D401
+        found = self._image_paths() if self.files_dir.is_dir() else []
+        return "cached" if len(found) >= (1 if self.spec.kind == "cifar10" else
+                                           self.spec.expected_count) else "downloadable"
+
+    def provenance(self) -> dict:
+        recorded = self._recorded()
+        return {
+            "checksums": "published: " + self.spec.checksum_source
+            if all(f.checksum for f in self.spec.files) else self.spec.checksum_source,
+            "downloads": recorded,
+            "root": str(self.root),
+        }
+
+    # -- fetching ------------------------------------------------------------------------
+
+    def _recorded(self) -> dict[str, str]:
+        path = self.root / "checksums.json"
+        return json.loads(path.read_text()) if path.is_file() else {}
+
+    def _record(self, values: dict[str, str]) -> None:
+        path = self.root / "checksums.json"
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
+
+    def how_to_place(self) -> str:
+        names = ", ".join(f.filename for f in self.spec.files[:3])
+        more = f" (+{len(self.spec.files) - 3} more)" if len(self.spec.files) > 3 else ""
+        return (f"place the downloads ({names}{more}) in {self.downloads_dir}, or the images "
+                f"(matching {self.spec.image_glob!r}) in {self.files_dir}, then run "
+                f"'codecbench datasets verify {self.name}'")
+
+    def ensure(self, progress: bool = True) -> None:
+        """Download, verify and extract whatever is missing."""
+        if self.status() == "cached":
+            return
+        recorded = self._recorded()
+        for remote in self.spec.files:
+            target = self.downloads_dir / remote.filename
+            if not target.exists():
+                try:
+                    sha256 = download(self.url(remote), target, remote.checksum, progress)
+                except DownloadError as exc:
+                    raise DatasetUnavailableError(
+                        f"dataset {self.name!r} is not cached and {exc}; to use it offline, "
+                        + self.how_to_place()
+                    ) from exc
+                recorded.setdefault(remote.filename, sha256)
+                self._record(recorded)
+            self._check(remote, target, recorded)
+            if remote.archive:
+                extract(target, self.files_dir)
+            else:
+                self.files_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(target, self.files_dir / remote.filename)
+        self._record(recorded)
+        count = len(self._image_paths())
+        expected = 1 if self.spec.kind == "cifar10" else self.spec.expected_count
+        if count < expected:
+            raise DatasetUnavailableError(
+                f"dataset {self.name!r}: found {count} files matching {self.spec.image_glob!r} in "
+                f"{self.files_dir}, expected {expected}"
+            )
+
+    def _check(self, remote, target: Path, recorded: dict[str, str]) -> None:
+        if remote.checksum and not matches(target, remote.checksum):
+            raise ChecksumError(f"{target} does not match the published {remote.checksum}")
+        known = recorded.get(remote.filename)
+        if known is None:
+            recorded[remote.filename] = file_checksum(target)  # placed by hand: first use
+        elif file_checksum(target) != known:
+            raise ChecksumError(f"{target} changed since it was first recorded ({known})")
+
+    def verify(self) -> list[str]:
+        """Re-check every file against its published or recorded checksum; the problems.
+
+        Images placed by hand in ``files/`` stand in for plain-file downloads (their
+        checksum is recorded at first verification); an archive that is gone is fine as
+        long as its images are in place.
+        """
+        problems = []
+        recorded = self._recorded()
+        for remote in self.spec.files:
+            target = self.downloads_dir / remote.filename
+            if not target.exists() and not remote.archive:
+                target = self.files_dir / remote.filename
+            if not target.exists():
+                if not (remote.archive and self.status() == "cached"):
+                    problems.append(f"missing {target}")
+                continue
+            try:
+                self._check(remote, target, recorded)
+            except ChecksumError as exc:
+                problems.append(str(exc))
+        if not problems:
+            self._record(recorded)
+        return problems
+
+    # -- the Dataset contract ------------------------------------------------------------
+
+    def _images(self) -> FolderDataset:
+        if self._folder is None:
+            self.ensure()
+            self._folder = FolderDataset(self.files_dir / self.spec.image_glob, name=self.name,
+                                         recursive=True)
+        return self._folder
+
+    def _cifar_images(self) -> np.ndarray:
+        if self._cifar is None:
+            self.ensure()
+            self._cifar = cifar.load_batch(self._image_paths()[0])
+        return self._cifar
+
+    def image_ids(self) -> list[str]:
+        if self.spec.kind == "cifar10":
+            return [f"test_batch/{i:05d}" for i in range(len(self._cifar_images()))]
+        return self._images().image_ids()
+
+    def load(self, image_id: str) -> np.ndarray:
+        if self.spec.kind == "cifar10":
+            return self._cifar_images()[int(image_id.rsplit("/", 1)[1])].copy()
+        return self._images().load(image_id)
+
+    def content_hash(self) -> str:
+        if self.spec.kind == "cifar10":
+            return Dataset.content_hash(self)
+        return self._images().content_hash()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_cifar"] = None
+        return state
