@@ -72,3 +72,28 @@ def test_loading_policy(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"garbage")
     with pytest.raises(ImageLoadError, match="bad.png"):
         load_rgb(tmp_path / "bad.png")
+
+
+def test_folder_subsets_are_deterministic(small_photo_dir):
+    for i in range(5):
+        (small_photo_dir / f"extra{i}.png").write_bytes((small_photo_dir / "tulips.png").read_bytes())
+    everything = FolderDataset(small_photo_dir).image_ids()
+    assert FolderDataset(small_photo_dir, max_images=3).image_ids() == everything[:3]
+    first = FolderDataset(small_photo_dir, max_images=4, subset_seed=7).image_ids()
+    assert first == FolderDataset(small_photo_dir, max_images=4, subset_seed=7).image_ids()
+    assert len(first) == 4 and set(first) <= set(everything)
+    assert first != FolderDataset(small_photo_dir, max_images=4, subset_seed=8).image_ids()
+
+
+def test_folder_crops(small_photo_dir):
+    full = FolderDataset(small_photo_dir).load("astronaut.png")
+    center = FolderDataset(small_photo_dir, crop=(64, 80)).load("astronaut.png")
+    top, left = (full.shape[0] - 64) // 2, (full.shape[1] - 80) // 2
+    assert np.array_equal(center, full[top : top + 64, left : left + 80])
+    random_a = FolderDataset(small_photo_dir, crop=(64, 80), crop_mode="random", subset_seed=1)
+    random_b = FolderDataset(small_photo_dir, crop=(64, 80), crop_mode="random", subset_seed=1)
+    assert np.array_equal(random_a.load("astronaut.png"), random_b.load("astronaut.png"))
+    assert random_a.load("astronaut.png").shape == (64, 80, 3)
+    assert random_a.content_hash() != FolderDataset(small_photo_dir).content_hash()
+    with pytest.raises(ValueError, match="smaller than the 400×300 crop"):
+        FolderDataset(small_photo_dir, crop=(300, 400)).load("tulips.png")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import random
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,17 @@ class FolderDataset(Dataset):
     Image ids are the files' paths relative to the folder, with ``/`` as the
     separator (for a glob pattern: relative to the pattern's fixed prefix).
     Images load with the policy of :mod:`codecbench.core.images`.
-    :meth:`content_hash` covers the ids and the bytes of the files.
+    :meth:`content_hash` covers the ids, the bytes of the files and the options below.
+
+    Options (training needs crops and subsets; evaluation uses full images):
+
+    * ``recursive``: search sub-folders too.
+    * ``max_images``: keep at most this many images — the first ones in path order, or,
+      with ``subset_seed``, a deterministic random subset (same seed, same images).
+    * ``crop``: ``(height, width)``; with ``crop_mode="center"`` the centred window, with
+      ``"random"`` a window drawn from a generator seeded by ``subset_seed`` (default 0)
+      and the image id, so the crop of an image is the same on every run. An image smaller
+      than the crop raises ``ValueError`` naming it.
     """
 
     def __init__(
@@ -35,9 +47,21 @@ class FolderDataset(Dataset):
         license: str = "unknown (local files)",
         source: str | None = None,
         description: str = "",
+        max_images: int | None = None,
+        subset_seed: int | None = None,
+        crop: tuple[int, int] | None = None,
+        crop_mode: str = "center",
     ):
+        if max_images is not None and max_images < 1:
+            raise ValueError(f"max_images must be >= 1, got {max_images}")
+        if crop_mode not in ("center", "random"):
+            raise ValueError(f"crop_mode must be 'center' or 'random', got {crop_mode!r}")
         self.root = str(root)
         self.recursive = recursive
+        self.max_images = max_images
+        self.subset_seed = subset_seed
+        self.crop = tuple(crop) if crop is not None else None
+        self.crop_mode = crop_mode
         self.name = name or f"folder:{self.root}"
         self.version = version
         self.license = license
@@ -74,7 +98,15 @@ class FolderDataset(Dataset):
                     f"no image files in {self.root!r} (looked for {suffixes}"
                     f"{', recursively' if self.recursive else ''})"
                 )
-            self._files = dict(sorted(images.items()))
+            ordered = sorted(images.items())
+            if self.max_images is not None and self.max_images < len(ordered):
+                if self.subset_seed is None:
+                    ordered = ordered[: self.max_images]
+                else:
+                    chosen = random.Random(self.subset_seed).sample(range(len(ordered)),
+                                                                    self.max_images)
+                    ordered = [ordered[i] for i in sorted(chosen)]
+            self._files = dict(ordered)
         return self._files
 
     def image_ids(self) -> list[str]:
@@ -85,10 +117,28 @@ class FolderDataset(Dataset):
             path = self.files()[image_id]
         except KeyError:
             raise KeyError(f"dataset {self.name!r} has no image {image_id!r}") from None
-        return load_rgb(path)
+        image = load_rgb(path)
+        return image if self.crop is None else self._cropped(image_id, image)
+
+    def _cropped(self, image_id: str, image: np.ndarray) -> np.ndarray:
+        height, width = self.crop
+        full_h, full_w = image.shape[:2]
+        if full_h < height or full_w < width:
+            raise ValueError(f"image {image_id!r} is {full_w}×{full_h}, smaller than the "
+                             f"{width}×{height} crop")
+        if self.crop_mode == "center":
+            top, left = (full_h - height) // 2, (full_w - width) // 2
+        else:
+            seed = zlib.crc32(f"{self.subset_seed or 0}:{image_id}".encode())
+            rng = np.random.default_rng(seed)
+            top = int(rng.integers(0, full_h - height + 1))
+            left = int(rng.integers(0, full_w - width + 1))
+        return np.ascontiguousarray(image[top : top + height, left : left + width])
 
     def content_hash(self) -> str:
         digest = hashlib.sha256()
+        digest.update(repr((self.crop, self.crop_mode, self.subset_seed if self.crop else None))
+                      .encode())
         for image_id, path in self.files().items():
             digest.update(image_id.encode("utf-8") + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
