@@ -172,3 +172,37 @@ def test_run_on_kodak_placed_by_hand(tmp_path):
                      "--no-progress", cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "24 tasks computed" in result.stdout
+
+
+@pytest.mark.slow
+def test_cli_download_verify_and_run_through_a_mirror(server, tmp_path):
+    for i in range(1, 25):
+        server.files[f"/kodak/kodim{i:02d}.png"] = png_bytes("coffee.png", size=(32, 24))
+    env = {"CODECBENCH_DATA": str(tmp_path / "cache"), "CODECBENCH_MIRROR": server.url("/")}
+    fetched = run_cli("datasets", "download", "kodak", cwd=tmp_path, env=env)
+    assert fetched.returncode == 0, fetched.stderr
+    assert "kodak: 24 images" in fetched.stdout
+    assert run_cli("datasets", "verify", "kodak", cwd=tmp_path, env=env).stdout.strip() == "kodak: OK"
+    listing = run_cli("datasets", "list", cwd=tmp_path, env=env)
+    assert "cached" in next(line for line in listing.stdout.splitlines() if line.startswith("kodak"))
+    result = run_cli("run", "--dataset", "kodak", "--codec", "jpeg", "--quality", "30",
+                     "--metric", "psnr", "--out", str(tmp_path / "run"), "--no-progress",
+                     cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    import json
+
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert "trust on first use" in record["dataset"]["files"]["checksums"]
+    assert len(record["dataset"]["files"]["downloads"]) == 24
+
+
+def test_cli_run_offline_fails_fast_with_the_url(tmp_path):
+    import time
+
+    env = {"CODECBENCH_DATA": str(tmp_path / "cache"), "CODECBENCH_MIRROR": "http://127.0.0.1:9"}
+    start = time.monotonic()
+    result = run_cli("run", "--dataset", "kodak", "--codec", "jpeg", cwd=tmp_path, env=env)
+    assert result.returncode != 0
+    assert "cannot download http://127.0.0.1:9/kodak/kodim01.png" in result.stderr
+    assert "datasets verify kodak" in result.stderr
+    assert time.monotonic() - start < 30

@@ -236,6 +236,7 @@ def _provenance(plans, dataset, dataset_hash, metrics, plugins, previous: dict |
                 "source": dataset.source,
                 "content_hash": dataset_hash,
                 "n_images": len(dataset.image_ids()),
+                "files": dataset.provenance() if hasattr(dataset, "provenance") else None,
             },
             "codecs": [
                 {
