@@ -337,13 +337,9 @@ def datasets_download(name):
 @click.argument("name")
 def datasets_verify(name):
     """Check NAME's files against their published or first-recorded checksums."""
-    from codecbench.datasets.remote import RemoteDataset
-
     dataset = _dataset(name)
-    if not isinstance(dataset, RemoteDataset):
-        problems = getattr(dataset, "problems", lambda: [])()
-    else:
-        problems = dataset.verify()
+    verify = getattr(dataset, "verify", None)  # downloadable and local-copy datasets have one
+    problems = verify() if verify else []
     if problems:
         _fail(f"{name}: " + "; ".join(problems))
     click.echo(f"{name}: OK")

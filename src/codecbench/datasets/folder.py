@@ -51,6 +51,7 @@ class FolderDataset(Dataset):
         subset_seed: int | None = None,
         crop: tuple[int, int] | None = None,
         crop_mode: str = "center",
+        availability: str = "available",
     ):
         if max_images is not None and max_images < 1:
             raise ValueError(f"max_images must be >= 1, got {max_images}")
@@ -62,6 +63,7 @@ class FolderDataset(Dataset):
         self.subset_seed = subset_seed
         self.crop = tuple(crop) if crop is not None else None
         self.crop_mode = crop_mode
+        self.availability = availability
         self.name = name or f"folder:{self.root}"
         self.version = version
         self.license = license
@@ -108,6 +110,9 @@ class FolderDataset(Dataset):
                     ordered = [ordered[i] for i in sorted(chosen)]
             self._files = dict(ordered)
         return self._files
+
+    def status(self) -> str:
+        return self.availability
 
     def image_ids(self) -> list[str]:
         return list(self.files())

@@ -87,6 +87,8 @@ class LocalLayoutDataset(Dataset):
                     f"{self.layout.expected_count} (incomplete or different copy)"]
         return []
 
+    verify = problems  # `codecbench datasets verify NAME` checks the layout
+
     def status(self) -> str:
         return "local copy found" if not self.problems() else "needs local copy"
 
