@@ -110,3 +110,13 @@ def test_default_run_leaves_out_slow_codecs_and_says_so(tmp_path, small_photo_di
     codecs = set(pd.read_csv(tmp_path / "run" / "rows.csv")["codec"])
     assert {"jpeg", "jpeg-444", "jpeg2000", "webp", "jpegxl"} <= codecs
     assert not codecs & {"avif", "hevc-intra", "hevc-intra-420", "ffmpeg-x265", "ffmpeg-av1"}
+
+
+def test_folder_subset_options(tmp_path, small_photo_dir):
+    result = run_cli("run", "--codec", "jpeg", "--quality", "50", "--metric", "bpp", "--dataset",
+                     str(small_photo_dir), "--max-images", "2", "--subset-seed", "3", "--out",
+                     str(tmp_path / "run"), "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(pd.read_csv(tmp_path / "run" / "rows.csv")) == 2
+    refused = run_cli("run", "--dataset", "sample", "--max-images", "2", cwd=tmp_path)
+    assert refused.returncode != 0 and "apply to a folder" in refused.stderr

@@ -134,14 +134,17 @@ def _select_codecs(registry: Registry, patterns):
     return chosen
 
 
-def _select_dataset(registry: Registry, name: str):
+def _select_dataset(registry: Registry, name: str, max_images=None, subset_seed=None):
     from codecbench.datasets.folder import FolderDataset
 
     if name in registry.objects["datasets"]:
+        if max_images is not None or subset_seed is not None:
+            _fail("--max-images and --subset-seed apply to a folder given as --dataset, "
+                  f"not to the registered dataset {name!r}")
         return registry.get("datasets", name)
     path = Path(name)
     if path.is_dir() or any(ch in name for ch in "*?["):
-        return FolderDataset(name)
+        return FolderDataset(name, max_images=max_images, subset_seed=subset_seed)
     valid = ", ".join(registry.names("datasets")) or "(none registered)"
     _fail(f"unknown dataset {name!r}: not a registered dataset nor a folder of images; "
           f"valid datasets: {valid}")
@@ -170,6 +173,10 @@ def _find_resumable(fingerprint: dict) -> Path | None:
               help="Quality point to evaluate (as listed by 'codecbench list codecs'); repeatable.")
 @click.option("--dataset", default="sample", show_default=True,
               help="Registered dataset name, or a folder (or glob) of images.")
+@click.option("--max-images", type=click.IntRange(min=1),
+              help="Folder datasets: at most this many images (the first, or a seeded subset).")
+@click.option("--subset-seed", type=int,
+              help="Folder datasets: with --max-images, a deterministic random subset.")
 @click.option("--metric", "metric_names", multiple=True, help="Metric name; repeatable. Default: all.")
 @click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Parallel workers; 1 runs in this process.")
@@ -182,8 +189,8 @@ def _find_resumable(fingerprint: dict) -> Path | None:
               help="Per-task time limit in seconds; a task past it becomes an error row.")
 @click.option("--retry-errors", is_flag=True, help="Run again the tasks that ended in an error.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def run(codec_patterns, qualities, dataset, metric_names, jobs, executor, out_dir, timeout,
-        retry_errors, no_progress):
+def run(codec_patterns, qualities, dataset, max_images, subset_seed, metric_names, jobs, executor,
+        out_dir, timeout, retry_errors, no_progress):
     """Evaluate codecs on a dataset; resumable; writes rows.csv, leaderboard.csv, run.json."""
     from codecbench.datasets.remote import DatasetUnavailableError
     from codecbench.evaluators.leaderboard import format_table
@@ -202,7 +209,7 @@ def run(codec_patterns, qualities, dataset, metric_names, jobs, executor, out_di
         _fail(str(exc.args[0]))
     if not codecs:
         _fail("no codec to run (every selected codec is unavailable)")
-    data = _select_dataset(registry, dataset)
+    data = _select_dataset(registry, dataset, max_images, subset_seed)
     try:
         dataset_hash = data.content_hash()
         if out_dir is None:
