@@ -85,11 +85,15 @@ class RemoteDataset(Dataset):
     def _image_paths(self) -> list[Path]:
         return sorted(p for p in self.files_dir.glob(self.spec.image_glob) if p.is_file())
 
+    @property
+    def files_needed(self) -> int:
+        """Files matching ``image_glob`` that make the set complete (CIFAR: one batch file)."""
+        return 1 if self.spec.kind == "cifar10" else self.spec.expected_count
+
     def status(self) -> str:
-        """``cached`` (images in place) or ``downloadable``."""  # noqa: D401
+        """``cached`` (images in place) or ``downloadable``."""
         found = self._image_paths() if self.files_dir.is_dir() else []
-        return "cached" if len(found) >= (1 if self.spec.kind == "cifar10" else
-                                           self.spec.expected_count) else "downloadable"
+        return "cached" if len(found) >= self.files_needed else "downloadable"
 
     def provenance(self) -> dict:
         recorded = self._recorded()
@@ -144,11 +148,10 @@ class RemoteDataset(Dataset):
                 shutil.copyfile(target, self.files_dir / remote.filename)
         self._record(recorded)
         count = len(self._image_paths())
-        expected = 1 if self.spec.kind == "cifar10" else self.spec.expected_count
-        if count < expected:
+        if count < self.files_needed:
             raise DatasetUnavailableError(
                 f"dataset {self.name!r}: found {count} files matching {self.spec.image_glob!r} in "
-                f"{self.files_dir}, expected {expected}"
+                f"{self.files_dir}, expected {self.files_needed}"
             )
 
     def _check(self, remote, target: Path, recorded: dict[str, str]) -> None:

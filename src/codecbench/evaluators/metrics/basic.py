@@ -8,6 +8,7 @@ import numpy as np
 
 from codecbench.core.hookspecs import hookimpl
 from codecbench.core.metric import Metric
+from codecbench.core.results_schema import bits_per_pixel
 
 
 class BitsPerPixel(Metric):
@@ -25,7 +26,7 @@ class BitsPerPixel(Metric):
 
     def compute(self, reference, reconstruction, compressed_size):
         height, width = reference.shape[:2]
-        return 8.0 * compressed_size / (height * width)
+        return bits_per_pixel(compressed_size, width, height)
 
 
 class PSNR(Metric):
