@@ -22,6 +22,7 @@ from codecbench.core.plugins import (
     UnknownNameError,
     get_registry,
 )
+from codecbench.core.train_command import train
 
 DEFAULT_RESULTS_DIR = Path("codecbench-results")
 
@@ -386,6 +387,9 @@ def datasets_info(name):
         record["environment_variable"] = dataset.layout.env
         record["problems"] = dataset.problems()
     click.echo(json.dumps(record, indent=2, default=str))
+
+
+cli.add_command(train)
 
 
 def main(argv=None):

@@ -9,9 +9,11 @@ A codec turns an RGB image into **the whole compressed file** and back:
 * ``decode(data) -> image``: rebuilds an ``H×W×3`` ``uint8`` RGB array from
   those bytes alone, without state left over from ``encode``.
 
-Learned codecs may also offer ``estimate_bits(image, quality) -> float``: the
-entropy model's estimate ``-Σ log2 p(ŷ)`` of the payload in bits, so that the
-estimate and the real file size can be compared.
+Learned codecs also report the entropy model's estimate ``-Σ log2 p(ŷ)`` of the
+payload in bits, so that the estimate and the real file size can be compared: their
+``encode`` returns a :class:`Bitstream` (a ``bytes`` carrying ``estimated_bits``), which
+the ``bpp-estimate`` metric reads, and they may offer
+``estimate_bits(image, quality) -> float`` for use outside the harness.
 """
 
 from __future__ import annotations
@@ -39,6 +41,23 @@ FAMILIES = tuple(f.value for f in Family)
 Quality = int | float | str
 """One operating point: whatever the codec's ``qualities`` lists (a JPEG
 quality factor, a target compression ratio, an iteration count, ...)."""
+
+
+class Bitstream(bytes):
+    """The bytes of a compressed file, plus the entropy model's estimate of their size.
+
+    ``estimated_bits`` is ``-Σ log2 p(ŷ)`` over every coded latent, as the model's
+    likelihoods give it (before the real entropy coder's overhead and the container
+    header); ``None`` when the codec has no such estimate. A plain ``bytes`` works
+    wherever a ``Bitstream`` does.
+    """
+
+    estimated_bits: float | None
+
+    def __new__(cls, data: bytes, estimated_bits: float | None = None):
+        stream = super().__new__(cls, data)
+        stream.estimated_bits = estimated_bits
+        return stream
 
 
 class Codec(abc.ABC):

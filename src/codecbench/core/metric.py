@@ -6,7 +6,10 @@ A metric maps one evaluated image to one number::
 
 ``reference`` and ``reconstruction`` are ``H×W×3`` uint8 RGB arrays of the
 same shape; ``compressed_size`` is the length in bytes of the whole compressed
-file. Per-image values are averaged over a dataset by the leaderboard
+file. A metric with ``uses_estimate = True`` is called with a fourth argument,
+``estimated_bits``: the entropy model's estimate the codec reported with its
+:class:`~codecbench.core.codec.Bitstream` (``None`` for codecs without one; the metric
+then returns ``nan``, an empty cell, not an error). Per-image values are averaged over a dataset by the leaderboard
 (arithmetic mean, as in the survey's tables).
 """
 
@@ -31,6 +34,7 @@ class Metric(abc.ABC):
     unit: str = ""
     higher_is_better: bool = True
     description: str = ""
+    uses_estimate: bool = False
 
     @abc.abstractmethod
     def compute(

@@ -69,6 +69,7 @@ def evaluate(task: Task) -> ResultRow:
         encode_s = time.perf_counter() - start
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"encode returned {type(data).__name__}, expected bytes")
+        estimated_bits = getattr(data, "estimated_bits", None)
         data = bytes(data)
         stage = "decode"
         start = time.perf_counter()
@@ -83,7 +84,11 @@ def evaluate(task: Task) -> ResultRow:
         values = {}
         for metric in task.metrics:
             stage = f"metric {metric.name}"
-            values[metric.name] = float(metric.compute(image, reconstruction, len(data)))
+            if metric.uses_estimate:
+                value = metric.compute(image, reconstruction, len(data), estimated_bits)
+            else:
+                value = metric.compute(image, reconstruction, len(data))
+            values[metric.name] = float(value)
     except TaskTimeout:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error row

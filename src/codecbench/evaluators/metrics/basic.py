@@ -29,6 +29,30 @@ class BitsPerPixel(Metric):
         return bits_per_pixel(compressed_size, width, height)
 
 
+class EstimatedBitsPerPixel(Metric):
+    """The entropy model's rate estimate: ``bpp-estimate = Σ −log2 p(ŷ) / (H · W)``.
+
+    ``Σ −log2 p(ŷ)`` is what a learned codec's likelihoods predict for its coded
+    latents (``y`` and, with a hyperprior, ``z``) — the rate term of the training loss
+    (Ballé et al. 2017, 2018). The real ``bpp`` is higher by the entropy coder's
+    overhead (rANS/range-coder tables quantised to 16 bits, the scale table's
+    discretisation, stream termination) and the container header. Empty (``nan``) for
+    codecs without an entropy model.
+    """
+
+    name = "bpp-estimate"
+    unit = "bpp"
+    higher_is_better = False
+    uses_estimate = True
+    description = "entropy-model estimate Σ −log2 p(ŷ) / (H × W); empty for classical codecs"
+
+    def compute(self, reference, reconstruction, compressed_size, estimated_bits=None):
+        if estimated_bits is None:
+            return math.nan
+        height, width = reference.shape[:2]
+        return float(estimated_bits) / (width * height)
+
+
 class PSNR(Metric):
     """Peak signal-to-noise ratio on 8-bit RGB, per image.
 
@@ -85,5 +109,6 @@ def psnr_from_mse(mse: float, peak: float = 255.0) -> float:
 @hookimpl
 def register_metrics(register):
     register(BitsPerPixel())
+    register(EstimatedBitsPerPixel())
     register(PSNR())
     register(PSNRY())

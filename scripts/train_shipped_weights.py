@@ -1,0 +1,141 @@
+"""The recipe that trained the weights shipped in ``codecbench/plugins/torch/weights``.
+
+Two phases of ``codecbench train``, every run of a phase in parallel on one device:
+
+1. **base**: each architecture is trained from scratch at the middle rate point
+   (quality 3) for a fixed wall-clock budget;
+2. **rate points**: each quality 1–5 is fine-tuned from its architecture's base weights
+   with its own λ (``--init-from``), the cheap way to get a ladder of rate points.
+
+Step counts are fixed, not time limits, so each run's learning-rate schedule is the
+configured one: a short probe (all runs of the phase in parallel, ``--time-limit``)
+measures the steps per second each run gets, and the phase's step count is
+``probe rate × budget``. Results are packed as one ``<model>.tar`` per architecture
+(weights, ``training.json``, ``curves.csv`` of both phases) into ``--out``.
+
+Usage (what the model cards record)::
+
+    python scripts/train_shipped_weights.py --data TRAIN_PHOTOS --out OUT --device cuda \\
+        --base-seconds 200 --finetune-seconds 240
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+QUALITIES = (1, 2, 3, 4, 5)
+BASE_QUALITY = 3
+
+
+def train_command(model, quality, out, args, steps, lr, extra=(), log_every=50):
+    return [
+        sys.executable, "-m", "codecbench", "train", f"torch/{model}", "--data", str(args.data),
+        "--quality", str(quality), "--out", str(out), "--steps", str(steps),
+        "--batch-size", str(args.batch_size), "--patch-size", str(args.patch_size),
+        "--lr", str(lr), "--device", args.device, "--seed", str(args.seed),
+        "--checkpoint-every", "100000", "--log-every", str(log_every), "--half-kernels",
+        "--no-progress", *args.channel_options, *extra,
+    ]
+
+
+def run_parallel(commands, logs_dir: Path, tag: str) -> None:
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    processes = []
+    for index, command in enumerate(commands):
+        log = (logs_dir / f"{tag}-{index}.log").open("w")
+        processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
+    failed = []
+    for (process, log), command in zip(processes, commands, strict=True):
+        if process.wait() != 0:
+            failed.append(" ".join(command))
+        log.close()
+    if failed:
+        for path in sorted(logs_dir.glob(f"{tag}-*.log")):
+            print(path.name, path.read_text()[-2000:], sep="\n")
+        raise SystemExit(f"{len(failed)} training runs failed, first: {failed[0]}")
+
+
+def steps_per_second(run_dir: Path) -> float:
+    with (run_dir / "curves.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise SystemExit(f"probe in {run_dir} logged no steps: raise --probe-seconds")
+    first = rows[0] if len(rows) > 1 else {"step": 0, "elapsed_s": 0.0}
+    last = rows[-1]
+    return (int(last["step"]) - int(first["step"])) / (
+        float(last["elapsed_s"]) - float(first["elapsed_s"]))
+
+
+def phase(jobs, args, seconds, lr, tag, extra_of=lambda job: ()):
+    """Probe, then run ``jobs`` (model, quality, out) for about ``seconds`` each."""
+    probe_dirs = [args.work / "probe" / f"{tag}-{model}-q{quality}" for model, quality, _ in jobs]
+    run_parallel([train_command(model, quality, probe, args, 1_000_000, lr,
+                                [*extra_of((model, quality, out)), "--time-limit",
+                                 str(args.probe_seconds / 60)], log_every=5)
+                  for (model, quality, out), probe in zip(jobs, probe_dirs, strict=True)],
+                 args.work / "logs", f"probe-{tag}")
+    rates = [steps_per_second(probe) for probe in probe_dirs]
+    steps = int(min(rates) * seconds)
+    print(f"{tag}: probe rates {min(rates):.1f}-{max(rates):.1f} steps/s -> {steps} steps",
+          flush=True)
+    start = time.monotonic()
+    run_parallel([train_command(model, quality, out, args, steps, lr, extra_of((model, quality, out)))
+                  for model, quality, out in jobs], args.work / "logs", tag)
+    print(f"{tag}: done in {time.monotonic() - start:.0f} s", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--work", type=Path, default=Path("codecbench-training/recipe"))
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--models", default="bls2017-factorized,bmshj2018-hyperprior,"
+                                           "mbt2018-mean,mbt2018")
+    parser.add_argument("--base-seconds", type=float, default=200)
+    parser.add_argument("--finetune-seconds", type=float, default=240)
+    parser.add_argument("--probe-seconds", type=float, default=20)
+    parser.add_argument("--base-lr", type=float, default=3e-4)
+    parser.add_argument("--finetune-lr", type=float, default=1e-4)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--patch-size", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--channels", nargs=2, type=int, metavar=("N", "M"),
+                        help="override the model table (smoke tests of this recipe)")
+    args = parser.parse_args()
+    args.channel_options = ["--channels", *map(str, args.channels)] if args.channels else []
+    models = args.models.split(",")
+
+    base_jobs = [(model, BASE_QUALITY, args.work / "base" / model) for model in models]
+    phase(base_jobs, args, args.base_seconds, args.base_lr, "base")
+
+    def base_weights(job):
+        model = job[0]
+        return ["--init-from", str(args.work / "base" / model / f"{model}-q{BASE_QUALITY}.safetensors")]
+
+    point_jobs = [(model, quality, args.work / "points" / f"{model}-q{quality}")
+                  for model in models for quality in QUALITIES]
+    phase(point_jobs, args, args.finetune_seconds, args.finetune_lr, "points", base_weights)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    for model in models:
+        with tarfile.open(args.out / f"{model}.tar", "w") as tar:
+            base = args.work / "base" / model
+            tar.add(base / "training.json", f"{model}/base/training.json")
+            tar.add(base / "curves.csv", f"{model}/base/curves.csv")
+            for quality in QUALITIES:
+                run = args.work / "points" / f"{model}-q{quality}"
+                name = f"{model}-q{quality}.safetensors"
+                tar.add(run / name, f"{model}/{name}")
+                tar.add(run / "training.json", f"{model}/q{quality}/training.json")
+                tar.add(run / "curves.csv", f"{model}/q{quality}/curves.csv")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""The training contract: what ``codecbench train`` asks of a trainable codec.
+
+A codec is trainable when it has a ``train(config: TrainingConfig) -> TrainingResult``
+method (the torch learned codecs do; the framework is the codec's business). The
+options are framework-neutral so that every learned codec trains with the same
+command line.
+
+The objective is the rate–distortion Lagrangian (Ballé et al. 2017)::
+
+    L = λ · 255² · MSE(x, x̂) + R          (metric "mse")
+    L = λ · (1 − MS-SSIM(x, x̂)) + R       (metric "ms-ssim")
+    R = Σ −log2 p(ŷ) / (B · H · W)        bits per pixel of the batch
+
+with λ from the model table (``--quality``) or given (``--lambda``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+METRICS = ("mse", "ms-ssim")
+
+
+@dataclass
+class TrainingConfig:
+    """Options of one training run (all of ``codecbench train``'s flags).
+
+    Attributes:
+        data: folder of training images (searched recursively).
+        out: run folder: checkpoint, ``curves.csv``, ``training.json``, exported weights.
+        quality: rate point of the model table whose λ to use.
+        lmbda: λ given explicitly (overrides the table's).
+        metric: distortion term, ``mse`` or ``ms-ssim``.
+        steps: total optimisation steps (a resumed run continues up to this number).
+        batch_size, patch_size: random crops per step and their side in pixels.
+        learning_rate: Adam step size of the transforms and entropy models.
+        aux_learning_rate: Adam step size of the entropy bottleneck's quantiles (aux loss).
+        lr_milestones: fractions of ``steps`` after which the learning rate is
+            multiplied by ``lr_gamma``.
+        clip_norm: gradient-norm clipping of the main parameters (0 disables).
+        device: ``cpu``, ``cuda``, ``cuda:1``, ...
+        seed: seeds the initial weights and the crop sampler.
+        checkpoint_every: steps between checkpoints (also written at the end and when
+            the time limit is reached).
+        log_every: steps between rows of ``curves.csv``.
+        init_from: weights or checkpoint to start from (fine-tuning another rate point).
+        channels: ``(N, M)`` overriding the table's channel counts (tiny test models).
+        time_limit_s: stop cleanly (checkpoint written, resumable) after this many seconds.
+        half_kernels: store convolution kernels as float16 in the exported weights.
+        progress: show a progress bar.
+    """
+
+    data: Path
+    out: Path
+    quality: int | None = None
+    lmbda: float | None = None
+    metric: str = "mse"
+    steps: int = 10000
+    batch_size: int = 8
+    patch_size: int = 256
+    learning_rate: float = 1e-4
+    aux_learning_rate: float = 1e-3
+    lr_milestones: tuple[float, ...] = (0.8, 0.95)
+    lr_gamma: float = 0.3
+    clip_norm: float = 1.0
+    device: str = "cpu"
+    seed: int = 0
+    checkpoint_every: int = 500
+    log_every: int = 50
+    init_from: Path | None = None
+    channels: tuple[int, int] | None = None
+    time_limit_s: float | None = None
+    half_kernels: bool = False
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
+        if self.quality is None and self.lmbda is None:
+            raise ValueError("give a rate point (--quality) or a λ (--lambda)")
+        for name in ("steps", "batch_size", "patch_size", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+    def to_json(self) -> dict:
+        """JSON-ready form (paths as strings), as stored in checkpoints and ``training.json``."""
+        record = asdict(self)
+        for key, value in record.items():
+            if isinstance(value, Path):
+                record[key] = str(value)
+            elif isinstance(value, tuple):
+                record[key] = list(value)
+        return record
+
+
+RESUME_INSENSITIVE = ("steps", "progress", "time_limit_s", "checkpoint_every", "log_every",
+                      "out", "device")
+"""Options that may change when a run is resumed (extend it, move it, run it elsewhere);
+any other difference from the checkpoint's configuration is refused."""
+
+
+@dataclass
+class TrainingResult:
+    """What a finished (or time-limited) run produced."""
+
+    out: Path
+    step: int
+    finished: bool
+    weights: Path | None
+    final: dict = field(default_factory=dict)

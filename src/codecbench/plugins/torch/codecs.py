@@ -1,0 +1,282 @@
+"""The torch learned codecs: ``torch/<model>`` (our weights) and ``compressai/<zoo>``.
+
+Both wrap a CompressAI model (Ballé 2017 factorized prior, Ballé 2018 scale hyperprior,
+Minnen 2018 mean-scale and autoregressive priors, Cheng 2020) in the codec contract:
+
+* ``encode`` pads the image, runs CompressAI's ``compress`` (rANS) and writes the
+  strings into the container of :mod:`codecbench.core.learned_container`; it returns a
+  :class:`~codecbench.core.codec.Bitstream` carrying the entropy model's estimate.
+* ``decode`` reads only those bytes: the codec name, the quality, the weights id (a
+  file encoded with other weights is refused by name), the image size and the latents.
+
+The transforms run on ``CODECBENCH_TORCH_DEVICE`` (default ``cpu``); see
+:mod:`codecbench.plugins.torch.pipeline` for why files stay portable across devices.
+This module imports torch only inside methods, when a codec is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+from codecbench.core.codec import Bitstream, Codec, Family
+from codecbench.core.learned_container import ContainerError, Latent, LearnedFile, parse
+from codecbench.plugins.learned_models import COMPRESSAI_ZOO, LearnedModel
+from codecbench.plugins.torch import weights as weights_io
+
+DEVICE_ENV = "CODECBENCH_TORCH_DEVICE"
+ZOO_WEIGHTS_ENV = "CODECBENCH_COMPRESSAI_WEIGHTS"
+ZOO_DOWNLOAD_ENV = "CODECBENCH_COMPRESSAI_DOWNLOAD"
+PADDING_MULTIPLE = 64
+
+
+def _missing_modules() -> list[str]:
+    return [name for name in ("torch", "compressai", "safetensors")
+            if importlib.util.find_spec(name) is None]
+
+
+class CompressAICodec(Codec):
+    """Shared encode/decode of every codec built on a CompressAI model.
+
+    Subclasses give the prior kind and :meth:`_load` (``(model, weights_id)`` of a
+    quality); models are loaded once per process and quality.
+    """
+
+    family = Family.CNN.value
+    framework = "torch"
+    prior: str
+
+    def __init__(self):
+        self._models: dict[int, tuple[object, bytes]] = {}
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_models"] = {}  # worker processes load their own copies
+        return state
+
+    def library_versions(self) -> dict[str, str]:
+        import compressai
+        import torch
+
+        return {"torch": torch.__version__, "compressai": compressai.__version__}
+
+    @property
+    def device(self) -> str:
+        return os.environ.get(DEVICE_ENV, "cpu")
+
+    def _model(self, quality: int):
+        if quality not in self._models:
+            from codecbench.plugins.torch.pipeline import place_transforms
+
+            model, weights_id = self._load(quality)
+            self._models[quality] = (place_transforms(model, self.device), weights_id)
+        return self._models[quality]
+
+    def _load(self, quality: int):
+        raise NotImplementedError
+
+    def _check_quality(self, quality) -> int:
+        if quality not in self.qualities:
+            valid = ", ".join(map(str, self.qualities)) or "(none: no weights)"
+            raise ValueError(f"{self.name} has no quality {quality!r}; valid: {valid}")
+        return int(quality)
+
+    def encode(self, image: np.ndarray, quality) -> bytes:
+        from codecbench.plugins.torch import pipeline
+
+        quality = self._check_quality(quality)
+        model, weights_id = self._model(quality)
+        height, width = image.shape[:2]
+        x = pipeline.image_to_tensor(image, PADDING_MULTIPLE)
+        compressed = pipeline.compress(model, self.prior, x)
+        latents = tuple(Latent(shape, string)
+                        for shape, string in zip(compressed.shapes, compressed.strings,
+                                                 strict=True))
+        file = LearnedFile(self.name, weights_id, quality, height, width, latents)
+        return Bitstream(file.to_bytes(), compressed.estimated_bits)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        from codecbench.plugins.torch import pipeline
+
+        file = parse(data)
+        if file.codec != self.name:
+            raise ContainerError(f"file was written by codec {file.codec!r}, not {self.name!r}")
+        quality = self._check_quality(file.quality)
+        model, weights_id = self._model(quality)
+        if file.weights_id != weights_id:
+            raise ContainerError(
+                f"file was encoded with weights {file.weights_id.hex()}, but {self.name} "
+                f"quality {quality} has weights {weights_id.hex()} here"
+            )
+        x_hat = pipeline.decompress(model, [latent.string for latent in file.latents],
+                                    [latent.shape for latent in file.latents])
+        return pipeline.tensor_to_image(x_hat, file.height, file.width)
+
+    def estimate_bits(self, image: np.ndarray, quality) -> float:
+        """``Σ −log2 p(ŷ)`` of the latents ``encode`` codes (the ``bpp-estimate`` numerator)."""
+        return self.encode(image, quality).estimated_bits
+
+
+class TorchLearnedCodec(CompressAICodec):
+    """A model of the table in :mod:`codecbench.plugins.learned_models`, with our weights.
+
+    Rate points are the table's qualities (1 = lowest rate) that have a weights file
+    (shipped in the package, or in ``CODECBENCH_TORCH_WEIGHTS``).
+    """
+
+    def __init__(self, entry: LearnedModel):
+        super().__init__()
+        self.entry = entry
+        self.name = f"torch/{entry.slug}"
+        self.prior = entry.prior
+        self.in_default_run = not entry.slow
+        self.description = f"{entry.summary} (CompressAI, rate points = λ of the model table)"
+
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        return tuple(q for q in self.entry.qualities
+                     if weights_io.find_weights(self.entry.slug, q) is not None)
+
+    @property
+    def qualities(self) -> tuple[int, ...]:
+        # Without any weights the table's rate points are listed and the codec is unavailable.
+        return self.qualities_with_weights() or self.entry.qualities
+
+    def _weights(self, quality: int) -> Path:
+        path = weights_io.find_weights(self.entry.slug, quality)
+        if path is None:
+            raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
+        return path
+
+    @property
+    def version(self) -> str:
+        ids = ",".join(f"q{q}:{weights_io.weights_id(self._weights(q)).hex()}"
+                       for q in self.qualities_with_weights())
+        versions = self.library_versions()
+        return f"compressai {versions['compressai']}; weights {ids}"
+
+    def availability(self) -> tuple[bool, str]:
+        missing = _missing_modules()
+        if missing:
+            return False, f"{', '.join(missing)} not installed (pip install 'codecbench[torch]')"
+        if not self.qualities_with_weights():
+            return False, (f"no weights: train with 'codecbench train {self.name}' and put "
+                           f"the weights folder in {weights_io.WEIGHTS_ENV}")
+        return True, ""
+
+    def _load(self, quality: int):
+        path = self._weights(quality)
+        model, metadata = weights_io.load_model(path)
+        if metadata.get("model") != self.entry.slug:
+            raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "
+                             f"not {self.entry.slug!r}")
+        return model, weights_io.weights_id(path)
+
+    def train(self, config):
+        """Train this model with ``codecbench train`` (see :mod:`.training`)."""
+        from codecbench.plugins.torch.training import train
+
+        return train(self.entry, self.name, config)
+
+
+class CompressAIZooCodec(CompressAICodec):
+    """``compressai/<name>``: an architecture of CompressAI's zoo, on weights you provide.
+
+    Weights come, in order, from ``$CODECBENCH_COMPRESSAI_WEIGHTS/<name>-<q>.pth.tar``
+    (or ``.pth``, ``.safetensors``; a ``state_dict`` or a checkpoint holding one, loaded
+    with ``weights_only=True``), then — when ``CODECBENCH_COMPRESSAI_DOWNLOAD=1`` — from
+    CompressAI's pretrained download (``pretrained=True``, cached by torch.hub). Without
+    either the codec is listed as unavailable with that reason. The weights id in each
+    file is the SHA-256 of the tensors' bytes.
+    """
+
+    SUFFIXES = (".pth.tar", ".pth", ".safetensors")
+
+    def __init__(self, zoo_name: str):
+        super().__init__()
+        self.zoo_name = zoo_name
+        self.name = f"compressai/{zoo_name}"
+        self.prior, self._all_qualities = COMPRESSAI_ZOO[zoo_name]
+        self.in_default_run = self.prior != "autoregressive"
+        self.description = f"CompressAI zoo {zoo_name} (your checkpoint or CompressAI's download)"
+
+    def _user_file(self, quality: int) -> Path | None:
+        folder = os.environ.get(ZOO_WEIGHTS_ENV)
+        if not folder:
+            return None
+        for suffix in self.SUFFIXES:
+            candidate = Path(folder) / f"{self.zoo_name}-{quality}{suffix}"
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def _download_allowed(self) -> bool:
+        return os.environ.get(ZOO_DOWNLOAD_ENV, "") == "1"
+
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        if self._download_allowed():
+            return self._all_qualities
+        return tuple(q for q in self._all_qualities if self._user_file(q) is not None)
+
+    @property
+    def qualities(self) -> tuple[int, ...]:
+        return self.qualities_with_weights() or self._all_qualities
+
+    @property
+    def version(self) -> str:
+        ids = ",".join(f"q{q}:{self._model(q)[1].hex()}" for q in self.qualities_with_weights())
+        return f"compressai {self.library_versions()['compressai']}; weights {ids}"
+
+    def availability(self) -> tuple[bool, str]:
+        missing = _missing_modules()
+        if missing:
+            return False, f"{', '.join(missing)} not installed (pip install 'codecbench[torch]')"
+        if not self.qualities_with_weights():
+            return False, (
+                f"no weights: put {self.zoo_name}-<quality>.pth.tar files in "
+                f"${ZOO_WEIGHTS_ENV}, or set {ZOO_DOWNLOAD_ENV}=1 to let CompressAI download "
+                "its pretrained weights (needs internet)"
+            )
+        return True, ""
+
+    def architecture(self, quality: int):
+        """A fresh (untrained) model of this zoo architecture at ``quality``."""
+        from compressai.zoo import image as zoo_image
+
+        classes = zoo_image.model_architectures
+        cls = classes.get(self.zoo_name) or classes[self.zoo_name.replace("-", "_")]
+        return cls(*zoo_image.cfgs[self.zoo_name][quality])
+
+    def _load(self, quality: int):
+        import torch
+        from compressai.zoo import image_models, load_state_dict
+
+        path = self._user_file(quality)
+        if path is not None:
+            if path.suffix == ".safetensors":
+                from safetensors.torch import load_file
+
+                state = load_file(str(path))
+            else:
+                state = torch.load(path, map_location="cpu", weights_only=True)
+                state = state.get("state_dict", state)
+            model = self.architecture(quality)
+            model.load_state_dict(load_state_dict(state))
+        elif self._download_allowed():
+            model = image_models[self.zoo_name](quality=quality, metric="mse", pretrained=True)
+        else:
+            raise FileNotFoundError(self.availability()[1])
+        model.update()  # computes CDFs only if the weights did not bring them
+        model.eval()
+        return model, _tensor_digest(model.state_dict())[:8]
+
+
+def _tensor_digest(state: dict) -> bytes:
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.digest()

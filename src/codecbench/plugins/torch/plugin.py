@@ -1,0 +1,15 @@
+"""Built-in plugin: the torch learned codecs (imports neither torch nor CompressAI)."""
+
+from __future__ import annotations
+
+from codecbench.core.hookspecs import hookimpl
+from codecbench.plugins.learned_models import COMPRESSAI_ZOO, LEARNED_MODELS
+from codecbench.plugins.torch.codecs import CompressAIZooCodec, TorchLearnedCodec
+
+
+@hookimpl
+def register_codecs(register):
+    for entry in LEARNED_MODELS.values():
+        register(TorchLearnedCodec(entry))
+    for zoo_name in COMPRESSAI_ZOO:
+        register(CompressAIZooCodec(zoo_name))

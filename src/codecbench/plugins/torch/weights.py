@@ -1,0 +1,120 @@
+"""Weights files of the torch learned codecs: where they are, what they are, how they load.
+
+A weights file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file (plain
+tensors: loading it cannot execute code) holding a CompressAI model's ``state_dict``
+*after* ``model.update()``, so the entropy coder's CDF tables travel with the weights
+and are not recomputed at load time. Its string metadata says what it is::
+
+    format     "codecbench-torch-weights/1"
+    model      table slug, e.g. "bmshj2018-hyperprior"
+    class      CompressAI class, e.g. "ScaleHyperprior"
+    N, M       channel counts
+    quality    rate point (1-based) the weights were trained for
+    lambda     λ of the training loss
+    metric     distortion of the training loss ("mse" or "ms-ssim")
+
+Convolution kernels may be stored as float16 to keep the package small; they are
+widened to float32 on load, identically on every machine, so every number the
+codec reports is measured with exactly the shipped weights.
+
+Lookup order for ``<slug>-q<quality>.safetensors``: every folder of the
+``CODECBENCH_TORCH_WEIGHTS`` path list (``os.pathsep``-separated; how users plug in
+weights they trained with ``codecbench train``), then the weights shipped in this
+package. This module imports torch only inside the functions that load or save.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+
+FORMAT = "codecbench-torch-weights/1"
+WEIGHTS_ENV = "CODECBENCH_TORCH_WEIGHTS"
+SHIPPED_WEIGHTS = Path(__file__).parent / "weights"
+
+
+def weights_filename(slug: str, quality: int) -> str:
+    return f"{slug}-q{quality}.safetensors"
+
+
+def weights_folders() -> list[Path]:
+    """The folders searched for weights, first match wins."""
+    extra = [Path(p) for p in os.environ.get(WEIGHTS_ENV, "").split(os.pathsep) if p]
+    return [*extra, SHIPPED_WEIGHTS]
+
+
+def find_weights(slug: str, quality: int) -> Path | None:
+    """The weights file of ``slug`` at rate point ``quality``, or ``None``."""
+    name = weights_filename(slug, quality)
+    for folder in weights_folders():
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def weights_id(path: Path) -> bytes:
+    """First 8 bytes of the SHA-256 of the file: the id stored in every bitstream."""
+    stat = path.stat()
+    return _digest(str(path), stat.st_size, stat.st_mtime_ns)[:8]
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime_ns: int) -> bytes:
+    return hashlib.sha256(Path(path).read_bytes()).digest()
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The string metadata of a weights file (needs only the safetensors package)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as handle:
+        metadata = handle.metadata() or {}
+    if metadata.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a codecbench torch weights file "
+                         f"(format {metadata.get('format')!r}, expected {FORMAT!r})")
+    return metadata
+
+
+def build_model(class_name: str, N: int, M: int):
+    """A fresh CompressAI model of class ``class_name`` with ``N``/``M`` channels."""
+    import compressai.models
+
+    return getattr(compressai.models, class_name)(N=N, M=M)
+
+
+def load_model(path: Path):
+    """``(model, metadata)``: the CompressAI model in eval mode on the CPU, with its CDFs."""
+    from safetensors.torch import load_file
+
+    metadata = read_metadata(path)
+    model = build_model(metadata["class"], int(metadata["N"]), int(metadata["M"]))
+    state = {name: tensor.float() if tensor.is_floating_point() else tensor
+             for name, tensor in load_file(str(path)).items()}
+    model.load_state_dict(state)
+    model.eval()
+    return model, metadata
+
+
+def save_model(model, path: Path, metadata: dict[str, str], half_kernels: bool = False) -> None:
+    """Write ``model`` (after ``model.update(force=True)``) as a weights file.
+
+    ``half_kernels`` stores 4-D convolution kernels as float16 (half the size; the
+    codec measures whatever was stored). Written to a temporary name, then renamed.
+    """
+    from safetensors.torch import save_file
+
+    model.update(force=True)
+    state = {}
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        if half_kernels and tensor.ndim == 4 and tensor.is_floating_point():
+            tensor = tensor.half()
+        state[name] = tensor
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    save_file(state, str(partial), metadata={"format": FORMAT, **metadata})
+    os.chmod(partial, 0o644)
+    os.replace(partial, path)
