@@ -72,8 +72,44 @@ def steps_per_second(run_dir: Path) -> float:
         float(last["elapsed_s"]) - float(first["elapsed_s"]))
 
 
-def phase(jobs, args, seconds, lr, tag, extra_of=lambda job: ()):
-    """Probe, then run ``jobs`` (model, quality, out) for about ``seconds`` each."""
+def phase(jobs, args, seconds, lr, tag, extra_of=lambda job: (), steps=None):
+    """Probe, then run ``jobs`` (model, quality, out) for about ``seconds`` each.
+
+    With ``steps`` given, no probe: every run trains that many steps.
+    """
+    if steps is None:
+        steps = probe_steps(jobs, args, seconds, lr, tag, extra_of)
+    start = time.monotonic()
+    limit = ["--time-limit", str(args.time_limit / 60)] if args.time_limit else []
+    run_parallel([train_command(model, quality, out, args, steps, lr,
+                                [*extra_of((model, quality, out)), *limit])
+                  for model, quality, out in jobs], args.work / "logs", tag)
+    print(f"{tag}: done in {time.monotonic() - start:.0f} s", flush=True)
+    export_stopped_runs(jobs, args, lr, tag, extra_of)
+
+
+def export_stopped_runs(jobs, args, lr, tag, extra_of) -> None:
+    """Runs stopped by the time limit: export them at the step they reached.
+
+    ``--steps`` may change on resume; set to the checkpoint's step, the run is complete
+    and ``codecbench train`` exports its weights without training further.
+    """
+    import torch
+
+    commands = []
+    for model, quality, out in jobs:
+        if (out / f"{model}-q{quality}.safetensors").exists():
+            continue
+        step = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["step"]
+        print(f"{tag}: {model} q{quality} stopped by the time limit at step {step}", flush=True)
+        commands.append(train_command(model, quality, out, args, step, lr,
+                                      extra_of((model, quality, out))))
+    if commands:
+        run_parallel(commands, args.work / "logs", f"export-{tag}")
+
+
+def probe_steps(jobs, args, seconds, lr, tag, extra_of) -> int:
+    """Steps that fit in ``seconds``, from a short parallel run of all ``jobs``."""
     probe_dirs = [args.work / "probe" / f"{tag}-{model}-q{quality}" for model, quality, _ in jobs]
     run_parallel([train_command(model, quality, probe, args, 1_000_000, lr,
                                 [*extra_of((model, quality, out)), "--time-limit",
@@ -84,10 +120,7 @@ def phase(jobs, args, seconds, lr, tag, extra_of=lambda job: ()):
     steps = int(min(rates) * seconds)
     print(f"{tag}: probe rates {min(rates):.1f}-{max(rates):.1f} steps/s -> {steps} steps",
           flush=True)
-    start = time.monotonic()
-    run_parallel([train_command(model, quality, out, args, steps, lr, extra_of((model, quality, out)))
-                  for model, quality, out in jobs], args.work / "logs", tag)
-    print(f"{tag}: done in {time.monotonic() - start:.0f} s", flush=True)
+    return steps
 
 
 def main():
@@ -106,6 +139,14 @@ def main():
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--patch-size", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--time-limit", type=float,
+                        help="seconds after which every run of a phase stops and is exported")
+    parser.add_argument("--base-weights", type=Path,
+                        help="folder with <model>-q3.safetensors to fine-tune from (skips the base phase)")
+    parser.add_argument("--skip-base", action="store_true",
+                        help="reuse the base weights already in --work")
+    parser.add_argument("--finetune-steps", type=int,
+                        help="steps of each rate point (no probe); default: from a probe")
     parser.add_argument("--channels", nargs=2, type=int, metavar=("N", "M"),
                         help="override the model table (smoke tests of this recipe)")
     args = parser.parse_args()
@@ -113,22 +154,26 @@ def main():
     models = args.models.split(",")
 
     base_jobs = [(model, BASE_QUALITY, args.work / "base" / model) for model in models]
-    phase(base_jobs, args, args.base_seconds, args.base_lr, "base")
+    if not (args.skip_base or args.base_weights):
+        phase(base_jobs, args, args.base_seconds, args.base_lr, "base")
 
     def base_weights(job):
         model = job[0]
-        return ["--init-from", str(args.work / "base" / model / f"{model}-q{BASE_QUALITY}.safetensors")]
+        folder = args.base_weights or args.work / "base" / model
+        return ["--init-from", str(folder / f"{model}-q{BASE_QUALITY}.safetensors")]
 
     point_jobs = [(model, quality, args.work / "points" / f"{model}-q{quality}")
                   for model in models for quality in QUALITIES]
-    phase(point_jobs, args, args.finetune_seconds, args.finetune_lr, "points", base_weights)
+    phase(point_jobs, args, args.finetune_seconds, args.finetune_lr, "points", base_weights,
+          steps=args.finetune_steps)
 
     args.out.mkdir(parents=True, exist_ok=True)
     for model in models:
         with tarfile.open(args.out / f"{model}.tar", "w") as tar:
             base = args.work / "base" / model
-            tar.add(base / "training.json", f"{model}/base/training.json")
-            tar.add(base / "curves.csv", f"{model}/base/curves.csv")
+            if base.exists():
+                tar.add(base / "training.json", f"{model}/base/training.json")
+                tar.add(base / "curves.csv", f"{model}/base/curves.csv")
             for quality in QUALITIES:
                 run = args.work / "points" / f"{model}-q{quality}"
                 name = f"{model}-q{quality}.safetensors"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from codecbench.evaluators.metrics.basic import PSNR, BitsPerPixel
+from codecbench.evaluators.metrics.basic import PSNR, BitsPerPixel, EstimatedBitsPerPixel
 
 
 def test_psnr_matches_the_direct_formula_on_a_real_photo(photo):
@@ -21,3 +21,32 @@ def test_psnr_matches_the_direct_formula_on_a_real_photo(photo):
 def test_bpp_counts_pixels_not_samples(photo):
     height, width = photo.shape[:2]
     assert BitsPerPixel().compute(photo, photo, 1000) == pytest.approx(8000 / (height * width))
+
+
+def test_bpp_estimate_uses_the_codec_estimate_and_is_empty_without_one(photo):
+    metric = EstimatedBitsPerPixel()
+    height, width = photo.shape[:2]
+    assert metric.compute(photo, photo, 1000, 4000.0) == pytest.approx(4000.0 / (height * width))
+    assert math.isnan(metric.compute(photo, photo, 1000, None))
+
+
+def test_the_harness_passes_the_bitstream_estimate_to_the_metric(photo):
+    from codecbench.core.codec import Bitstream, Codec
+    from codecbench.evaluators.task import Task, evaluate
+
+    class Raw(Codec):
+        name, qualities = "raw-estimate", (1,)
+        version = "1"
+
+        def encode(self, image, quality):
+            return Bitstream(image.tobytes() + bytes(image.shape[:2]), estimated_bits=1234.0)
+
+        def decode(self, data):
+            height, width = data[-2], data[-1]
+            return np.frombuffer(data[:-2], np.uint8).reshape(height, width, 3)
+
+    image = photo[:50, :60]
+    row = evaluate(Task(Raw(), "1", 1, "d", "i", image, (BitsPerPixel(), EstimatedBitsPerPixel())))
+    assert row.error == ""
+    assert row.metrics["bpp-estimate"] == pytest.approx(1234.0 / (50 * 60))
+    assert row.metrics["bpp"] > row.metrics["bpp-estimate"]

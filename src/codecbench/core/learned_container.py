@@ -21,7 +21,7 @@ file. All integers are big-endian::
             4     s = length of its entropy-coded string
             s     the string
 
-The header costs ``23 + len(name) + Σ (1 + 2·d + 4)`` bytes (about 60 for a hyperprior
+The header costs ``24 + len(name) + Σ (1 + 2·d + 4)`` bytes (about 60 for a hyperprior
 model); it is part of every file and therefore of the reported ``bpp``.
 """
 

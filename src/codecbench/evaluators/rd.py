@@ -36,3 +36,48 @@ def matched_rate_table(leaderboard: pd.DataFrame, metric: str,
             record[f"{metric}@{target:g}bpp"] = value_at_rate(curve["bpp"], curve[metric], target)
         records.append(record)
     return pd.DataFrame.from_records(records)
+
+
+BD_METHODS = ("pchip", "akima", "cubic")
+
+
+def bd_rate(anchor_bpp: Sequence[float], anchor_quality: Sequence[float],
+            test_bpp: Sequence[float], test_quality: Sequence[float],
+            method: str = "pchip") -> tuple[float, str]:
+    """Bjøntegaard delta rate of a test curve against an anchor, in percent.
+
+    ``BD-rate = 10^(mean over the common quality interval of log10 R_test − log10 R_anchor) − 1``
+    (VCEG-M33), computed by the ``bjontegaard`` package with ``method`` interpolation of
+    ``log10(rate)`` as a function of quality (PCHIP by default, as in the JVET common test
+    conditions). Negative: the test codec needs less rate for the same quality.
+
+    Returns ``(value, reason)``: ``(nan, reason)`` when the number would mislead — fewer than
+    two finite points on a curve, quality not strictly increasing with rate, or curves
+    whose quality ranges do not overlap; ``reason`` is empty otherwise.
+    """
+    import warnings
+
+    import bjontegaard
+
+    if method not in BD_METHODS:
+        raise ValueError(f"method must be one of {', '.join(BD_METHODS)}, got {method!r}")
+    curves = []
+    for label, rates, qualities in (("anchor", anchor_bpp, anchor_quality),
+                                    ("test", test_bpp, test_quality)):
+        points = sorted((r, q) for r, q in zip(rates, qualities, strict=True)
+                        if math.isfinite(r) and math.isfinite(q) and r > 0)
+        if len(points) < 2:
+            return math.nan, f"{label} curve has fewer than 2 finite points"
+        if any(b[1] <= a[1] for a, b in zip(points, points[1:], strict=False)):
+            return math.nan, f"{label} curve is not monotonic (quality must rise with rate)"
+        curves.append(np.array(points))
+    anchor, test = curves
+    low = max(anchor[:, 1].min(), test[:, 1].min())
+    high = min(anchor[:, 1].max(), test[:, 1].max())
+    if high <= low:
+        return math.nan, "curves do not overlap in quality"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # partial overlap is reported by the caller if wanted
+        value = bjontegaard.bd_rate(anchor[:, 0], anchor[:, 1], test[:, 0], test[:, 1],
+                                    method=method, require_matching_points=False, min_overlap=0)
+    return float(value), ""

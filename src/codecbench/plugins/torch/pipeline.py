@@ -102,6 +102,7 @@ def compress(model: nn.Module, prior: str, x: torch.Tensor) -> Compressed:
     """Entropy-code ``x`` (``1×3×H×W``, padded) with ``model``; see the module docstring."""
     recorder = _Recorder(model, ("g_a", "h_a", "h_s"))
     captured_y_hat = []
+    overridden = model.__dict__.get("_compress_ar")  # an instance-level override to restore
     if prior == "autoregressive":
         compress_ar = model._compress_ar
 
@@ -118,7 +119,10 @@ def compress(model: nn.Module, prior: str, x: torch.Tensor) -> Compressed:
     finally:
         recorder.close()
         if prior == "autoregressive":
-            del model._compress_ar
+            if overridden is None:
+                del model._compress_ar
+            else:
+                model._compress_ar = overridden
     y = recorder.outputs["g_a"]
     shapes = [tuple(y.shape[1:])]
     if "h_a" in recorder.outputs:

@@ -52,9 +52,10 @@ def load_training_images(folder: Path, patch_size: int, device: torch.device) ->
     from codecbench.datasets.folder import FolderDataset
 
     dataset = FolderDataset(folder, recursive=True)
-    ids = dataset.image_ids()
-    if not ids:
-        raise TrainingError(f"no images found under {folder}")
+    try:
+        ids = dataset.image_ids()
+    except FileNotFoundError as exc:
+        raise TrainingError(str(exc)) from None
     images, too_small = [], []
     for image_id in ids:
         array = dataset.load(image_id)
@@ -149,6 +150,10 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
     """Train (or continue training) ``entry`` as configured; see the module docstring."""
     from compressai.losses import RateDistortionLoss
 
+    if config.patch_size % entry.padding_multiple:
+        raise TrainingError(f"--patch-size must be a multiple of {entry.padding_multiple} for "
+                            f"{codec_name} (its latents are 1/{entry.padding_multiple} of the "
+                            f"image size), got {config.patch_size}")
     device = torch.device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed patch size: pick the fastest kernels
@@ -179,10 +184,10 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         aux_optimizer.load_state_dict(checkpoint["aux_optimizer"])
-        generator.set_state(checkpoint["generator"])
-        torch.set_rng_state(checkpoint["torch_rng"])
+        generator.set_state(checkpoint["generator"].cpu())
+        torch.set_rng_state(checkpoint["torch_rng"].cpu())
         if device.type == "cuda" and "cuda_rng" in checkpoint:
-            torch.cuda.set_rng_state(checkpoint["cuda_rng"], device)
+            torch.cuda.set_rng_state(checkpoint["cuda_rng"].cpu(), device)
         step, elapsed, parent = checkpoint["step"], checkpoint["elapsed_s"], checkpoint["parent"]
         _rewrite_curves(curves_path, step)
     elif config.init_from is not None:

@@ -2,8 +2,11 @@
 
 A weights file is a `safetensors <https://huggingface.co/docs/safetensors>`_ file (plain
 tensors: loading it cannot execute code) holding a CompressAI model's ``state_dict``
-*after* ``model.update()``, so the entropy coder's CDF tables travel with the weights
-and are not recomputed at load time. Its string metadata says what it is::
+*after* ``model.update()``, so the learned CDF tables of the factorized (hyper)prior
+travel with the weights. The Gaussian conditional's CDF table is left out: it is a
+function of the scale table alone (a discretised unit normal per scale, not learned),
+about 0.8 MB, and is rebuilt by CompressAI at load time. Its string metadata says what
+it is::
 
     format     "codecbench-torch-weights/1"
     model      table slug, e.g. "bmshj2018-hyperprior"
@@ -85,6 +88,11 @@ def build_model(class_name: str, N: int, M: int):
     return getattr(compressai.models, class_name)(N=N, M=M)
 
 
+REBUILT_BUFFERS = ("gaussian_conditional._quantized_cdf", "gaussian_conditional._offset",
+                   "gaussian_conditional._cdf_length")
+"""Buffers not stored: rebuilt from ``gaussian_conditional.scale_table`` on load."""
+
+
 def load_model(path: Path):
     """``(model, metadata)``: the CompressAI model in eval mode on the CPU, with its CDFs."""
     from safetensors.torch import load_file
@@ -93,6 +101,11 @@ def load_model(path: Path):
     model = build_model(metadata["class"], int(metadata["N"]), int(metadata["M"]))
     state = {name: tensor.float() if tensor.is_floating_point() else tensor
              for name, tensor in load_file(str(path)).items()}
+    if "gaussian_conditional.scale_table" in state:
+        conditional = model.gaussian_conditional
+        conditional.update_scale_table(state["gaussian_conditional.scale_table"], force=True)
+        for name in REBUILT_BUFFERS:
+            state.setdefault(name, getattr(conditional, name.split(".", 1)[1]))
     model.load_state_dict(state)
     model.eval()
     return model, metadata
@@ -109,6 +122,8 @@ def save_model(model, path: Path, metadata: dict[str, str], half_kernels: bool =
     model.update(force=True)
     state = {}
     for name, tensor in model.state_dict().items():
+        if name in REBUILT_BUFFERS:
+            continue
         tensor = tensor.detach().cpu().contiguous()
         if half_kernels and tensor.ndim == 4 and tensor.is_floating_point():
             tensor = tensor.half()
