@@ -31,9 +31,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from paired_timing import harness_on_sample, timed
 from PIL import Image
 
-from codecbench.datasets.builtin import SAMPLE_DIR, sample_dataset
+from codecbench.datasets.builtin import SAMPLE_DIR
 from codecbench.plugins.classic.pillow_codecs import PillowJpeg
 
 QUALITIES = PillowJpeg.qualities
@@ -64,17 +65,7 @@ def bare_loop() -> list[tuple[str, int, float, float]]:
 
 
 def harness_run(out_dir: Path):
-    from codecbench.evaluators.metrics.basic import PSNR, BitsPerPixel
-    from codecbench.evaluators.runner import run_evaluation
-
-    return run_evaluation([PillowJpeg()], sample_dataset(), [BitsPerPixel(), PSNR()], out_dir,
-                          jobs=1, progress=False)
-
-
-def timed(function, *args) -> float:
-    start = time.perf_counter()
-    function(*args)
-    return time.perf_counter() - start
+    return harness_on_sample(PillowJpeg(), out_dir)
 
 
 def main() -> None:

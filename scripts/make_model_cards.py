@@ -85,19 +85,29 @@ def card(slug: str, board: pd.DataFrame) -> tuple[str, float]:
         f"`codecbench run`, CPU ({platform.machine()}, {os.cpu_count()} cores). BD-rate "
         f"against JPEG (PSNR, PCHIP, over the common PSNR range): **{bd_text}**.",
         "",
-        "| quality | λ | steps (base + fine-tune) | fine-tune s | bpp | bpp-estimate | gap | "
+        "| quality | λ | steps (base + fine-tunes) | fine-tune s | bpp | bpp-estimate | gap | "
         "PSNR dB | MS-SSIM | encode s | decode s | weights id |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    notes = []
     for quality, record in sorted(points.items(), key=lambda item: int(item[0])):
         row = rows[rows["quality"].astype(str) == quality].iloc[0]
         gap = (row["bpp"] / row["bpp-estimate"] - 1) * 100
+        stages = [*record.get("previous", []), record]
+        steps = " + ".join(str(stage["steps"]) for stage in [base, *stages])
+        seconds = " + ".join(f"{stage['train_seconds']:.0f}" for stage in stages)
+        for stage in stages[1:]:
+            notes.append(f"Quality {quality}: a further fine-tune of {stage['steps']} steps "
+                         f"(batch {stage['config']['batch_size']}, patch "
+                         f"{stage['config']['patch_size']}, lr {stage['config']['learning_rate']:g}) "
+                         f"on {stage['hardware']}.")
         lines.append(
-            f"| {quality} | {record['lambda']} | {base['steps']} + {record['steps']} | "
-            f"{record['train_seconds']:.0f} | {row['bpp']:.4f} | {row['bpp-estimate']:.4f} | "
+            f"| {quality} | {record['lambda']} | {steps} | "
+            f"{seconds} | {row['bpp']:.4f} | {row['bpp-estimate']:.4f} | "
             f"{gap:+.1f} % | {row['psnr']:.2f} | {row['ms-ssim']:.4f} | {row['encode_s']:.3f} | "
             f"{row['decode_s']:.3f} | `{record['weights_id']}` |"
         )
+    lines += ["", *notes] if notes else []
     lines += [
         "",
         "`gap` is the real file size (container header and rANS overhead included) over the "
@@ -115,10 +125,16 @@ def main():
     slugs = [slug for slug in LEARNED_MODELS
              if (SHIPPED_WEIGHTS / f"{slug}.training.json").exists()]
     board = evaluate(args.run_dir, slugs)
+    print("| codec | rate points: bpp / bpp-estimate / PSNR dB | BD-rate vs JPEG (PSNR) | "
+          "decode s per photo |")
+    print("|---|---|---|---|")
     for slug in slugs:
         text, value = card(slug, board)
         (SHIPPED_WEIGHTS / f"{slug}.md").write_text(text)
-        print(f"torch/{slug}: BD-rate vs JPEG {value:+.1f} %")
+        rows = board[board["codec"] == f"torch/{slug}"].sort_values("bpp")
+        points = "; ".join(f"{r['bpp']:.3f} / {r['bpp-estimate']:.3f} / {r['psnr']:.2f}"
+                           for _, r in rows.iterrows())
+        print(f"| `torch/{slug}` | {points} | {value:+.1f} % | {rows['decode_s'].mean():.2f} |")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ def test_plugins_json():
     records = {r["name"]: r for r in json.loads(run_cli("plugins", "--json").stdout)}
     assert records["classic-pillow"]["codecs"] == ["jpeg", "jpeg-444", "jpeg2000", "webp", "avif"]
     assert records["classic-heif"]["codecs"] == ["hevc-intra", "hevc-intra-420"]
-    assert records["metrics-basic"]["metrics"] == ["bpp", "psnr", "psnr-y"]
+    assert records["metrics-basic"]["metrics"] == ["bpp", "bpp-estimate", "psnr", "psnr-y"]
+    assert "torch/bmshj2018-hyperprior" in records["torch-learned"]["codecs"]
+    assert "compressai/cheng2020-attn" in records["torch-learned"]["codecs"]
     assert records["metrics-structural"]["metrics"] == ["ssim", "ms-ssim", "ms-ssim-db"]
     assert records["datasets-builtin"]["distribution"] == "codecbench"
 
@@ -45,7 +47,7 @@ def test_unknown_dataset_and_metric(tmp_path):
     assert result.returncode != 0 and "valid datasets: cifar10-test" in result.stderr
     assert "kodak, lsun" in result.stderr
     result = run_cli("run", "--metric", "lpips", cwd=tmp_path)
-    assert result.returncode != 0 and "valid metrics: bpp, ms-ssim, ms-ssim-db, psnr" in result.stderr
+    assert result.returncode != 0 and "valid metrics: bpp, bpp-estimate, ms-ssim, ms-ssim-db, psnr" in result.stderr
 
 
 @pytest.mark.slow

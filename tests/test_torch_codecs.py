@@ -172,6 +172,15 @@ def test_shipped_models_have_five_rate_points_and_cards(monkeypatch):
             assert size < 5_000_000
 
 
+@pytest.mark.parametrize("slug", SHIPPED)
+def test_shipped_models_pass_the_codec_conformance_checks(monkeypatch, slug):
+    from codecbench.testing import check_codec
+
+    report = check_codec(_shipped(monkeypatch, slug))
+    for sizes in report.sizes.values():  # rate grows along the five rate points
+        assert list(sizes.values()) == sorted(sizes.values())
+
+
 @pytest.mark.slow
 def test_shipped_models_real_bpp_is_close_to_the_estimate_on_photos(monkeypatch):
     """Measured: the real size exceeds Σ −log2 p(ŷ) by 0.3–2.5 % (header + rANS overhead)."""
@@ -259,6 +268,7 @@ def test_run_puts_learned_and_classical_codecs_in_one_leaderboard(small_photo_di
                                                                    monkeypatch):
     """The issue's acceptance command, on small real photos and two worker processes."""
     import pandas as pd
+
     from conftest import run_cli
 
     monkeypatch.delenv("CODECBENCH_TORCH_WEIGHTS", raising=False)

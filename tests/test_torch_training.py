@@ -12,12 +12,11 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
-from conftest import run_cli  # noqa: E402
-
 from codecbench.core.training import TrainingConfig  # noqa: E402
 from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
 from codecbench.plugins.torch import weights as weights_io  # noqa: E402
 from codecbench.plugins.torch.training import TrainingError, train  # noqa: E402
+from conftest import run_cli  # noqa: E402
 
 ENTRY = LEARNED_MODELS["bmshj2018-hyperprior"]
 CODEC = "torch/bmshj2018-hyperprior"

@@ -200,7 +200,7 @@ class CompressAIZooCodec(CompressAICodec):
         self.zoo_name = zoo_name
         self.name = f"compressai/{zoo_name}"
         self.prior, self._all_qualities = COMPRESSAI_ZOO[zoo_name]
-        self.in_default_run = self.prior != "autoregressive"
+        self.in_default_run = False  # runs on weights the user provides: select it by name
         self.description = f"CompressAI zoo {zoo_name} (your checkpoint or CompressAI's download)"
 
     def _user_file(self, quality: int) -> Path | None:

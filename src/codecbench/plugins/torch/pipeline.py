@@ -51,8 +51,8 @@ def place_transforms(model: nn.Module, device: str) -> nn.Module:
 
 def image_to_tensor(image: np.ndarray, multiple: int) -> torch.Tensor:
     """``H×W×3`` uint8 → ``1×3×H'×W'`` float in [0, 1], edge-padded to a multiple."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).unsqueeze(0)
-    x = x.float().div_(255.0)
+    # the harness hands codecs read-only arrays: torch.tensor copies (from_numpy would warn)
+    x = torch.tensor(image, dtype=torch.float32).permute(2, 0, 1).unsqueeze(0).div_(255.0)
     height, width = image.shape[:2]
     pad_bottom = -height % multiple
     pad_right = -width % multiple
