@@ -73,8 +73,9 @@ def card(slug: str, board: pd.DataFrame) -> tuple[str, float]:
         f"{base['train_seconds']:.0f} s;",
         f"2. every rate point fine-tuned from the base with its own λ, Adam lr "
         f"{first['config']['learning_rate']:g}, the runs of all models in parallel on one GPU, "
-        "stopped by a wall-clock limit (steps below; the schedule was planned for "
-        f"{first['config']['steps']} steps).",
+        f"planned for {records['finetune_planned_steps']} steps (the learning-rate schedule's "
+        "milestones are fractions of that); runs that reached the wall-clock limit first were "
+        "exported at the step they reached (steps below).",
         "",
         "Loss: λ·255²·MSE + bpp (CompressAI's `RateDistortionLoss`), auxiliary quantile loss "
         "on the entropy bottleneck, gradient-norm clipping 1.0. These are short runs of small "
