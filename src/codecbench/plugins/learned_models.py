@@ -130,6 +130,6 @@ COMPRESSAI_ZOO: dict[str, tuple[str, tuple[int, ...]]] = {
     "cheng2020-attn": ("autoregressive", tuple(range(1, 7))),
 }
 """CompressAI's fixed-rate image zoo (``compressai.zoo.image_models``): the prior of each
-architecture and its quality indices, listed here so that ``codecbench list`` need not
-import torch. (The zoo's variable-rate ``*-vbr`` models take a λ, not a quality index,
+architecture and its quality indices, listed here so that ``codecbench list`` works
+without loading torch. (The zoo's variable-rate ``*-vbr`` models take a λ, not a quality index,
 and are not adapted.)"""

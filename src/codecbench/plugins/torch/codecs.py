@@ -42,13 +42,17 @@ def _missing_modules() -> list[str]:
 class CompressAICodec(Codec):
     """Shared encode/decode of every codec built on a CompressAI model.
 
-    Subclasses give the prior kind and :meth:`_load` (``(model, weights_id)`` of a
-    quality); models are loaded once per process and quality.
+    Subclasses give the prior kind, ``all_qualities`` (the rate points the architecture
+    has), :meth:`qualities_with_weights`, :meth:`_weights_id`, :meth:`_load`
+    (``(model, weights_id)`` of a quality) and ``no_weights_reason``; models are loaded
+    once per process and quality.
     """
 
     family = Family.CNN.value
     framework = "torch"
     prior: str
+    all_qualities: tuple[int, ...]
+    no_weights_reason: str
 
     def __init__(self):
         self._models: dict[int, tuple[object, bytes]] = {}
@@ -78,6 +82,30 @@ class CompressAICodec(Codec):
 
     def _load(self, quality: int):
         raise NotImplementedError
+
+    def _weights_id(self, quality: int) -> bytes:
+        raise NotImplementedError
+
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    @property
+    def qualities(self) -> tuple[int, ...]:
+        # Without any weights every rate point is listed and the codec is unavailable.
+        return self.qualities_with_weights() or self.all_qualities
+
+    @property
+    def version(self) -> str:
+        ids = ",".join(f"q{q}:{self._weights_id(q).hex()}" for q in self.qualities_with_weights())
+        return f"compressai {self.library_versions()['compressai']}; weights {ids}"
+
+    def availability(self) -> tuple[bool, str]:
+        missing = _missing_modules()
+        if missing:
+            return False, f"{', '.join(missing)} not installed (pip install 'codecbench[torch]')"
+        if not self.qualities_with_weights():
+            return False, self.no_weights_reason
+        return True, ""
 
     def _check_quality(self, quality) -> int:
         if quality not in self.qualities:
@@ -133,6 +161,9 @@ class TorchLearnedCodec(CompressAICodec):
         self.entry = entry
         self.name = f"torch/{entry.slug}"
         self.prior = entry.prior
+        self.all_qualities = entry.qualities
+        self.no_weights_reason = (f"no weights: train with 'codecbench train {self.name}' and "
+                                  f"put the weights folder in {weights_io.WEIGHTS_ENV}")
         self.in_default_run = not entry.slow
         self.description = f"{entry.summary} (CompressAI, rate points = λ of the model table)"
 
@@ -140,32 +171,14 @@ class TorchLearnedCodec(CompressAICodec):
         return tuple(q for q in self.entry.qualities
                      if weights_io.find_weights(self.entry.slug, q) is not None)
 
-    @property
-    def qualities(self) -> tuple[int, ...]:
-        # Without any weights the table's rate points are listed and the codec is unavailable.
-        return self.qualities_with_weights() or self.entry.qualities
-
     def _weights(self, quality: int) -> Path:
         path = weights_io.find_weights(self.entry.slug, quality)
         if path is None:
             raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
         return path
 
-    @property
-    def version(self) -> str:
-        ids = ",".join(f"q{q}:{weights_io.weights_id(self._weights(q)).hex()}"
-                       for q in self.qualities_with_weights())
-        versions = self.library_versions()
-        return f"compressai {versions['compressai']}; weights {ids}"
-
-    def availability(self) -> tuple[bool, str]:
-        missing = _missing_modules()
-        if missing:
-            return False, f"{', '.join(missing)} not installed (pip install 'codecbench[torch]')"
-        if not self.qualities_with_weights():
-            return False, (f"no weights: train with 'codecbench train {self.name}' and put "
-                           f"the weights folder in {weights_io.WEIGHTS_ENV}")
-        return True, ""
+    def _weights_id(self, quality: int) -> bytes:
+        return weights_io.weights_id(self._weights(quality))
 
     def _load(self, quality: int):
         path = self._weights(quality)
@@ -199,7 +212,12 @@ class CompressAIZooCodec(CompressAICodec):
         super().__init__()
         self.zoo_name = zoo_name
         self.name = f"compressai/{zoo_name}"
-        self.prior, self._all_qualities = COMPRESSAI_ZOO[zoo_name]
+        self.prior, self.all_qualities = COMPRESSAI_ZOO[zoo_name]
+        self.no_weights_reason = (
+            f"no weights: put {zoo_name}-<quality>.pth.tar files in ${ZOO_WEIGHTS_ENV}, or "
+            f"set {ZOO_DOWNLOAD_ENV}=1 to let CompressAI download its pretrained weights "
+            "(needs internet)"
+        )
         self.in_default_run = False  # runs on weights the user provides: select it by name
         self.description = f"CompressAI zoo {zoo_name} (your checkpoint or CompressAI's download)"
 
@@ -218,29 +236,11 @@ class CompressAIZooCodec(CompressAICodec):
 
     def qualities_with_weights(self) -> tuple[int, ...]:
         if self._download_allowed():
-            return self._all_qualities
-        return tuple(q for q in self._all_qualities if self._user_file(q) is not None)
+            return self.all_qualities
+        return tuple(q for q in self.all_qualities if self._user_file(q) is not None)
 
-    @property
-    def qualities(self) -> tuple[int, ...]:
-        return self.qualities_with_weights() or self._all_qualities
-
-    @property
-    def version(self) -> str:
-        ids = ",".join(f"q{q}:{self._model(q)[1].hex()}" for q in self.qualities_with_weights())
-        return f"compressai {self.library_versions()['compressai']}; weights {ids}"
-
-    def availability(self) -> tuple[bool, str]:
-        missing = _missing_modules()
-        if missing:
-            return False, f"{', '.join(missing)} not installed (pip install 'codecbench[torch]')"
-        if not self.qualities_with_weights():
-            return False, (
-                f"no weights: put {self.zoo_name}-<quality>.pth.tar files in "
-                f"${ZOO_WEIGHTS_ENV}, or set {ZOO_DOWNLOAD_ENV}=1 to let CompressAI download "
-                "its pretrained weights (needs internet)"
-            )
-        return True, ""
+    def _weights_id(self, quality: int) -> bytes:
+        return self._model(quality)[1]  # a digest of the loaded tensors
 
     def architecture(self, quality: int):
         """A fresh (untrained) model of this zoo architecture at ``quality``."""
