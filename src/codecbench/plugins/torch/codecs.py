@@ -4,10 +4,8 @@ Both wrap a CompressAI model (Ballé 2017 factorized prior, Ballé 2018 scale hy
 Minnen 2018 mean-scale and autoregressive priors, Cheng 2020) in the codec contract:
 
 * ``encode`` pads the image, runs CompressAI's ``compress`` (rANS) and writes the
-  strings into the container of :mod:`codecbench.core.learned_container`; it returns a
-  :class:`~codecbench.core.codec.Bitstream` carrying the entropy model's estimate.
-* ``decode`` reads only those bytes: the codec name, the quality, the weights id (a
-  file encoded with other weights is refused by name), the image size and the latents.
+  strings into the container (:class:`~codecbench.plugins.learned_codec.LearnedCodec`);
+* ``decode`` reads only those bytes and runs CompressAI's ``decompress``.
 
 The transforms run on ``CODECBENCH_TORCH_DEVICE`` (default ``cpu``); see
 :mod:`codecbench.plugins.torch.pipeline` for why files stay portable across devices.
@@ -23,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.core.codec import Bitstream, Codec, Family
-from codecbench.core.learned_container import ContainerError, Latent, LearnedFile, parse
+from codecbench.core.learned_container import Latent, LearnedFile
+from codecbench.plugins.learned_codec import LearnedCodec
 from codecbench.plugins.learned_models import COMPRESSAI_ZOO, LearnedModel
 from codecbench.plugins.torch import weights as weights_io
 
@@ -34,33 +32,19 @@ ZOO_DOWNLOAD_ENV = "CODECBENCH_COMPRESSAI_DOWNLOAD"
 PADDING_MULTIPLE = 64
 
 
-def _missing_modules() -> list[str]:
-    return [name for name in ("torch", "compressai", "safetensors")
-            if importlib.util.find_spec(name) is None]
+class CompressAICodec(LearnedCodec):
+    """Encode/decode of every codec built on a CompressAI model (see :class:`LearnedCodec`).
 
-
-class CompressAICodec(Codec):
-    """Shared encode/decode of every codec built on a CompressAI model.
-
-    Subclasses give the prior kind, ``all_qualities`` (the rate points the architecture
-    has), :meth:`qualities_with_weights`, :meth:`_weights_id`, :meth:`_load`
-    (``(model, weights_id)`` of a quality) and ``no_weights_reason``; models are loaded
-    once per process and quality.
+    The transforms run on ``CODECBENCH_TORCH_DEVICE``; entropy coding is CompressAI's
+    ``compress``/``decompress`` (:mod:`codecbench.plugins.torch.pipeline`).
     """
 
-    family = Family.CNN.value
     framework = "torch"
-    prior: str
-    all_qualities: tuple[int, ...]
-    no_weights_reason: str
+    install_hint = "pip install 'codecbench[torch]'"
 
-    def __init__(self):
-        self._models: dict[int, tuple[object, bytes]] = {}
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_models"] = {}  # worker processes load their own copies
-        return state
+    def missing_modules(self) -> list[str]:
+        return [name for name in ("torch", "compressai", "safetensors")
+                if importlib.util.find_spec(name) is None]
 
     def library_versions(self) -> dict[str, str]:
         import compressai
@@ -80,73 +64,26 @@ class CompressAICodec(Codec):
             self._models[quality] = (place_transforms(model, self.device), weights_id)
         return self._models[quality]
 
-    def _load(self, quality: int):
-        raise NotImplementedError
-
-    def _weights_id(self, quality: int) -> bytes:
-        raise NotImplementedError
-
-    def qualities_with_weights(self) -> tuple[int, ...]:
-        raise NotImplementedError
-
-    @property
-    def qualities(self) -> tuple[int, ...]:
-        # Without any weights every rate point is listed and the codec is unavailable.
-        return self.qualities_with_weights() or self.all_qualities
-
     @property
     def version(self) -> str:
         ids = ",".join(f"q{q}:{self._weights_id(q).hex()}" for q in self.qualities_with_weights())
         return f"compressai {self.library_versions()['compressai']}; weights {ids}"
 
-    def availability(self) -> tuple[bool, str]:
-        missing = _missing_modules()
-        if missing:
-            return False, f"{', '.join(missing)} not installed (pip install 'codecbench[torch]')"
-        if not self.qualities_with_weights():
-            return False, self.no_weights_reason
-        return True, ""
-
-    def _check_quality(self, quality) -> int:
-        if quality not in self.qualities:
-            valid = ", ".join(map(str, self.qualities)) or "(none: no weights)"
-            raise ValueError(f"{self.name} has no quality {quality!r}; valid: {valid}")
-        return int(quality)
-
-    def encode(self, image: np.ndarray, quality) -> bytes:
+    def _compress(self, model, image: np.ndarray):
         from codecbench.plugins.torch import pipeline
 
-        quality = self._check_quality(quality)
-        model, weights_id = self._model(quality)
-        height, width = image.shape[:2]
         x = pipeline.image_to_tensor(image, PADDING_MULTIPLE)
         compressed = pipeline.compress(model, self.prior, x)
-        latents = tuple(Latent(shape, string)
-                        for shape, string in zip(compressed.shapes, compressed.strings,
-                                                 strict=True))
-        file = LearnedFile(self.name, weights_id, quality, height, width, latents)
-        return Bitstream(file.to_bytes(), compressed.estimated_bits)
+        latents = [Latent(shape, string)
+                   for shape, string in zip(compressed.shapes, compressed.strings, strict=True)]
+        return latents, compressed.estimated_bits
 
-    def decode(self, data: bytes) -> np.ndarray:
+    def _decompress(self, model, file: LearnedFile) -> np.ndarray:
         from codecbench.plugins.torch import pipeline
 
-        file = parse(data)
-        if file.codec != self.name:
-            raise ContainerError(f"file was written by codec {file.codec!r}, not {self.name!r}")
-        quality = self._check_quality(file.quality)
-        model, weights_id = self._model(quality)
-        if file.weights_id != weights_id:
-            raise ContainerError(
-                f"file was encoded with weights {file.weights_id.hex()}, but {self.name} "
-                f"quality {quality} has weights {weights_id.hex()} here"
-            )
         x_hat = pipeline.decompress(model, [latent.string for latent in file.latents],
                                     [latent.shape for latent in file.latents])
         return pipeline.tensor_to_image(x_hat, file.height, file.width)
-
-    def estimate_bits(self, image: np.ndarray, quality) -> float:
-        """``Σ −log2 p(ŷ)`` of the latents ``encode`` codes (the ``bpp-estimate`` numerator)."""
-        return self.encode(image, quality).estimated_bits
 
 
 class TorchLearnedCodec(CompressAICodec):

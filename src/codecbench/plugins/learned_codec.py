@@ -1,0 +1,116 @@
+"""What every learned codec (``torch/…``, ``tf/…``, ``compressai/…``) does the same way.
+
+A learned codec holds one trained model per rate point ("quality"). ``encode`` runs the
+framework's analysis transform and entropy coder and writes the strings into the
+container of :mod:`codecbench.core.learned_container`; ``decode`` reads nothing but
+those bytes: it refuses a file written by another codec or with other weights (by
+name), then decodes the latents and runs the synthesis transform. Both return or take
+what the harness expects (``H×W×3`` uint8; a :class:`~codecbench.core.codec.Bitstream`
+carrying the entropy model's estimate ``Σ −log2 p(ŷ)``).
+
+Framework-free: subclasses import their framework inside the methods they implement.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codecbench.core.codec import Bitstream, Codec, Family
+from codecbench.core.learned_container import ContainerError, Latent, LearnedFile, parse
+
+
+class LearnedCodec(Codec):
+    """Shared rate points, availability and container handling of the learned codecs.
+
+    Subclasses set ``prior``, ``all_qualities`` (the rate points the architecture has)
+    and ``no_weights_reason``, and implement :meth:`qualities_with_weights`,
+    :meth:`_weights_id`, :meth:`_load` (``(model, weights_id)`` of a quality),
+    :meth:`missing_modules`, :meth:`_compress` and :meth:`_decompress`. Models are
+    loaded once per process and quality.
+    """
+
+    family = Family.CNN.value
+    prior: str
+    all_qualities: tuple[int, ...]
+    no_weights_reason: str
+    install_hint: str = ""
+
+    def __init__(self):
+        self._models: dict[int, tuple[object, bytes]] = {}
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_models"] = {}  # worker processes load their own copies
+        return state
+
+    # --- what subclasses provide -------------------------------------------------------
+    def missing_modules(self) -> list[str]:
+        """Python modules the codec needs that are not installed."""
+        raise NotImplementedError
+
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def _weights_id(self, quality: int) -> bytes:
+        raise NotImplementedError
+
+    def _load(self, quality: int):
+        raise NotImplementedError
+
+    def _compress(self, model, image: np.ndarray) -> tuple[list[Latent], float]:
+        """The coded latents of ``image`` and the entropy model's estimate in bits."""
+        raise NotImplementedError
+
+    def _decompress(self, model, file: LearnedFile) -> np.ndarray:
+        """The ``H×W×3`` uint8 image of a parsed file."""
+        raise NotImplementedError
+
+    # --- shared ------------------------------------------------------------------------
+    def _model(self, quality: int):
+        if quality not in self._models:
+            self._models[quality] = self._load(quality)
+        return self._models[quality]
+
+    @property
+    def qualities(self) -> tuple[int, ...]:
+        # Without any weights every rate point is listed and the codec is unavailable.
+        return self.qualities_with_weights() or self.all_qualities
+
+    def availability(self) -> tuple[bool, str]:
+        missing = self.missing_modules()
+        if missing:
+            return False, f"{', '.join(missing)} not installed ({self.install_hint})"
+        if not self.qualities_with_weights():
+            return False, self.no_weights_reason
+        return True, ""
+
+    def _check_quality(self, quality) -> int:
+        if quality not in self.qualities:
+            valid = ", ".join(map(str, self.qualities)) or "(none: no weights)"
+            raise ValueError(f"{self.name} has no quality {quality!r}; valid: {valid}")
+        return int(quality)
+
+    def encode(self, image: np.ndarray, quality) -> bytes:
+        quality = self._check_quality(quality)
+        model, weights_id = self._model(quality)
+        height, width = image.shape[:2]
+        latents, estimated_bits = self._compress(model, image)
+        file = LearnedFile(self.name, weights_id, quality, height, width, tuple(latents))
+        return Bitstream(file.to_bytes(), estimated_bits)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        file = parse(data)
+        if file.codec != self.name:
+            raise ContainerError(f"file was written by codec {file.codec!r}, not {self.name!r}")
+        quality = self._check_quality(file.quality)
+        model, weights_id = self._model(quality)
+        if file.weights_id != weights_id:
+            raise ContainerError(
+                f"file was encoded with weights {file.weights_id.hex()}, but {self.name} "
+                f"quality {quality} has weights {weights_id.hex()} here"
+            )
+        return self._decompress(model, file)
+
+    def estimate_bits(self, image: np.ndarray, quality) -> float:
+        """``Σ −log2 p(ŷ)`` of the latents ``encode`` codes (the ``bpp-estimate`` numerator)."""
+        return self.encode(image, quality).estimated_bits

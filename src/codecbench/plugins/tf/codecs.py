@@ -1,0 +1,127 @@
+"""The TensorFlow learned codecs ``tf/<model>`` (imports tensorflow only inside methods).
+
+``tf/bls2017-factorized``, ``tf/bmshj2018-hyperprior`` and ``tf/mbt2018-mean``: the models
+of :mod:`codecbench.plugins.learned_models` built on tensorflow-compression
+(:mod:`.model`, :mod:`.pipeline`). Weights of rate point ``q`` come, first match wins,
+from
+
+1. ``<model>-q<q>.tf.safetensors`` in a ``CODECBENCH_TF_WEIGHTS`` folder (written by
+   ``codecbench convert`` or ``codecbench train tf/<model>``; carries its coding tables);
+2. the torch weights of ``torch/<model>`` (``CODECBENCH_TORCH_WEIGHTS``, then the shipped
+   ones), converted at load time — one weights file is the single source of truth.
+
+The weights id in each file is the SHA-256 prefix of whichever file was loaded. The
+transforms run on ``CODECBENCH_TF_DEVICE`` (``cpu`` by default, ``gpu``), range coding on
+the CPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+from codecbench.core.learned_container import LearnedFile
+from codecbench.plugins.learned_codec import LearnedCodec
+from codecbench.plugins.learned_models import LearnedModel
+from codecbench.plugins.torch import weights as torch_weights
+
+DEVICE_ENV = "CODECBENCH_TF_DEVICE"
+PADDING_MULTIPLE = 64
+TF_PRIORS = ("factorized", "hyperprior", "mean-scale")
+"""Priors with a TF model; the autoregressive ``mbt2018`` (serial context model) has none."""
+
+
+class TFLearnedCodec(LearnedCodec):
+    """``tf/<slug>``: a model of the table, in TensorFlow, on converted or TF weights."""
+
+    framework = "tensorflow"
+    install_hint = "pip install 'codecbench[tf]'"
+
+    def __init__(self, entry: LearnedModel):
+        super().__init__()
+        self.entry = entry
+        self.name = f"tf/{entry.slug}"
+        self.prior = entry.prior
+        self.all_qualities = entry.qualities
+        self.no_weights_reason = (
+            f"no weights: the torch/{entry.slug} weights (converted at load time) or a "
+            f"'codecbench convert' / 'codecbench train {self.name}' output in "
+            "CODECBENCH_TF_WEIGHTS")
+        self.in_default_run = not entry.slow
+        self.description = f"{entry.summary} (tensorflow-compression; torch weights converted)"
+
+    def missing_modules(self) -> list[str]:
+        return [name for name in ("tensorflow", "tensorflow_compression", "safetensors")
+                if importlib.util.find_spec(name) is None]
+
+    def library_versions(self) -> dict[str, str]:
+        import tensorflow as tf
+        import tensorflow_compression as tfc
+
+        return {"tensorflow": tf.__version__, "tensorflow-compression": tfc.__version__}
+
+    @property
+    def version(self) -> str:
+        ids = ",".join(f"q{q}:{self._weights_id(q).hex()}" for q in self.qualities_with_weights())
+        return (f"tensorflow-compression {self.library_versions()['tensorflow-compression']}; "
+                f"weights {ids}")
+
+    @property
+    def device(self) -> str:
+        return os.environ.get(DEVICE_ENV, "cpu")
+
+    def weights_file(self, quality: int) -> Path | None:
+        """The file rate point ``quality`` loads (TF weights first, then torch weights)."""
+        from codecbench.plugins.tf.convert_paths import find_tf_weights
+
+        return (find_tf_weights(self.entry.slug, quality)
+                or torch_weights.find_weights(self.entry.slug, quality))
+
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        return tuple(q for q in self.entry.qualities if self.weights_file(q) is not None)
+
+    def _weights_id(self, quality: int) -> bytes:
+        path = self.weights_file(quality)
+        if path is None:
+            raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
+        return torch_weights.weights_id(path)
+
+    def _load(self, quality: int):
+        from codecbench.plugins.tf import convert
+        from codecbench.plugins.tf.pipeline import EntropyCoders
+
+        path = self.weights_file(quality)
+        if path is None:
+            raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
+        if path.name.endswith(".tf.safetensors"):
+            model, coders, metadata = convert.load_tf_weights(path)
+        else:
+            model, metadata = convert.model_from_torch_weights(path)
+            coders = EntropyCoders(model)
+        if metadata.get("model") != self.entry.slug:
+            raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "
+                             f"not {self.entry.slug!r}")
+        return (model, coders), torch_weights.weights_id(path)
+
+    def _compress(self, loaded, image: np.ndarray):
+        from codecbench.plugins.tf import pipeline
+
+        model, coders = loaded
+        x = pipeline.image_to_tensor(image, PADDING_MULTIPLE)
+        return pipeline.compress(model, coders, x, pipeline.tf_device(self.device))
+
+    def _decompress(self, loaded, file: LearnedFile) -> np.ndarray:
+        from codecbench.plugins.tf import pipeline
+
+        model, coders = loaded
+        x_hat = pipeline.decompress(model, coders, file.latents, pipeline.tf_device(self.device))
+        return pipeline.tensor_to_image(x_hat, file.height, file.width)
+
+    def train(self, config):
+        """Train this model with ``codecbench train`` (see :mod:`.training`)."""
+        from codecbench.plugins.tf.training import train
+
+        return train(self.entry, self.name, config)
