@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from codecbench.core.codec import quality_key
+from codecbench.core.convert_command import convert
 from codecbench.core.plugins import (
     KINDS,
     NameConflictError,
@@ -390,6 +391,7 @@ def datasets_info(name):
 
 
 cli.add_command(train)
+cli.add_command(convert)
 
 
 def main(argv=None):

@@ -17,6 +17,7 @@ the CPU.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from pathlib import Path
@@ -26,6 +27,7 @@ import numpy as np
 from codecbench.core.learned_container import LearnedFile
 from codecbench.plugins.learned_codec import LearnedCodec
 from codecbench.plugins.learned_models import LearnedModel
+from codecbench.plugins.tf import convert_paths
 from codecbench.plugins.torch import weights as torch_weights
 
 DEVICE_ENV = "CODECBENCH_TF_DEVICE"
@@ -38,6 +40,7 @@ class TFLearnedCodec(LearnedCodec):
     """``tf/<slug>``: a model of the table, in TensorFlow, on converted or TF weights."""
 
     framework = "tensorflow"
+    weights_env = convert_paths.WEIGHTS_ENV
     install_hint = "pip install 'codecbench[tf]'"
 
     def __init__(self, entry: LearnedModel):
@@ -75,9 +78,7 @@ class TFLearnedCodec(LearnedCodec):
 
     def weights_file(self, quality: int) -> Path | None:
         """The file rate point ``quality`` loads (TF weights first, then torch weights)."""
-        from codecbench.plugins.tf.convert_paths import find_tf_weights
-
-        return (find_tf_weights(self.entry.slug, quality)
+        return (convert_paths.find_tf_weights(self.entry.slug, quality)
                 or torch_weights.find_weights(self.entry.slug, quality))
 
     def qualities_with_weights(self) -> tuple[int, ...]:
@@ -90,17 +91,11 @@ class TFLearnedCodec(LearnedCodec):
         return torch_weights.weights_id(path)
 
     def _load(self, quality: int):
-        from codecbench.plugins.tf import convert
-        from codecbench.plugins.tf.pipeline import EntropyCoders
-
         path = self.weights_file(quality)
         if path is None:
             raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
-        if path.name.endswith(".tf.safetensors"):
-            model, coders, metadata = convert.load_tf_weights(path)
-        else:
-            model, metadata = convert.model_from_torch_weights(path)
-            coders = EntropyCoders(model)
+        stat = path.stat()
+        model, coders, metadata = _load_weights(str(path), stat.st_size, stat.st_mtime_ns)
         if metadata.get("model") != self.entry.slug:
             raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "
                              f"not {self.entry.slug!r}")
@@ -120,8 +115,33 @@ class TFLearnedCodec(LearnedCodec):
         x_hat = pipeline.decompress(model, coders, file.latents, pipeline.tf_device(self.device))
         return pipeline.tensor_to_image(x_hat, file.height, file.width)
 
+    def convert_from(self, source, quality: int, out_dir: Path) -> Path:
+        """``codecbench convert torch/<model> tf/<model>``: write the TF weights file of
+        ``source``'s rate point ``quality`` into ``out_dir`` (tables included)."""
+        from codecbench.plugins.tf import convert
+
+        if source.name != f"torch/{self.entry.slug}":
+            raise ValueError(f"{self.name} converts torch/{self.entry.slug}, not {source.name}")
+        if quality not in source.qualities_with_weights():
+            raise ValueError(f"{source.name} has no weights for quality {quality}")
+        target = Path(out_dir) / convert_paths.tf_weights_filename(self.entry.slug, quality)
+        return convert.convert_torch_file(source.weights_file(quality), target)
+
     def train(self, config):
         """Train this model with ``codecbench train`` (see :mod:`.training`)."""
         from codecbench.plugins.tf.training import train
 
         return train(self.entry, self.name, config)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_weights(path: str, size: int, mtime_ns: int):
+    """``(model, coders, metadata)`` of a weights file, once per process and file version
+    (building the Keras model and tfc's tables takes seconds)."""
+    from codecbench.plugins.tf import convert
+    from codecbench.plugins.tf.pipeline import EntropyCoders
+
+    if path.endswith(".tf.safetensors"):
+        return convert.load_tf_weights(Path(path))
+    model, metadata = convert.model_from_torch_weights(Path(path))
+    return model, EntropyCoders(model), metadata

@@ -108,17 +108,18 @@ class TorchLearnedCodec(CompressAICodec):
         return tuple(q for q in self.entry.qualities
                      if weights_io.find_weights(self.entry.slug, q) is not None)
 
-    def _weights(self, quality: int) -> Path:
+    def weights_file(self, quality: int) -> Path:
+        """The weights file rate point ``quality`` loads."""
         path = weights_io.find_weights(self.entry.slug, quality)
         if path is None:
             raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
         return path
 
     def _weights_id(self, quality: int) -> bytes:
-        return weights_io.weights_id(self._weights(quality))
+        return weights_io.weights_id(self.weights_file(quality))
 
     def _load(self, quality: int):
-        path = self._weights(quality)
+        path = self.weights_file(quality)
         model, metadata = weights_io.load_model(path)
         if metadata.get("model") != self.entry.slug:
             raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "

@@ -1,0 +1,43 @@
+"""Tiny torch weights with non-trivial parameters, for the TF codec and conversion tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codecbench.plugins.learned_models import LEARNED_MODELS
+from codecbench.plugins.tf.codecs import TF_PRIORS
+
+TINY_N, TINY_M = 8, 12
+
+
+def perturbed_model(entry, seed: int):
+    """A random CompressAI model of ``entry`` whose GDN and density parameters are not at
+    their (symmetric, identity-like) initial values, so that layouts are really tested."""
+    import torch
+
+    from codecbench.plugins.torch import weights as weights_io
+
+    torch.manual_seed(seed)
+    model = weights_io.build_model(entry.compressai_class, TINY_N, TINY_M)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if not name.endswith("quantiles"):
+                parameter.add_(0.05 * torch.randn_like(parameter))
+    model.update(force=True)
+    return model.eval()
+
+
+def write_tiny_torch_weights(folder: Path, qualities=(1, 2)) -> Path:
+    """Torch weights files of every TF-capable model at ``qualities`` in ``folder``."""
+    from codecbench.plugins.torch import weights as weights_io
+
+    for slug, entry in LEARNED_MODELS.items():
+        if entry.prior not in TF_PRIORS:
+            continue
+        for quality in qualities:
+            metadata = {"model": slug, "class": entry.compressai_class, "N": str(TINY_N),
+                        "M": str(TINY_M), "quality": str(quality), "lambda": "0.01",
+                        "metric": "mse"}
+            weights_io.save_model(perturbed_model(entry, seed=quality),
+                                  folder / weights_io.weights_filename(slug, quality), metadata)
+    return folder
