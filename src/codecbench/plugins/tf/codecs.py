@@ -61,10 +61,12 @@ class TFLearnedCodec(LearnedCodec):
                 if importlib.util.find_spec(name) is None]
 
     def library_versions(self) -> dict[str, str]:
-        import tensorflow as tf
-        import tensorflow_compression as tfc
+        from importlib.metadata import version
 
-        return {"tensorflow": tf.__version__, "tensorflow-compression": tfc.__version__}
+        import tensorflow as tf
+
+        return {"tensorflow": tf.__version__,
+                "tensorflow-compression": version("tensorflow-compression")}
 
     @property
     def version(self) -> str:
