@@ -63,7 +63,16 @@ def load_training_images(folder: Path, patch_size: int) -> list[np.ndarray]:
     return images
 
 
+MS_SSIM_MIN_PATCH = 161
+"""MS-SSIM's five scales need an image of more than (11 − 1) · 2⁴ pixels (Wang et al. 2003)."""
+
+
 def check_patch_size(config: TrainingConfig, multiple: int, codec_name: str) -> None:
+    """The patch must tile the latent grid (and, for MS-SSIM, hold its five scales)."""
+    if config.metric == "ms-ssim" and config.patch_size < MS_SSIM_MIN_PATCH:
+        raise TrainingError(f"--metric ms-ssim needs --patch-size of at least "
+                            f"{MS_SSIM_MIN_PATCH} (five scales of an 11-pixel window), "
+                            f"got {config.patch_size}")
     if config.patch_size % multiple:
         raise TrainingError(f"--patch-size must be a multiple of {multiple} for {codec_name} "
                             f"(its latents are 1/{multiple} of the image size), "

@@ -145,11 +145,17 @@ def model_from_torch_weights(path: Path) -> tuple[CNNModel, dict[str, str]]:
 
 
 def save_tf_weights(model: CNNModel, coders: EntropyCoders, path: Path,
-                    metadata: dict[str, str]) -> None:
-    """Write ``model`` and its range-coding tables as a TF weights file (atomically)."""
+                    metadata: dict[str, str], half_kernels: bool = False) -> None:
+    """Write ``model`` and its range-coding tables as a TF weights file (atomically).
+
+    ``half_kernels`` stores convolution kernels as float16 (widened on load).
+    """
     from safetensors.numpy import save_file
 
     tensors = {key: variable.numpy() for key, variable in named_variables(model).items()}
+    if half_kernels:
+        tensors = {key: value.astype(np.float16) if key.endswith(".kernel") else value
+                   for key, value in tensors.items()}
     tensors.update(coders.tables())
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".part")
@@ -179,7 +185,7 @@ def load_tf_weights(path: Path) -> tuple[CNNModel, EntropyCoders, dict[str, str]
     for key, variable in named_variables(model).items():
         if key not in tensors:
             raise ConversionError(f"{path} lacks {key}")
-        variable.assign(tensors[key])
+        variable.assign(tensors[key].astype(np.float32))
     tables = {key: tensors[key] for key in TABLE_KEYS if key in tensors}
     return model, EntropyCoders(model, tables or None), metadata
 

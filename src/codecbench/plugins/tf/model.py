@@ -24,6 +24,7 @@ that mirrors CompressAI's ``state_dict`` names (``g_a.0.kernel`` for ``g_a.0.wei
 from __future__ import annotations
 
 import math
+import warnings
 
 import tensorflow as tf
 import tensorflow_compression as tfc
@@ -126,7 +127,10 @@ class CNNModel(tf.Module):
                                                num_filters=FILTERS)
         self.quantization_offset = tf.Variable(tf.zeros((factorized_channels,)),
                                                trainable=False, name="quantization_offset")
-        self._build()
+        with warnings.catch_warnings():
+            # Keras 2.14 seeds unseeded initialisers with random.randint(1, 1e9) (a float)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._build()
 
     def _build(self):
         x = tf.zeros((1, 64, 64, 3))

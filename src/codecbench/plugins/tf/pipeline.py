@@ -93,6 +93,13 @@ def factorized_tables(model) -> dict[str, np.ndarray]:
     return {"tables.cdf": cdf.numpy(), "tables.cdf_offset": cdf_offset.numpy()}
 
 
+def median_offsets(density) -> tf.Tensor:
+    """tfc's quantisation offsets of a factorized density (its medians, found by
+    ``estimate_tails``; as a graph, like :func:`factorized_tables`)."""
+    with tf.device(CPU):
+        return tf.function(lambda: tfc.quantization_offset(density))()
+
+
 def image_to_tensor(image: np.ndarray, multiple: int) -> tf.Tensor:
     """``H×W×3`` uint8 → ``1×H'×W'×3`` float in [0, 1], edge-padded to a multiple."""
     height, width = image.shape[:2]
