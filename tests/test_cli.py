@@ -112,6 +112,7 @@ def test_default_run_leaves_out_slow_codecs_and_says_so(tmp_path, small_photo_di
     codecs = set(pd.read_csv(tmp_path / "run" / "rows.csv")["codec"])
     assert {"jpeg", "jpeg-444", "jpeg2000", "webp", "jpegxl"} <= codecs
     assert not codecs & {"avif", "hevc-intra", "hevc-intra-420", "ffmpeg-x265", "ffmpeg-av1"}
+    assert not any(codec.startswith(("tf/", "compressai/")) for codec in codecs)
 
 
 def test_folder_subset_options(tmp_path, small_photo_dir):

@@ -222,3 +222,31 @@ def test_torch_and_tf_twins_in_one_leaderboard(small_photo_dir, tmp_path, monkey
         assert tf_row["psnr"] == pytest.approx(torch_row["psnr"], abs=0.05)
         for column in ("encode_s", "decode_s"):
             assert tf_row[column] > 0 and torch_row[column] > 0
+
+
+@pytest.mark.slow
+def test_tf_codecs_work_without_torch_installed():
+    """A TF-only install: the shipped torch weights are read with safetensors' numpy API
+    and converted; torch, torchvision and compressai are never imported."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+for name in ("torch", "torchvision", "compressai"):
+    sys.modules[name] = None  # any import of them now fails
+import numpy as np
+from codecbench.core.images import load_rgb
+from codecbench.datasets.builtin import SAMPLE_DIR
+from codecbench.plugins.learned_models import LEARNED_MODELS
+from codecbench.plugins.tf.codecs import TFLearnedCodec
+codec = TFLearnedCodec(LEARNED_MODELS["bls2017-factorized"])
+assert codec.availability() == (True, ""), codec.availability()
+image = np.ascontiguousarray(load_rgb(SAMPLE_DIR / "tulips.png")[:80, :100])
+assert codec.decode(codec.encode(image, 1)).shape == image.shape
+print("ok")
+"""
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                               timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().endswith("ok")

@@ -53,7 +53,8 @@ class TFLearnedCodec(LearnedCodec):
             f"no weights: the torch/{entry.slug} weights (converted at load time) or a "
             f"'codecbench convert' / 'codecbench train {self.name}' output in "
             "CODECBENCH_TF_WEIGHTS")
-        self.in_default_run = not entry.slow
+        # the twin of torch/<slug> on the same weights: select it by name (--codec 'tf/*')
+        self.in_default_run = False
         self.description = f"{entry.summary} (tensorflow-compression; torch weights converted)"
 
     def missing_modules(self) -> list[str]:
