@@ -25,6 +25,9 @@ with the range coder of tfc. What this module adds:
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
@@ -34,6 +37,25 @@ from codecbench.core.learned_container import Latent
 TAIL_MASS = 1e-9
 RANGE_CODER_PRECISION = 16
 CPU = "/CPU:0"
+
+
+@contextlib.contextmanager
+def expected_warnings_silenced():
+    """Hide two warnings that building tables always gives: tfc's "very wide PMF" (the
+    10⁻⁹ tails of the largest scale, 256, span 3131 values — as CompressAI's table does)
+    and TensorFlow's retracing notice (one table function per loaded model)."""
+    from absl import logging as absl_logging
+
+    verbosity = absl_logging.get_verbosity()
+    tf_logger = logging.getLogger("tensorflow")
+    level = tf_logger.level
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    tf_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(verbosity)
+        tf_logger.setLevel(level)
 
 
 def tf_device(name: str) -> str:
@@ -52,7 +74,7 @@ class EntropyCoders:
     def __init__(self, model, tables: dict[str, np.ndarray] | None = None):
         self.model = model
         channels = int(model.quantization_offset.shape[0])
-        with tf.device(CPU):
+        with tf.device(CPU), expected_warnings_silenced():
             common = dict(coding_rank=3, compression=True, stateless=True, tail_mass=TAIL_MASS,
                           quantization_offset=tf.convert_to_tensor(model.quantization_offset))
             if tables is None:
@@ -88,7 +110,7 @@ def factorized_tables(model) -> dict[str, np.ndarray]:
             quantization_offset=tf.convert_to_tensor(model.quantization_offset))
         return coder.cdf, coder.cdf_offset
 
-    with tf.device(CPU):
+    with tf.device(CPU), expected_warnings_silenced():
         cdf, cdf_offset = build()
     return {"tables.cdf": cdf.numpy(), "tables.cdf_offset": cdf_offset.numpy()}
 
