@@ -1,0 +1,79 @@
+"""The Bjøntegaard-delta table: every codec against an anchor codec, per dataset and metric.
+
+For each dataset, codec and quality metric (``psnr``, ``psnr-y``, ``ms-ssim-db`` by
+default) the mean RD curve of the leaderboard (one point per quality) is compared with
+the anchor's (``jpeg`` by default) by :func:`~codecbench.evaluators.rd.bd_rate` (percent
+rate at equal quality; negative is better) and :func:`~codecbench.evaluators.rd.bd_quality`
+(metric units at equal rate; positive is better). Where the number would mislead (too few
+points, a non-monotonic curve, curves overlapping on less than half of the narrower
+curve's quality range, the anchor missing) the value is empty and the ``*_reason`` column
+says why. ``quality_low``/``quality_high`` give the interval the BD-rate averages over.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from codecbench.evaluators.rd import MIN_OVERLAP, bd_quality, bd_rate
+
+BD_METRICS = ("psnr", "psnr-y", "ms-ssim-db")
+BD_COLUMNS = ("dataset", "codec", "family", "anchor", "metric", "method", "bd_rate_pct",
+              "bd_rate_reason", "bd_metric", "bd_metric_reason", "quality_low", "quality_high")
+
+
+def _curve(frame: pd.DataFrame, metric: str):
+    curve = frame[["bpp", metric]].astype(float).dropna().sort_values("bpp")
+    return curve["bpp"].tolist(), curve[metric].tolist()
+
+
+def bd_table(leaderboard: pd.DataFrame, anchor: str = "jpeg",
+             metrics: Sequence[str] = BD_METRICS, method: str = "pchip",
+             min_overlap: float = MIN_OVERLAP) -> pd.DataFrame:
+    """One row per dataset × codec (other than the anchor) × metric; see the module docstring."""
+    records = []
+    metrics = [m for m in metrics if m in leaderboard.columns]
+    for dataset, frame in leaderboard.groupby("dataset", sort=True):
+        anchor_rows = frame[frame["codec"] == anchor]
+        for codec, rows in frame.groupby("codec", sort=True):
+            if codec == anchor:
+                continue
+            for metric in metrics:
+                record = {"dataset": dataset, "codec": codec, "family": rows["family"].iloc[0],
+                          "anchor": anchor, "metric": metric, "method": method,
+                          "quality_low": math.nan, "quality_high": math.nan}
+                if anchor_rows.empty:
+                    reason = f"anchor {anchor} has no results on {dataset}"
+                    record.update(bd_rate_pct=math.nan, bd_rate_reason=reason,
+                                  bd_metric=math.nan, bd_metric_reason=reason)
+                    records.append(record)
+                    continue
+                anchor_bpp, anchor_q = _curve(anchor_rows, metric)
+                test_bpp, test_q = _curve(rows, metric)
+                rate, rate_reason = bd_rate(anchor_bpp, anchor_q, test_bpp, test_q, method,
+                                            min_overlap)
+                quality, quality_reason = bd_quality(anchor_bpp, anchor_q, test_bpp, test_q,
+                                                     method, min_overlap)
+                if not rate_reason:
+                    record["quality_low"] = max(min(anchor_q), min(test_q))
+                    record["quality_high"] = min(max(anchor_q), max(test_q))
+                record.update(bd_rate_pct=rate, bd_rate_reason=rate_reason, bd_metric=quality,
+                              bd_metric_reason=quality_reason)
+                records.append(record)
+    return pd.DataFrame.from_records(records, columns=list(BD_COLUMNS))
+
+
+def bd_wide(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per dataset × codec with ``BD-rate <metric> %`` columns (reasons folded in
+    as text where the value is empty), for Markdown/HTML display."""
+    if table.empty:
+        return pd.DataFrame(columns=["dataset", "codec", "family"])
+    cells = table.assign(cell=[f"{value:+.1f}" if math.isfinite(value) else f"– ({reason})"
+                               for value, reason in zip(table["bd_rate_pct"],
+                                                        table["bd_rate_reason"], strict=True)])
+    wide = cells.pivot_table(index=["dataset", "codec", "family"], columns="metric",
+                             values="cell", aggfunc="first").reset_index()
+    wide.columns.name = None
+    return wide.rename(columns={m: f"BD-rate {m} %" for m in table["metric"].unique()})
