@@ -63,11 +63,13 @@ def test_rows_csv_columns_and_run_json_provenance(registry, small_photo_dir, tmp
                    qualities=["10", "90"], progress=False, command=["codecbench", "run"])
     rows = pd.read_csv(tmp_path / "rows.csv", keep_default_na=False)
     assert list(rows.columns) == [
-        "codec", "codec_version", "framework", "family", "quality", "dataset", "image_id",
+        "schema_version", "dataset_hash", "codec", "codec_version", "framework", "family", "quality", "dataset", "image_id",
         "width", "height", "bytes", "bpp", "bpp-estimate", "psnr", "psnr-y", "encode_s",
         "decode_s", "error",
     ]
     assert (rows["bpp-estimate"] == "").all()  # JPEG has no entropy-model estimate: empty cells
+    assert (rows["schema_version"] == 2).all()
+    assert (rows["dataset_hash"] == dataset.content_hash()).all()
     assert len(rows) == 6
     assert (rows["encode_s"] > 0).all() and (rows["decode_s"] > 0).all()
     # rate grows with quality on every image

@@ -16,6 +16,7 @@ import click
 
 from codecbench.core.codec import quality_key
 from codecbench.core.convert_command import convert
+from codecbench.core.leaderboard_command import leaderboard
 from codecbench.core.plugins import (
     KINDS,
     NameConflictError,
@@ -251,47 +252,9 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, metric_name
         sys.exit(1)
 
 
-# -- leaderboard --------------------------------------------------------------------------
+# -- leaderboard: see leaderboard_command.py -------------------------------------------
 
-
-@cli.command()
-@click.argument("run_dirs", nargs=-1, required=True,
-                type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the merged leaderboard CSV here.")
-def leaderboard(run_dirs, output):
-    """Re-aggregate one or several run directories into one leaderboard."""
-    from codecbench.core.csv_export import write_csv
-    from codecbench.core.results_store import ResultsStore, StoreError
-    from codecbench.evaluators.leaderboard import (
-        aggregate,
-        drop_duplicate_keys,
-        format_table,
-        rows_frame,
-    )
-
-    frames, metric_names = [], []
-    for run_dir in run_dirs:
-        try:
-            with ResultsStore.open_existing(run_dir) as store:
-                names = store.get_meta("metrics") or []
-                rows = store.rows()
-        except StoreError as exc:
-            _fail(str(exc))
-        metric_names += [n for n in names if n not in metric_names]
-        frames.append((rows, names))
-    import pandas as pd
-
-    frame = pd.concat([rows_frame(rows, metric_names) for rows, _ in frames], ignore_index=True)
-    frame, dropped = drop_duplicate_keys(frame)
-    if dropped:
-        click.echo(f"codecbench: {dropped} rows repeat a codec/quality/dataset/image already "
-                   "seen in an earlier run directory; kept the first", err=True)
-    table = aggregate(frame, metric_names)
-    if output:
-        write_csv(table, output)
-        click.echo(f"wrote {output}", err=True)
-    click.echo(format_table(table, metric_names))
+cli.add_command(leaderboard)
 
 
 # -- datasets -----------------------------------------------------------------------------

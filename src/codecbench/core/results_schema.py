@@ -2,10 +2,11 @@
 
 ``rows.csv`` has one row per codec × quality × image::
 
-    codec, codec_version, framework, family, quality, dataset, image_id,
+    schema_version, dataset_hash, codec, codec_version, framework, family, quality, dataset, image_id,
     width, height, bytes, bpp, <one column per metric>, encode_s, decode_s, error
 
-``leaderboard.csv`` has one row per dataset × codec × quality: the arithmetic
+``leaderboard.csv`` has one row per dataset × codec × quality (``schema_version,
+dataset_hash, dataset, codec, codec_version, framework, family, quality, …``): the arithmetic
 mean of ``bytes``, ``bpp``, every metric, ``encode_s`` and ``decode_s`` over
 the images without error, with ``n_images`` (rows without error) and
 ``n_errors``.
@@ -20,6 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SCHEMA_VERSION = 1
+"""Version of the results store (SQLite) layout."""
+CSV_SCHEMA_VERSION = 2
+"""Version of the exported CSV layout, in every row's ``schema_version`` cell (2 added
+``schema_version`` and ``dataset_hash``; CSVs without the column are version 1)."""
+PROVENANCE_COLUMNS = ("schema_version", "dataset_hash")
 
 KEY_COLUMNS = ("codec", "quality", "dataset", "image_id")
 """The identity of a task: a results store holds at most one row per key."""
@@ -40,6 +46,15 @@ LEADING_COLUMNS = (
 TRAILING_COLUMNS = ("encode_s", "decode_s", "error")
 GROUP_COLUMNS = ("dataset", "codec", "codec_version", "framework", "family", "quality")
 COUNT_COLUMNS = ("n_images", "n_errors")
+
+
+def with_provenance(frame, dataset_hash: str):
+    """``frame`` with the :data:`PROVENANCE_COLUMNS` first (a copy)."""
+    rest = [c for c in frame.columns if c not in PROVENANCE_COLUMNS]
+    frame = frame[rest].copy()
+    frame.insert(0, "dataset_hash", dataset_hash or "")
+    frame.insert(0, "schema_version", CSV_SCHEMA_VERSION)
+    return frame
 
 
 def bits_per_pixel(n_bytes: int, width: int, height: int) -> float:

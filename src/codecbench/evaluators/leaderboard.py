@@ -42,14 +42,16 @@ def aggregate(frame: pd.DataFrame, metric_names: Sequence[str]) -> pd.DataFrame:
     by dataset, codec and mean bpp (the order of a rate-distortion curve).
     """
     value_columns = [*MEASURED_COLUMNS, *metric_columns(metric_names), *TIMING_COLUMNS]
+    # rows of one dataset name but different contents (hashes) are never averaged together
+    groups = ["dataset_hash", *GROUP_COLUMNS] if "dataset_hash" in frame else list(GROUP_COLUMNS)
     if frame.empty:
-        return pd.DataFrame(columns=[*GROUP_COLUMNS, *value_columns, *COUNT_COLUMNS])
-    work = frame[[*GROUP_COLUMNS, *value_columns]].astype(dict.fromkeys(value_columns, "float64"))
+        return pd.DataFrame(columns=[*groups, *value_columns, *COUNT_COLUMNS])
+    work = frame[[*groups, *value_columns]].astype(dict.fromkeys(value_columns, "float64"))
     work["n_errors"] = (frame["error"] != "").astype(int)
     work["n_images"] = 1 - work["n_errors"]
     # Error rows hold no measurement (NaN), so the means are over the rows without error.
     aggregations = {**dict.fromkeys(value_columns, "mean"), "n_images": "sum", "n_errors": "sum"}
-    table = work.groupby(list(GROUP_COLUMNS), sort=False, dropna=False).agg(aggregations)
+    table = work.groupby(groups, sort=False, dropna=False).agg(aggregations)
     table = table.reset_index()
     order = table["bpp"].fillna(np.inf)
     table = table.assign(_order=order).sort_values(["dataset", "codec", "_order", "quality"],

@@ -27,7 +27,8 @@ AXIS_LABELS = {
     "psnr": "PSNR (dB)", "psnr-y": "PSNR-Y (dB)", "ms-ssim-db": "MS-SSIM (dB)",
     "ssim": "SSIM", "ms-ssim": "MS-SSIM", "bpp-estimate": "estimated rate (bpp)",
 }
-PLOT_METRICS = ("psnr", "psnr-y", "ms-ssim-db")
+PLOT_METRICS = ("psnr", "psnr-y", "ms-ssim-db", "ms-ssim")
+"""Plotted when present (MS-SSIM linear only when its dB form is absent)."""
 
 
 def rd_figure(leaderboard: pd.DataFrame, dataset: str, metric: str, anchor: str | None = None,
@@ -70,13 +71,16 @@ def write_rd_plots(leaderboard: pd.DataFrame, out_dir: Path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
+    metrics = [m for m in metrics if m in leaderboard.columns]
+    if "ms-ssim-db" in metrics and "ms-ssim" in metrics:
+        metrics.remove("ms-ssim")
     for dataset in sorted(leaderboard["dataset"].unique()):
         for metric in metrics:
-            if metric not in leaderboard.columns:
-                continue
             figure = rd_figure(leaderboard, dataset, metric, anchor, units)
             for suffix in ("png", "svg"):
                 path = out_dir / f"rd-{_slug(dataset)}-{_slug(metric)}.{suffix}"
-                figure.savefig(path, dpi=120)
+                # no creation date in the file: the same leaderboard gives the same plot
+                figure.savefig(path, dpi=120, metadata={"Date": None} if suffix == "svg"
+                               else {"Software": "codecbench (matplotlib)"})
                 written.append(path)
     return written

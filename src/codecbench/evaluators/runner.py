@@ -29,7 +29,7 @@ from codecbench.core.codec import Codec, find_quality, quality_key
 from codecbench.core.csv_export import write_csv
 from codecbench.core.dataset import Dataset
 from codecbench.core.metric import Metric
-from codecbench.core.results_schema import SCHEMA_VERSION, ResultRow
+from codecbench.core.results_schema import SCHEMA_VERSION, ResultRow, with_provenance
 from codecbench.core.results_store import ResultsStore
 from codecbench.evaluators.executors import make_executor
 from codecbench.evaluators.leaderboard import aggregate, rows_frame
@@ -207,9 +207,10 @@ def _split(items, executor) -> Iterator[ResultRow]:
 
 def write_exports(store: ResultsStore, metric_names: Sequence[str]) -> pd.DataFrame:
     """Write ``rows.csv`` and ``leaderboard.csv`` from the store; return the leaderboard."""
+    dataset_hash = store.get_meta("dataset_hash") or ""
     frame = rows_frame(store.rows(), metric_names)
-    write_csv(frame, store.run_dir / ROWS_CSV)
-    table = aggregate(frame, metric_names)
+    write_csv(with_provenance(frame, dataset_hash), store.run_dir / ROWS_CSV)
+    table = with_provenance(aggregate(frame, metric_names), dataset_hash)
     write_csv(table, store.run_dir / LEADERBOARD_CSV)
     return table
 

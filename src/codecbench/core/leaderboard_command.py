@@ -1,0 +1,168 @@
+"""``codecbench leaderboard``: re-aggregate runs, publish them, validate and merge CSVs.
+
+* ``codecbench leaderboard RUN_DIR… [--anchor jpeg] [--format md|html|json|csv]`` (the
+  ``show`` subcommand, the default): one leaderboard from run folders, the BD table
+  against the anchor, the family summary, RD plots and the requested views
+  (:mod:`codecbench.evaluators.publish`);
+* ``codecbench leaderboard validate FILE…``: checks a CSV someone sent
+  (:mod:`codecbench.evaluators.leaderboard_checks`); exit status 1 on any problem;
+* ``codecbench leaderboard merge FILE_OR_RUN… -o OUT``: leaderboards from several machines
+  in one CSV with provenance, conflicts flagged (:mod:`codecbench.evaluators.leaderboard_merge`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from codecbench.evaluators.rd import BD_METHODS, MIN_OVERLAP
+
+
+class _DefaultToShow(click.Group):
+    """A group whose first argument, when it is no subcommand, goes to ``show``."""
+
+    def parse_args(self, ctx, args):
+        if not args or (args[0] not in self.commands and args[0] not in ("-h", "--help")):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToShow)
+def leaderboard():
+    """Leaderboards: show/publish runs (default), validate or merge CSVs."""
+
+
+def _load_runs(run_dirs):
+    """``(rows frame with provenance, metric names, run.json records)`` of the run folders."""
+    import pandas as pd
+
+    from codecbench.core.results_schema import with_provenance
+    from codecbench.core.results_store import ResultsStore, StoreError
+    from codecbench.evaluators.leaderboard import rows_frame
+
+    frames, metric_names, records = [], [], []
+    for run_dir in run_dirs:
+        try:
+            with ResultsStore.open_existing(run_dir) as store:
+                names = store.get_meta("metrics") or []
+                rows = store.rows()
+                dataset_hash = store.get_meta("dataset_hash") or ""
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+        metric_names += [n for n in names if n not in metric_names]
+        frames.append((rows, dataset_hash))
+        run_json = Path(run_dir) / "run.json"
+        if run_json.is_file():
+            records.append(json.loads(run_json.read_text()))
+    frame = pd.concat([with_provenance(rows_frame(rows, metric_names), dataset_hash)
+                       for rows, dataset_hash in frames], ignore_index=True)
+    return frame, metric_names, records
+
+
+@leaderboard.command()
+@click.argument("run_dirs", nargs=-1, required=True,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the (merged) leaderboard CSV here.")
+@click.option("--anchor", default="jpeg", show_default=True,
+              help="Codec every BD-rate is measured against.")
+@click.option("--method", type=click.Choice(BD_METHODS), default="pchip", show_default=True,
+              help="Interpolation of the Bjøntegaard deltas (PCHIP as in JVET CTC).")
+@click.option("--min-overlap", type=click.FloatRange(0, 1), default=MIN_OVERLAP,
+              show_default=True,
+              help="Least share of the narrower curve's quality range both curves must cover.")
+@click.option("--target-bpp", type=click.FloatRange(min=0, min_open=True), default=0.5,
+              show_default=True, help="Rate of the family summary.")
+@click.option("--format", "formats", type=click.Choice(("csv", "md", "html", "json")),
+              multiple=True, help="Views to write (repeatable): csv (leaderboard, BD table, "
+                                  "family summary), md, html (with plots), json (CompressAI).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the views (default: the run folder, when there is one).")
+def show(run_dirs, output, anchor, method, min_overlap, target_bpp, formats, out):
+    """Aggregate RUN_DIRS into one leaderboard, with BD-rates against --anchor."""
+    from codecbench.core.csv_export import write_csv
+    from codecbench.core.results_schema import CSV_SCHEMA_VERSION
+    from codecbench.evaluators.leaderboard import aggregate, drop_duplicate_keys, format_table
+    from codecbench.evaluators.publish import (
+        build_report,
+        markdown,
+        provenance_lines,
+        write_outputs,
+    )
+
+    frame, metric_names, records = _load_runs(run_dirs)
+    frame, dropped = drop_duplicate_keys(frame)
+    if dropped:
+        click.echo(f"codecbench: {dropped} rows repeat a codec/quality/dataset/image already "
+                   "seen in an earlier run directory; kept the first", err=True)
+    table = aggregate(frame, metric_names)
+    table.insert(0, "schema_version", CSV_SCHEMA_VERSION)
+    if output:
+        write_csv(table, output)
+        click.echo(f"wrote {output}", err=True)
+    report = build_report(table, anchor=anchor, method=method, target_bpp=target_bpp,
+                          provenance=provenance_lines(records), min_overlap=min_overlap)
+    if formats:
+        if out is None:
+            if len(run_dirs) > 1:
+                raise click.ClickException("several run folders: give --out for the views")
+            out = run_dirs[0]
+        written = write_outputs(report, out, formats)
+        if "csv" in formats:
+            written += [write_csv(table, out / "leaderboard.csv"),
+                        write_csv(report.bd, out / "bd.csv"),
+                        write_csv(report.families, out / "families.csv")]
+        click.echo(f"wrote {len(written)} files into {out}", err=True)
+    if "md" in formats:
+        click.echo(markdown(report))
+    else:
+        click.echo(format_table(table, metric_names))
+
+
+@leaderboard.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def validate(files):
+    """Check leaderboard or rows CSVs: schema, types, duplicates, impossible values,
+    formula injection. Exit status 1 when anything is wrong."""
+    from codecbench.evaluators.leaderboard_checks import validate_file
+
+    failed = False
+    for path in files:
+        problems = validate_file(path)
+        if not problems:
+            click.echo(f"{path}: ok")
+            continue
+        failed = True
+        click.echo(f"{path}: {len(problems)} problem(s)")
+        for problem in problems:
+            click.echo(f"  {problem}")
+    sys.exit(1 if failed else 0)
+
+
+@leaderboard.command()
+@click.argument("inputs", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The merged CSV.")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when anything was flagged.")
+def merge(inputs, output, strict):
+    """Merge leaderboard CSVs (or run folders) from several machines, keeping provenance;
+    the same codec with other versions, or a dataset with other contents, is flagged."""
+    from codecbench.core.csv_export import write_csv
+    from codecbench.evaluators.leaderboard_merge import MergeError, merge_leaderboards
+
+    try:
+        merged, findings = merge_leaderboards(inputs)
+    except MergeError as exc:
+        raise click.ClickException(str(exc)) from None
+    write_csv(merged, output)
+    for finding in findings:
+        click.echo(f"codecbench: {finding}", err=True)
+    click.echo(f"merged {len(inputs)} inputs, {len(merged)} rows, {len(findings)} flagged "
+               f"into {output}", err=True)
+    if strict and findings:
+        sys.exit(1)

@@ -1,0 +1,269 @@
+"""Publishable leaderboards: Markdown, one self-contained HTML page, CompressAI JSON.
+
+:func:`build_report` gathers what a paper or a public leaderboard shows — the BD table
+against the anchor (:mod:`.bd_table`), the survey-style family summary
+(:mod:`.family_summary`), the RD points and a provenance summary — and the writers lay
+it out:
+
+* ``leaderboard.md``: GitHub-flavoured tables, plots linked (``plots/*.svg``);
+* ``leaderboard.html``: one file, no external resources: tables sortable by clicking a
+  header (a few lines of inline JavaScript), the SVG plots embedded inline, provenance;
+* ``compressai-json/<dataset>/<codec>.json``: CompressAI's results format
+  ``{"name", "description", "results": {"bpp", "psnr-rgb", "ms-ssim-rgb"}}`` (one list
+  entry per rate point, by rate), so CompressAI's plotting tools read our runs.
+
+CSV stays the canonical format; these are views of it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from codecbench.evaluators.bd_table import BD_METRICS, bd_table, bd_wide
+from codecbench.evaluators.family_summary import family_summary
+from codecbench.evaluators.rd import MIN_OVERLAP
+
+FORMATS = ("csv", "md", "html", "json")
+POINT_COLUMNS = ("codec", "family", "quality", "bpp", "bpp-estimate", "psnr", "psnr-y", "ssim",
+                 "ms-ssim", "ms-ssim-db", "encode_s", "decode_s", "n_images", "n_errors")
+
+
+@dataclass
+class LeaderboardReport:
+    """Everything the published views show."""
+
+    table: pd.DataFrame
+    bd: pd.DataFrame
+    families: pd.DataFrame
+    anchor: str
+    method: str
+    target_bpp: float
+    provenance: list[str] = field(default_factory=list)
+
+
+def build_report(table: pd.DataFrame, anchor: str = "jpeg", method: str = "pchip",
+                 target_bpp: float = 0.5, provenance: list[str] | None = None,
+                 min_overlap: float = MIN_OVERLAP) -> LeaderboardReport:
+    """The BD table, family summary and provenance lines of a leaderboard."""
+    rank_by = next((m for m in ("psnr", "ms-ssim", "ssim") if m in table.columns), None)
+    families = (family_summary(table, target_bpp, rank_by=rank_by) if rank_by
+                else pd.DataFrame())
+    bd = bd_table(table, anchor=anchor, metrics=BD_METRICS, method=method,
+                  min_overlap=min_overlap)
+    return LeaderboardReport(table, bd, families, anchor, method, target_bpp,
+                             list(provenance or []))
+
+
+def provenance_lines(run_records: list[dict]) -> list[str]:
+    """One line per run (``run.json``): dataset and hash, codecbench, machine, when."""
+    lines = []
+    for record in run_records:
+        dataset = record.get("dataset", {})
+        environment = record.get("environment", {})
+        hardware = record.get("hardware", {})
+        gpus = ", ".join(str(g) for g in hardware.get("gpus") or []) or "no GPU"
+        lines.append(
+            f"dataset {dataset.get('name', '?')} ({dataset.get('n_images', '?')} images, "
+            f"{str(dataset.get('content_hash', '?'))[:19]}…); codecbench "
+            f"{environment.get('codecbench', '?')} (commit "
+            f"{str(environment.get('git_commit', '?'))[:12]}), Python "
+            f"{environment.get('python', '?')}; {hardware.get('cpu', '?')} × "
+            f"{hardware.get('cpu_count', '?')} cores, {gpus}; finished "
+            f"{record.get('finished_utc', 'not yet')}, {record.get('rows', '?')} rows, "
+            f"{record.get('errors', '?')} errors")
+    return lines
+
+
+def _format(value, column: str) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if column in ("encode_s", "decode_s"):
+            return f"{value * 1000:.1f} ms"
+        if column.split("@")[0] in ("ssim", "ms-ssim"):
+            return f"{value:.4f}"
+        return f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    columns = [str(c) for c in frame.columns]
+    rows = [[_format(value, column) for column, value in zip(columns, row, strict=True)]
+            for row in frame.itertuples(index=False)]
+    return columns, rows
+
+
+def _markdown_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(none)\n"
+    columns, rows = _cells(frame)
+
+    def line(cells):
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(columns), "|" + "---|" * len(columns), *map(line, rows)]) + "\n"
+
+
+def _points(report: LeaderboardReport, dataset: str) -> pd.DataFrame:
+    frame = report.table[report.table["dataset"] == dataset]
+    return frame[[c for c in POINT_COLUMNS if c in frame.columns]]
+
+
+def _sections(report: LeaderboardReport):
+    """``(title, frame)`` per table, in page order."""
+    wide = bd_wide(report.bd)
+    for dataset in sorted(report.table["dataset"].unique()):
+        bd = wide[wide["dataset"] == dataset].drop(columns="dataset") if not wide.empty else wide
+        yield (f"{dataset}: BD-rate against {report.anchor} ({report.method.upper()}; "
+               "negative = less rate for the same quality)", bd)
+        if not report.families.empty:
+            families = report.families[report.families["dataset"] == dataset]
+            yield (f"{dataset}: families at {report.target_bpp:g} bpp (best codec of each, "
+                   "read off its RD curve)", families.drop(columns="dataset"))
+        yield f"{dataset}: rate–distortion points", _points(report, dataset)
+
+
+def markdown(report: LeaderboardReport, plot_files: list[str] = ()) -> str:
+    """``leaderboard.md``."""
+    parts = ["# codecbench leaderboard\n"]
+    if report.provenance:
+        parts.append("Provenance:\n\n" + "".join(f"* {line}\n" for line in report.provenance))
+    for title, frame in _sections(report):
+        parts.append(f"## {title}\n\n{_markdown_table(frame)}")
+    if plot_files:
+        parts.append("## Rate–distortion plots\n\n" + "".join(
+            f"![{Path(name).stem}]({name})\n\n" for name in plot_files))
+    return "\n".join(parts)
+
+
+SORT_SCRIPT = """
+document.querySelectorAll('table.sortable th').forEach(function (th, column) {
+  th.addEventListener('click', function () {
+    var table = th.closest('table'), body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows);
+    var ascending = th.dataset.order !== 'asc';
+    th.dataset.order = ascending ? 'asc' : 'desc';
+    function key(row) {
+      var text = row.cells[th.cellIndex].textContent.trim();
+      var number = parseFloat(text.replace(/[^0-9eE+.\\u2212-]/g, '').replace('\\u2212', '-'));
+      return isNaN(number) ? text : number;
+    }
+    rows.sort(function (a, b) {
+      var x = key(a), y = key(b);
+      var result = (typeof x === 'number' && typeof y === 'number') ? x - y
+                   : String(x).localeCompare(String(y));
+      return ascending ? result : -result;
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+  });
+});
+"""
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 2em; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f0f0f0; cursor: pointer; }
+td:first-child, th:first-child { text-align: left; }
+figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
+"""
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "<p>(none)</p>"
+    columns, rows = _cells(frame)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+                   for row in rows)
+    return (f'<table class="sortable"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
+
+
+def _inline_svg(text: str) -> str:
+    """An SVG document's ``<svg>`` element, for embedding in HTML."""
+    start = text.find("<svg")
+    return text[start:] if start >= 0 else ""
+
+
+def html_page(report: LeaderboardReport, svg_plots: dict[str, str] | None = None) -> str:
+    """``leaderboard.html``: self-contained (inline CSS, JavaScript and SVG)."""
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             "<title>codecbench leaderboard</title>", f"<style>{STYLE}</style></head><body>",
+             "<h1>codecbench leaderboard</h1>"]
+    if report.provenance:
+        parts.append("<h2>Provenance</h2><ul>" + "".join(
+            f"<li>{html.escape(line)}</li>" for line in report.provenance) + "</ul>")
+    for title, frame in _sections(report):
+        parts.append(f"<h2>{html.escape(title)}</h2>{_html_table(frame)}")
+    if svg_plots:
+        parts.append("<h2>Rate–distortion plots</h2>")
+        for name, svg in svg_plots.items():
+            parts.append(f"<figure>{_inline_svg(svg)}<figcaption>{html.escape(name)}"
+                         "</figcaption></figure>")
+    parts.append(f"<script>{SORT_SCRIPT}</script></body></html>")
+    return "\n".join(parts)
+
+
+def compressai_results(table: pd.DataFrame, description: str = "") -> dict[tuple[str, str], dict]:
+    """CompressAI's results JSON per dataset × codec (points by increasing rate)."""
+    results = {}
+    for (dataset, codec), curve in table.groupby(["dataset", "codec"], sort=True):
+        curve = curve.sort_values("bpp")
+        values = {"bpp": curve["bpp"].tolist()}
+        if "psnr" in curve:
+            values["psnr-rgb"] = curve["psnr"].tolist()
+        if "ms-ssim" in curve:
+            values["ms-ssim-rgb"] = curve["ms-ssim"].tolist()
+        version = curve["codec_version"].iloc[0] if "codec_version" in curve else ""
+        results[(dataset, codec)] = {
+            "name": codec,
+            "description": (f"codecbench: {codec} ({version}) on {dataset}"
+                            + (f"; {description}" if description else "")),
+            "results": {key: [None if isinstance(v, float) and not math.isfinite(v) else v
+                              for v in vals] for key, vals in values.items()},
+        }
+    return results
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def write_outputs(report: LeaderboardReport, out_dir: Path, formats, units=None) -> list[Path]:
+    """Write the requested views (``md``, ``html``, ``json``) and the plots they use."""
+    from codecbench.evaluators.rd_plots import write_rd_plots
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    plots = []
+    if {"md", "html"} & set(formats):
+        plots = write_rd_plots(report.table, out_dir / "plots", anchor=report.anchor,
+                               units=units)
+        written += plots
+    if "md" in formats:
+        links = [f"plots/{p.name}" for p in plots if p.suffix == ".svg"]
+        path = out_dir / "leaderboard.md"
+        path.write_text(markdown(report, links))
+        written.append(path)
+    if "html" in formats:
+        svgs = {p.stem: p.read_text() for p in plots if p.suffix == ".svg"}
+        path = out_dir / "leaderboard.html"
+        path.write_text(html_page(report, svgs))
+        written.append(path)
+    if "json" in formats:
+        description = report.provenance[0] if report.provenance else ""
+        for (dataset, codec), record in compressai_results(report.table, description).items():
+            path = out_dir / "compressai-json" / _slug(dataset) / f"{_slug(codec)}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(record, indent=2) + "\n")
+            written.append(path)
+    return written
