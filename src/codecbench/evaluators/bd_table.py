@@ -7,7 +7,9 @@ rate at equal quality; negative is better) and :func:`~codecbench.evaluators.rd.
 (metric units at equal rate; positive is better). Where the number would mislead (too few
 points, a non-monotonic curve, curves overlapping on less than half of the narrower
 curve's quality range, the anchor missing) the value is empty and the ``*_reason`` column
-says why. ``quality_low``/``quality_high`` give the interval the BD-rate averages over.
+says why. ``quality_low``/``quality_high`` give the interval the BD-rate averages over,
+``bpp_low``/``bpp_high`` the one of the BD-metric: where curves cross (learned models that
+saturate, for instance) the two can even disagree in sign, each true on its interval.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from codecbench.evaluators.rd import MIN_OVERLAP, bd_quality, bd_rate
 
 BD_METRICS = ("psnr", "psnr-y", "ms-ssim-db")
 BD_COLUMNS = ("dataset", "codec", "family", "anchor", "metric", "method", "bd_rate_pct",
-              "bd_rate_reason", "bd_metric", "bd_metric_reason", "quality_low", "quality_high")
+              "bd_rate_reason", "bd_metric", "bd_metric_reason", "quality_low", "quality_high",
+              "bpp_low", "bpp_high")
 
 
 def _curve(frame: pd.DataFrame, metric: str):
@@ -43,7 +46,8 @@ def bd_table(leaderboard: pd.DataFrame, anchor: str = "jpeg",
             for metric in metrics:
                 record = {"dataset": dataset, "codec": codec, "family": rows["family"].iloc[0],
                           "anchor": anchor, "metric": metric, "method": method,
-                          "quality_low": math.nan, "quality_high": math.nan}
+                          "quality_low": math.nan, "quality_high": math.nan,
+                          "bpp_low": math.nan, "bpp_high": math.nan}
                 if anchor_rows.empty:
                     reason = f"anchor {anchor} has no results on {dataset}"
                     record.update(bd_rate_pct=math.nan, bd_rate_reason=reason,
@@ -59,21 +63,28 @@ def bd_table(leaderboard: pd.DataFrame, anchor: str = "jpeg",
                 if not rate_reason:
                     record["quality_low"] = max(min(anchor_q), min(test_q))
                     record["quality_high"] = min(max(anchor_q), max(test_q))
+                if not quality_reason:
+                    record["bpp_low"] = max(min(anchor_bpp), min(test_bpp))
+                    record["bpp_high"] = min(max(anchor_bpp), max(test_bpp))
                 record.update(bd_rate_pct=rate, bd_rate_reason=rate_reason, bd_metric=quality,
                               bd_metric_reason=quality_reason)
                 records.append(record)
     return pd.DataFrame.from_records(records, columns=list(BD_COLUMNS))
 
 
+def _cell(value: float, reason: str, digits: int) -> str:
+    return f"{value:+.{digits}f}" if math.isfinite(value) else f"– ({reason})"
+
+
 def bd_wide(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset × codec with ``BD-rate <metric> %`` columns (reasons folded in
-    as text where the value is empty), for Markdown/HTML display."""
+    """One row per dataset × codec with ``BD-rate <metric> %`` and ``BD <metric>`` (in the
+    metric's unit) columns, metrics in table order; an empty value shows its reason."""
     if table.empty:
         return pd.DataFrame(columns=["dataset", "codec", "family"])
-    cells = table.assign(cell=[f"{value:+.1f}" if math.isfinite(value) else f"– ({reason})"
-                               for value, reason in zip(table["bd_rate_pct"],
-                                                        table["bd_rate_reason"], strict=True)])
-    wide = cells.pivot_table(index=["dataset", "codec", "family"], columns="metric",
-                             values="cell", aggfunc="first").reset_index()
-    wide.columns.name = None
-    return wide.rename(columns={m: f"BD-rate {m} %" for m in table["metric"].unique()})
+    records = {}
+    for row in table.itertuples(index=False):
+        record = records.setdefault((row.dataset, row.codec), {
+            "dataset": row.dataset, "codec": row.codec, "family": row.family})
+        record[f"BD-rate {row.metric} %"] = _cell(row.bd_rate_pct, row.bd_rate_reason, 1)
+        record[f"BD {row.metric}"] = _cell(row.bd_metric, row.bd_metric_reason, 2)
+    return pd.DataFrame.from_records(list(records.values()))

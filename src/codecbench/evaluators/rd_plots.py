@@ -1,8 +1,9 @@
 """Rate–distortion plots: one figure per dataset and metric, one curve per codec.
 
-Each codec's mean RD curve (one point per quality, sorted by rate) is drawn with its
-family's colour and line style (classical solid, CNN dashed, RNN dash-dot, GAN dotted), so
-families read apart at a glance; the anchor codec is drawn thicker, in black, and labelled
+Each codec's mean RD curve (one point per quality, sorted by rate) is drawn in a shade of
+its family's colour (classical blues, CNN reds, RNN greens, GAN purples), with its family's
+line style (classical solid, CNN dashed, RNN dash-dot, GAN dotted) and its own marker, so
+families read apart at a glance and codecs within a family too; the anchor codec is drawn thicker, in black, and labelled
 "(anchor)". Axes name the quantity and its unit (rate in bits per pixel). Figures are
 built with :class:`matplotlib.figure.Figure` (no pyplot global state) and written as PNG
 and SVG by :func:`write_rd_plots`.
@@ -17,12 +18,14 @@ from pathlib import Path
 import pandas as pd
 
 FAMILY_STYLES = {
-    "classical": ("tab:blue", "-"),
-    "cnn": ("tab:red", "--"),
-    "rnn": ("tab:green", "-."),
-    "gan": ("tab:purple", ":"),
-    "other": ("tab:gray", "-"),
+    "classical": ("Blues", "-"),
+    "cnn": ("Reds", "--"),
+    "rnn": ("Greens", "-."),
+    "gan": ("Purples", ":"),
+    "other": ("Greys", "-"),
 }
+"""Per family: the colour map its codecs take shades of, and its line style."""
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
 AXIS_LABELS = {
     "psnr": "PSNR (dB)", "psnr-y": "PSNR-Y (dB)", "ms-ssim-db": "MS-SSIM (dB)",
     "ssim": "SSIM", "ms-ssim": "MS-SSIM", "bpp-estimate": "estimated rate (bpp)",
@@ -34,19 +37,25 @@ PLOT_METRICS = ("psnr", "psnr-y", "ms-ssim-db", "ms-ssim")
 def rd_figure(leaderboard: pd.DataFrame, dataset: str, metric: str, anchor: str | None = None,
               units: dict[str, str] | None = None):
     """The RD figure of ``metric`` on ``dataset`` (a :class:`matplotlib.figure.Figure`)."""
+    import matplotlib
     from matplotlib.figure import Figure
 
     frame = leaderboard[leaderboard["dataset"] == dataset]
     figure = Figure(figsize=(7.5, 5.0), layout="constrained")
     axes = figure.subplots()
+    families = frame.groupby("codec", sort=True)["family"].first()
     for codec, curve in frame.groupby("codec", sort=True):
         curve = curve[["bpp", metric]].astype(float).dropna().sort_values("bpp")
         if curve.empty:
             continue
-        color, style = FAMILY_STYLES.get(frame.loc[frame.codec == codec, "family"].iloc[0],
-                                         FAMILY_STYLES["other"])
+        family = families[codec] if families[codec] in FAMILY_STYLES else "other"
+        colormap, style = FAMILY_STYLES[family]
+        siblings = list(families[families == families[codec]].index)
+        rank = siblings.index(codec)
+        color = matplotlib.colormaps[colormap](0.45 + 0.5 * rank / max(len(siblings) - 1, 1))
         is_anchor = codec == anchor
-        axes.plot(curve["bpp"], curve[metric], marker="o", markersize=3,
+        axes.plot(curve["bpp"], curve[metric], marker=MARKERS[rank % len(MARKERS)],
+                  markersize=4,
                   linestyle="-" if is_anchor else style, color="black" if is_anchor else color,
                   linewidth=2.5 if is_anchor else 1.2, zorder=3 if is_anchor else 2,
                   label=f"{codec} (anchor)" if is_anchor else codec)
