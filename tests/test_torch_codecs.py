@@ -275,7 +275,8 @@ def test_run_puts_learned_and_classical_codecs_in_one_leaderboard(small_photo_di
     out = tmp_path / "run"
     completed = run_cli("run", "--codec", "torch/bls2017-factorized", "--codec",
                         "torch/bmshj2018-hyperprior", "--codec", "jpeg", "--quality", "1",
-                        "--quality", "5", "--quality", "50", "--dataset", str(small_photo_dir),
+                        "--quality", "5", "--quality", "20", "--quality", "50", "--dataset",
+                        str(small_photo_dir),
                         "--metric", "bpp", "--metric", "bpp-estimate", "--metric", "psnr",
                         "-j", "2", "--out", str(out), "--no-progress")
     assert completed.returncode == 0, completed.stderr
@@ -289,3 +290,11 @@ def test_run_puts_learned_and_classical_codecs_in_one_leaderboard(small_photo_di
     assert (learned["bpp"] - learned["bpp-estimate"] < 0.03 + 0.03 * learned["bpp-estimate"]).all()
     assert board.loc["jpeg", "bpp-estimate"].isna().all()
     assert "bpp-estimate" in completed.stdout
+    # ... and the published view: BD-rate against JPEG (a number or its reason) for each
+    views = run_cli("leaderboard", str(out), "--format", "md")
+    assert views.returncode == 0, views.stderr
+    assert "BD-rate against jpeg" in views.stdout
+    for codec in ("torch/bls2017-factorized", "torch/bmshj2018-hyperprior"):
+        line = next(line for line in views.stdout.splitlines() if line.startswith(f"| {codec} |"))
+        psnr_cell = line.split("|")[3].strip()
+        assert psnr_cell[0] in "+-–", line
