@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -99,3 +100,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
         [sys.executable, "-m", "codecbench", *args],
         cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def invoke_cli(*args: str, env: dict | None = None) -> SimpleNamespace:
+    """Run ``codecbench ARGS`` in this process (click's test runner): for commands whose
+    heavy imports (torch, TensorFlow) the test process already paid for."""
+    from click.testing import CliRunner
+
+    from codecbench.core.cli import cli
+
+    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout,
+                           stderr=result.stderr)

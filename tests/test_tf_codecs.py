@@ -160,9 +160,9 @@ def test_converted_tf_weights_file_codes_like_load_time_conversion(tiny, tiny_we
                                                                    tmp_path, monkeypatch):
     """``codecbench convert`` output: same latents strings as converting at load time,
     its tables stored (not rebuilt), its own weights id."""
-    from conftest import run_cli
+    from conftest import invoke_cli
 
-    result = run_cli("convert", "torch/bmshj2018-hyperprior", "tf/bmshj2018-hyperprior",
+    result = invoke_cli("convert", "torch/bmshj2018-hyperprior", "tf/bmshj2018-hyperprior",
                      "--quality", "2", "--out", str(tmp_path),
                      env={"CODECBENCH_TORCH_WEIGHTS": str(tiny_weights)})
     assert result.returncode == 0, result.stderr
@@ -183,14 +183,15 @@ def test_converted_tf_weights_file_codes_like_load_time_conversion(tiny, tiny_we
 
 
 def test_convert_refuses_mismatched_codecs(tiny_weights, tmp_path):
-    from conftest import run_cli
+    from conftest import invoke_cli
 
-    result = run_cli("convert", "torch/mbt2018-mean", "tf/bmshj2018-hyperprior",
+    result = invoke_cli("convert", "torch/mbt2018-mean", "tf/bmshj2018-hyperprior",
                      "--quality", "1", "--out", str(tmp_path),
                      env={"CODECBENCH_TORCH_WEIGHTS": str(tiny_weights)})
     assert result.returncode != 0
     assert "converts torch/bmshj2018-hyperprior, not torch/mbt2018-mean" in result.stderr
-    result = run_cli("convert", "torch/bmshj2018-hyperprior", "jpeg", "--out", str(tmp_path))
+    result = invoke_cli("convert", "torch/bmshj2018-hyperprior", "jpeg", "--out",
+                        str(tmp_path))
     assert result.returncode != 0 and "cannot convert weights" in result.stderr
 
 

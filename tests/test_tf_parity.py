@@ -36,6 +36,7 @@ from codecbench.plugins.torch.codecs import TorchLearnedCodec  # noqa: E402
 pytestmark = pytest.mark.slow
 PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
 PARITY_PHOTOS = [PHOTOS[0], PHOTOS[3]]  # astronaut (portrait, flat areas), coastal rock (texture)
+"""Odd rate points are checked on the first, even ones on the second (CI time)."""
 SHIPPED = [(slug, quality) for slug, entry in LEARNED_MODELS.items() if entry.prior in TF_PRIORS
            for quality in entry.qualities
            if weights_io.find_weights(slug, quality) is not None
@@ -94,7 +95,7 @@ def test_shipped_rate_point_agrees_across_frameworks(slug, quality):
     torch_codec, tf_codec = TorchLearnedCodec(entry), TFLearnedCodec(entry)
     torch_model, _ = torch_codec._model(quality)
     (tf_model, _), _ = tf_codec._model(quality)
-    for path in PARITY_PHOTOS:
+    for path in [PARITY_PHOTOS[(quality + 1) % 2]]:
         image = load_rgb(path)
         y_t, symbols_t, z_t = _torch_symbols(torch_model, entry.prior, image)
         y_f, symbols_f, z_f = _tf_symbols(tf_model, image)

@@ -18,7 +18,7 @@ from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
 from codecbench.plugins.tf import convert  # noqa: E402
 from codecbench.plugins.tf.codecs import TFLearnedCodec  # noqa: E402
 from codecbench.plugins.tf.training import train  # noqa: E402
-from conftest import run_cli  # noqa: E402
+from conftest import invoke_cli  # noqa: E402
 
 ENTRY = LEARNED_MODELS["mbt2018-mean"]
 CODEC = "tf/mbt2018-mean"
@@ -100,7 +100,7 @@ def test_train_command_fine_tunes_tf_from_torch_weights(tmp_path):
 
     torch_file = torch_weights.find_weights("bls2017-factorized", 2)
     out = tmp_path / "ft"
-    completed = run_cli("train", "tf/bls2017-factorized", "--data", str(SAMPLE_DIR),
+    completed = invoke_cli("train", "tf/bls2017-factorized", "--data", str(SAMPLE_DIR),
                         "--quality", "2", "--steps", "3", "--batch-size", "1",
                         "--patch-size", "192", "--lr", "1e-5", "--lr-milestones", "0.5",
                         "--lr-gamma", "0.5", "--clip-norm", "0.5", "--init-from",
