@@ -48,9 +48,9 @@ def test_run_then_leaderboard_md_prints_bd_rate_against_jpeg_for_every_codec(cla
     bd_lines = [line for line in text.splitlines()
                 if line.startswith(("| webp", "| jpeg2000"))][:2]
     assert len(bd_lines) == 2
-    for line in bd_lines:  # three metric columns, each a number or an explained blank
+    for line in bd_lines:  # BD-rate and BD of three metrics: a number or an explained blank
         cells = [cell.strip() for cell in line.strip("|").split("|")][2:]
-        assert len(cells) == 3
+        assert len(cells) == 6
         assert all(cell[0] in "+-–" for cell in cells), line
     assert "families at 0.5 bpp" in text and "| classical |" in text
     bd = pd.read_csv(views / "bd.csv")
