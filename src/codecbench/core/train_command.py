@@ -57,7 +57,12 @@ def train(codec_name, out, lr_milestones, time_limit, no_progress, **options):
         raise click.ClickException(str(exc)) from None
     if not callable(getattr(codec, "train", None)):
         raise click.ClickException(f"codec {codec_name!r} is not trainable")
-    tag = f"q{options['quality']}" if options["quality"] else f"lambda{options['lmbda']:g}"
+    if options["quality"]:
+        tag = f"q{options['quality']}"
+    elif options["lmbda"]:
+        tag = f"lambda{options['lmbda']:g}"
+    else:
+        tag = "run"
     if out is None:
         out = Path("codecbench-training") / f"{codec_name.replace('/', '-')}-{tag}"
     try:

@@ -29,7 +29,9 @@ class TrainingConfig:
     Attributes:
         data: folder of training images (searched recursively).
         out: run folder: checkpoint, ``curves.csv``, ``training.json``, exported weights.
-        quality: rate point of the model table whose λ to use.
+        quality: rate point of the model table whose λ to use (λ-trained models need
+            this or ``lmbda``; recurrent models, whose rate points are iteration counts of
+            one network, refuse both).
         lmbda: λ given explicitly (overrides the table's).
         metric: distortion term, ``mse`` or ``ms-ssim``.
         steps: total optimisation steps (a resumed run continues up to this number).
@@ -78,8 +80,6 @@ class TrainingConfig:
     def __post_init__(self):
         if self.metric not in METRICS:
             raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
-        if self.quality is None and self.lmbda is None:
-            raise ValueError("give a rate point (--quality) or a λ (--lambda)")
         for name in ("steps", "batch_size", "patch_size", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -79,6 +79,15 @@ def check_patch_size(config: TrainingConfig, multiple: int, codec_name: str) -> 
                             f"got {config.patch_size}")
 
 
+def lambda_of_run(entry, config: TrainingConfig) -> float:
+    """λ of a rate-distortion run: ``--lambda``, else the table's λ of ``--quality``."""
+    if config.lmbda is not None:
+        return config.lmbda
+    if config.quality is None:
+        raise TrainingError("give a rate point (--quality) or a λ (--lambda)")
+    return entry.lambda_of(config.quality)
+
+
 def learning_rate(config: TrainingConfig, base: float, step: int) -> float:
     """``base · gamma^k`` with ``k`` the number of milestones (fractions of steps) passed."""
     passed = sum(step >= int(fraction * config.steps) for fraction in config.lr_milestones)

@@ -120,6 +120,115 @@ def learned_model(slug: str) -> LearnedModel:
         raise ValueError(f"unknown learned model {slug!r}; valid: {valid}") from None
 
 
+RNN_BITS_PER_ITERATION_BPP = 0.125
+"""Code bits of one iteration of the recurrent codecs before entropy coding: 32 bits per
+16×16 block (Toderici et al. 2016, 2017), i.e. ``32 / 256 = 0.125`` bits per pixel."""
+
+
+@dataclass(frozen=True)
+class RecurrentModel:
+    """One recurrent (progressive) architecture of the survey's RNN family.
+
+    Each iteration ``t`` encodes the residual ``r_{t-1} = x − x̂_{t-1}`` into
+    ``code_channels`` bits per 16×16 block (``x̂_0 = 0``); the file holds one code per
+    iteration, so the rate point is the iteration count.
+
+    Attributes:
+        slug: the paper key, e.g. ``toderici2017-gru``; codec names are
+            ``<framework>/<slug>``.
+        cell: the recurrent unit of encoder and decoder, ``lstm`` or ``gru``.
+        reconstruction: ``one-shot`` (the decoder outputs the whole image at every
+            iteration, x̂_t = D(b_1..b_t)) or ``additive`` (x̂_t = x̂_{t-1} + D(b_t)).
+        patch: ``32`` codes 32×32 patches independently (Toderici 2016); ``0`` codes the
+            full image (Toderici 2017).
+        entropy_coded: the codes are range coded with the learned binary context model
+            (otherwise stored as raw bits, exactly 0.125 bpp per iteration and block).
+        priming: extra hidden-state iterations before the first code and the first
+            output (Johnston et al. 2018; ``0`` = none).
+        loss: ``l1`` (Toderici: mean |r_t| over iterations) or ``ssim-weighted-l1``
+            (Johnston 2018).
+        encoder_widths: output channels of the encoder's conv and three recurrent layers
+            (the papers: 64, 256, 512, 512; ours are small enough to train on a CPU).
+        decoder_widths: hidden channels of the decoder's four recurrent layers (the
+            papers: 512, 512, 256, 128).
+        code_channels: bits per 16×16 block and iteration (32 in both Toderici papers).
+        iterations: iterations trained (unrolled) and the highest rate point.
+    """
+
+    slug: str
+    cell: str
+    reconstruction: str
+    patch: int
+    entropy_coded: bool
+    paper: str
+    summary: str
+    priming: int = 0
+    loss: str = "l1"
+    encoder_widths: tuple[int, int, int, int] = (16, 32, 64, 64)
+    decoder_widths: tuple[int, int, int, int] = (64, 64, 32, 16)
+    code_channels: int = 32
+    iterations: int = 16
+    qualities: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "qualities", tuple(range(1, self.iterations + 1)))
+
+    def bound_bpp(self, iterations: int) -> float:
+        """Code bits per pixel of ``iterations`` before entropy coding (padding aside)."""
+        return iterations * self.code_channels / 256
+
+
+RECURRENT_MODELS: dict[str, RecurrentModel] = {
+    model.slug: model
+    for model in (
+        RecurrentModel(
+            slug="toderici2016-lstm",
+            cell="lstm",
+            reconstruction="one-shot",
+            patch=32,
+            entropy_coded=False,
+            paper="G. Toderici, S. M. O'Malley, S. J. Hwang, D. Vincent, D. Minnen, S. Baluja, "
+            "M. Covell, R. Sukthankar, 'Variable rate image compression with recurrent "
+            "neural networks', ICLR 2016",
+            summary="Toderici 2016: conv/deconv LSTM on 32×32 patches, raw binary codes",
+        ),
+        RecurrentModel(
+            slug="toderici2017-gru",
+            cell="gru",
+            reconstruction="additive",
+            patch=0,
+            entropy_coded=True,
+            paper="G. Toderici, D. Vincent, N. Johnston, S. J. Hwang, D. Minnen, J. Shor, "
+            "M. Covell, 'Full resolution image compression with recurrent neural networks', "
+            "CVPR 2017",
+            summary="Toderici 2017: conv GRU on full images, additive, entropy-coded codes",
+        ),
+        RecurrentModel(
+            slug="johnston2018-priming",
+            cell="gru",
+            reconstruction="additive",
+            patch=0,
+            entropy_coded=True,
+            priming=2,
+            loss="ssim-weighted-l1",
+            paper="N. Johnston, D. Vincent, D. Minnen, M. Covell, S. Singh, T. Chinen, "
+            "S. J. Hwang, J. Shor, G. Toderici, 'Improved lossy image compression with "
+            "priming and spatially adaptive bit rates for recurrent networks', CVPR 2018",
+            summary="Johnston 2018: conv GRU, hidden-state priming, SSIM-weighted L1",
+        ),
+    )
+}
+
+
+def recurrent_model(slug: str) -> RecurrentModel:
+    """The table entry of ``slug``, with a clear error naming the valid ones."""
+    try:
+        return RECURRENT_MODELS[slug]
+    except KeyError:
+        valid = ", ".join(RECURRENT_MODELS)
+        raise ValueError(f"unknown recurrent model {slug!r}; valid: {valid}") from None
+
+
 COMPRESSAI_ZOO: dict[str, tuple[str, tuple[int, ...]]] = {
     "bmshj2018-factorized": ("factorized", tuple(range(1, 9))),
     "bmshj2018-factorized-relu": ("factorized", tuple(range(1, 9))),

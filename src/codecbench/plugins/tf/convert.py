@@ -167,14 +167,8 @@ def save_tf_weights(model: CNNModel, coders: EntropyCoders, path: Path,
 
 
 def read_tf_metadata(path: Path) -> dict[str, str]:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="numpy") as handle:
-        metadata = handle.metadata() or {}
-    if metadata.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a codecbench TF weights file "
-                         f"(format {metadata.get('format')!r}, expected {FORMAT!r})")
-    return metadata
+    """The string metadata of a TF weights file (refuses any other file)."""
+    return torch_weights.read_metadata(path, FORMAT)
 
 
 def load_tf_weights(path: Path) -> tuple[CNNModel, EntropyCoders, dict[str, str]]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from codecbench.core.hookspecs import hookimpl
-from codecbench.plugins.learned_models import LEARNED_MODELS
+from codecbench.plugins.learned_models import LEARNED_MODELS, RECURRENT_MODELS
 from codecbench.plugins.tf.codecs import TF_PRIORS, TFLearnedCodec
+from codecbench.plugins.tf.recurrent_codecs import TFRecurrentCodec
 
 
 @hookimpl
@@ -12,3 +13,5 @@ def register_codecs(register):
     for entry in LEARNED_MODELS.values():
         if entry.prior in TF_PRIORS:
             register(TFLearnedCodec(entry))
+    for entry in RECURRENT_MODELS.values():
+        register(TFRecurrentCodec(entry))

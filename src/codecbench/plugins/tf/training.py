@@ -137,7 +137,7 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
     """Train (or continue training) ``entry`` in TensorFlow; see the module docstring."""
     training_loop.check_patch_size(config, entry.padding_multiple, codec_name)
     device = tf_device(config.device)
-    lmbda = config.lmbda if config.lmbda is not None else entry.lambda_of(config.quality)
+    lmbda = training_loop.lambda_of_run(entry, config)
     N, M = config.channels or (entry.N, entry.M)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from codecbench.core.hookspecs import hookimpl
-from codecbench.plugins.learned_models import COMPRESSAI_ZOO, LEARNED_MODELS
+from codecbench.plugins.learned_models import COMPRESSAI_ZOO, LEARNED_MODELS, RECURRENT_MODELS
 from codecbench.plugins.torch.codecs import CompressAIZooCodec, TorchLearnedCodec
+from codecbench.plugins.torch.recurrent_codecs import TorchRecurrentCodec
 
 
 @hookimpl
 def register_codecs(register):
     for entry in LEARNED_MODELS.values():
         register(TorchLearnedCodec(entry))
+    for entry in RECURRENT_MODELS.values():
+        register(TorchRecurrentCodec(entry))
     for zoo_name in COMPRESSAI_ZOO:
         register(CompressAIZooCodec(zoo_name))

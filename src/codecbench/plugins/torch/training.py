@@ -106,7 +106,7 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
     device = torch.device(config.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed patch size: pick the fastest kernels
-    lmbda = config.lmbda if config.lmbda is not None else entry.lambda_of(config.quality)
+    lmbda = training_loop.lambda_of_run(entry, config)
     N, M = config.channels or (entry.N, entry.M)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

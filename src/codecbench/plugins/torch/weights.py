@@ -50,7 +50,11 @@ def weights_folders() -> list[Path]:
 
 def find_weights(slug: str, quality: int) -> Path | None:
     """The weights file of ``slug`` at rate point ``quality``, or ``None``."""
-    name = weights_filename(slug, quality)
+    return find_weights_file(weights_filename(slug, quality))
+
+
+def find_weights_file(name: str) -> Path | None:
+    """The first file called ``name`` in :func:`weights_folders`, or ``None``."""
     for folder in weights_folders():
         candidate = folder / name
         if candidate.is_file():
@@ -69,15 +73,16 @@ def _digest(path: str, size: int, mtime_ns: int) -> bytes:
     return hashlib.sha256(Path(path).read_bytes()).digest()
 
 
-def read_metadata(path: Path) -> dict[str, str]:
-    """The string metadata of a weights file (needs only the safetensors package)."""
+def read_metadata(path: Path, expected_format: str = FORMAT) -> dict[str, str]:
+    """The string metadata of a weights file (needs only the safetensors package);
+    refuses a file whose ``format`` is not ``expected_format``."""
     from safetensors import safe_open
 
     with safe_open(str(path), framework="numpy") as handle:
         metadata = handle.metadata() or {}
-    if metadata.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a codecbench torch weights file "
-                         f"(format {metadata.get('format')!r}, expected {FORMAT!r})")
+    if metadata.get("format") != expected_format:
+        raise ValueError(f"{path} is not a {expected_format} weights file "
+                         f"(format {metadata.get('format')!r})")
     return metadata
 
 

@@ -1,0 +1,148 @@
+"""What the recurrent codecs of both frameworks share: rate points, files, truncation.
+
+A recurrent codec (``torch/toderici2016-lstm``, ``tf/toderici2017-gru``, …) has one network
+for every rate point; the rate point ``k`` is the number of iterations coded. Its file is
+the learned-codec container (:mod:`codecbench.core.learned_container`) with one latent per
+iteration — the ``C×h×w`` bits of that iteration, entropy coded with the context model of
+:mod:`codecbench.plugins.binary_codes` (or raw) — so the bitstream is progressive: the
+first ``j`` latents are the file of ``j`` iterations (:func:`truncate`), byte for byte.
+
+Subclasses provide the framework: :meth:`RecurrentCodec._run_network` (bits of ``k``
+iterations of an image), :meth:`_reconstruct` (image of a list of bit grids) and the
+range coder (:meth:`_encode_bits` / :meth:`_decode_bits`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from codecbench.core.codec import Family
+from codecbench.core.learned_container import ContainerError, Latent, LearnedFile, parse
+from codecbench.plugins import binary_codes, recurrent_tiling
+from codecbench.plugins.learned_codec import LearnedCodec
+from codecbench.plugins.learned_models import RecurrentModel
+
+
+@dataclass
+class LoadedRecurrent:
+    """A loaded network, its context table (``None``: raw bits) and its weights id."""
+
+    network: object
+    probabilities: np.ndarray | None
+    weights_id: bytes
+    iterations: int = 0
+
+
+def truncate(data: bytes, iterations: int) -> bytes:
+    """The file of the first ``iterations`` iterations of a recurrent codec's file.
+
+    Progressive coding (Toderici et al. 2016): nothing is re-encoded; the result is
+    byte-identical to encoding the image with ``iterations`` iterations.
+    """
+    file = parse(data)
+    if not 1 <= iterations <= len(file.latents):
+        raise ContainerError(f"cannot truncate a file of {len(file.latents)} iterations to "
+                             f"{iterations}")
+    return LearnedFile(file.codec, file.weights_id, iterations, file.height, file.width,
+                       file.latents[:iterations]).to_bytes()
+
+
+class RecurrentCodec(LearnedCodec):
+    """Progressive encode/decode of a :class:`RecurrentModel` (see the module docstring)."""
+
+    family = Family.RNN.value
+    prior = "recurrent"
+
+    def __init__(self, entry: RecurrentModel, framework_prefix: str):
+        super().__init__()
+        self.entry = entry
+        self.name = f"{framework_prefix}/{entry.slug}"
+        self.all_qualities = entry.qualities
+        coding = ("entropy-coded binary codes" if entry.entropy_coded
+                  else f"raw binary codes, {entry.code_channels / 256:g} bpp per iteration")
+        self.description = f"{entry.summary} (rate points = iterations; {coding})"
+        self._loaded: LoadedRecurrent | None = None
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_loaded"] = None
+        return state
+
+    # --- what subclasses provide -------------------------------------------------------
+    def _load_network(self) -> LoadedRecurrent:
+        raise NotImplementedError
+
+    def _run_network(self, network, batch: np.ndarray, iterations: int) -> list[np.ndarray]:
+        """The ±1 codes (NHWC) of each of ``iterations`` iterations of an NHWC batch."""
+        raise NotImplementedError
+
+    def _reconstruct(self, network, codes: list[np.ndarray]) -> np.ndarray:
+        """The NHWC reconstruction after the last of ``codes`` (±1, NHWC each)."""
+        raise NotImplementedError
+
+    def _encode_bits(self, bits: np.ndarray, indexes: np.ndarray, frequencies) -> bytes:
+        raise NotImplementedError
+
+    def _decode_bits(self, string: bytes, indexes: np.ndarray, frequencies) -> np.ndarray:
+        raise NotImplementedError
+
+    # --- LearnedCodec hooks ------------------------------------------------------------
+    def _network(self) -> LoadedRecurrent:
+        if self._loaded is None:
+            self._loaded = self._load_network()
+        return self._loaded
+
+    def _load(self, quality: int):
+        loaded = self._network()
+        return LoadedRecurrent(loaded.network, loaded.probabilities, loaded.weights_id,
+                               quality), loaded.weights_id
+
+    def _compress(self, loaded: LoadedRecurrent, image: np.ndarray):
+        batch, tiling = recurrent_tiling.network_input(image, self.entry.patch)
+        codes = self._run_network(loaded.network, batch, loaded.iterations)
+        bits = np.stack([recurrent_tiling.codes_to_grid(binary_codes.to_bits(code), tiling)
+                         for code in codes])
+        if loaded.probabilities is None:
+            strings = [binary_codes.pack(grid) for grid in bits]
+            estimate = float(bits.size)
+        else:
+            frequencies = self._frequencies(loaded)
+            indexes = binary_codes.iteration_indexes(bits)
+            strings = [self._encode_bits(bits[t], indexes[t], frequencies)
+                       for t in range(len(bits))]
+            estimate = binary_codes.estimated_bits(bits, loaded.probabilities)
+        return [Latent(grid.shape, string) for grid, string in zip(bits, strings, strict=True)
+                ], estimate
+
+    def _decompress(self, loaded: LoadedRecurrent, file: LearnedFile) -> np.ndarray:
+        tiling = recurrent_tiling.Tiling(file.height, file.width, self.entry.patch)
+        expected = (self.entry.code_channels, *tiling.code_grid)
+        if len(file.latents) != file.quality:
+            raise ContainerError(f"file says {file.quality} iterations but holds "
+                                 f"{len(file.latents)} codes")
+        grids, previous = [], None
+        for t, latent in enumerate(file.latents):
+            if tuple(latent.shape) != expected:
+                raise ContainerError(f"iteration {t + 1} code has shape {latent.shape}, "
+                                     f"expected {expected} for a {file.width}×{file.height} image")
+            if loaded.probabilities is None:
+                grid = binary_codes.unpack(latent.string, expected)
+            else:
+                indexes = binary_codes.context_indexes(
+                    t, binary_codes.context_states(previous, expected))
+                grid = self._decode_bits(latent.string, indexes, self._frequencies(loaded))
+            grids.append(grid)
+            previous = grid
+        codes = [recurrent_tiling.grid_to_codes(grid.astype(np.float32) * 2 - 1, tiling)
+                 for grid in grids]
+        return recurrent_tiling.network_output_to_image(
+            self._reconstruct(loaded.network, codes), tiling)
+
+    def _frequencies(self, loaded: LoadedRecurrent) -> np.ndarray:
+        return binary_codes.zero_frequencies(loaded.probabilities)
+
+    def truncate(self, data: bytes, iterations: int) -> bytes:
+        """See :func:`truncate`."""
+        return truncate(data, iterations)

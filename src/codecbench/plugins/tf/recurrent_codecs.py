@@ -1,0 +1,204 @@
+"""``tf/toderici2016-lstm``, ``tf/toderici2017-gru``, ``tf/johnston2018-priming``.
+
+The TensorFlow twins of the torch recurrent codecs (:mod:`.recurrent`), in the same
+progressive container; the binary codes are range coded with tensorflow-compression's
+range coder (``tfc.create_range_encoder`` / ``entropy_encode_index``), each bit with its
+context's 16-bit split (:mod:`codecbench.plugins.binary_codes`) — the same probabilities
+as the torch codec, a different library coder, so the codes are identical and the files
+differ by a few bytes. Weights, first match wins:
+
+1. ``<slug>.tf.safetensors`` in a ``CODECBENCH_TF_WEIGHTS`` folder (``codecbench convert
+   torch/<slug> tf/<slug>``: TF layouts, format ``codecbench-tf-weights/1``, kind
+   ``recurrent``);
+2. the torch weights of ``torch/<slug>``, converted at load time.
+
+Imports tensorflow only when a codec is used.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+
+from codecbench.plugins import binary_codes
+from codecbench.plugins.learned_models import RecurrentModel
+from codecbench.plugins.recurrent_codec import LoadedRecurrent, RecurrentCodec
+from codecbench.plugins.tf import convert_paths
+from codecbench.plugins.torch import recurrent_weights
+from codecbench.plugins.torch import weights as torch_weights
+
+TF_FORMAT = "codecbench-tf-weights/1"
+
+
+def tf_weights_filename(slug: str) -> str:
+    return f"{slug}.tf.safetensors"
+
+
+def range_coder_lookup(frequencies: np.ndarray) -> np.ndarray:
+    """tfc's CDF rows ``[precision, 0, f₀, 2¹⁶]`` of the per-context zero frequencies."""
+    top = 1 << binary_codes.PRECISION
+    rows = np.empty((len(frequencies), 4), dtype=np.int32)
+    rows[:, 0] = binary_codes.PRECISION
+    rows[:, 1] = 0
+    rows[:, 2] = frequencies
+    rows[:, 3] = top
+    return rows
+
+
+class TFRecurrentCodec(RecurrentCodec):
+    """A recurrent model of the table in TensorFlow, on converted (or TF) weights."""
+
+    framework = "tensorflow"
+    weights_env = convert_paths.WEIGHTS_ENV
+    install_hint = "pip install 'codecbench[tf]'"
+
+    def __init__(self, entry: RecurrentModel):
+        super().__init__(entry, "tf")
+        self.no_weights_reason = (
+            f"no weights: the torch/{entry.slug} weights (converted at load time) or a "
+            f"'codecbench convert' output in {convert_paths.WEIGHTS_ENV}")
+        self.in_default_run = False  # the twin of torch/<slug>: select it by name
+        self._lookup = None
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_lookup"] = None
+        return state
+
+    def missing_modules(self) -> list[str]:
+        return [name for name in ("tensorflow", "tensorflow_compression", "safetensors")
+                if importlib.util.find_spec(name) is None]
+
+    def library_versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        import tensorflow as tf
+
+        return {"tensorflow": tf.__version__,
+                "tensorflow-compression": version("tensorflow-compression")}
+
+    def weights_file(self) -> Path | None:
+        for folder in os.environ.get(convert_paths.WEIGHTS_ENV, "").split(os.pathsep):
+            candidate = Path(folder) / tf_weights_filename(self.entry.slug)
+            if folder and candidate.is_file():
+                return candidate
+        return recurrent_weights.find_recurrent_weights(self.entry.slug)
+
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        return self.entry.qualities if self.weights_file() is not None else ()
+
+    def _weights_id(self, quality: int) -> bytes:
+        path = self.weights_file()
+        if path is None:
+            raise FileNotFoundError(f"no weights for {self.name}")
+        return torch_weights.weights_id(path)
+
+    @property
+    def version(self) -> str:
+        weights = self._weights_id(1).hex() if self.weights_file() else "none"
+        return (f"tensorflow-compression {self.library_versions()['tensorflow-compression']}; "
+                f"weights {weights}")
+
+    def _load_network(self) -> LoadedRecurrent:
+        from codecbench.plugins.tf.recurrent import RecurrentNetwork, convert_state
+
+        path = self.weights_file()
+        if path is None:
+            raise FileNotFoundError(self.no_weights_reason)
+        if path.name.endswith(".tf.safetensors"):
+            arrays, metadata = read_tf_recurrent(path)
+        else:
+            arrays, metadata = recurrent_weights.read_tensors(path)
+            probabilities = arrays.pop(recurrent_weights.CONTEXT_KEY, None)
+            arrays = convert_state(arrays)
+            if probabilities is not None:
+                arrays[recurrent_weights.CONTEXT_KEY] = probabilities
+        if metadata.get("model") != self.entry.slug:
+            raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "
+                             f"not {self.entry.slug!r}")
+        probabilities = arrays.pop(recurrent_weights.CONTEXT_KEY, None)
+        network = RecurrentNetwork(self.entry, arrays)
+        return LoadedRecurrent(network, probabilities, torch_weights.weights_id(path))
+
+    def _run_network(self, network, batch: np.ndarray, iterations: int) -> list[np.ndarray]:
+        import tensorflow as tf
+
+        with tf.device("/CPU:0"):
+            return [code.numpy() for code in network.encode(tf.constant(batch), iterations)]
+
+    def _reconstruct(self, network, codes: list[np.ndarray]) -> np.ndarray:
+        import tensorflow as tf
+
+        with tf.device("/CPU:0"):
+            return network.decode([tf.constant(code) for code in codes]).numpy()
+
+    def _tfc_lookup(self, frequencies):
+        if self._lookup is None:
+            self._lookup = range_coder_lookup(frequencies)
+        return self._lookup
+
+    def _encode_bits(self, bits: np.ndarray, indexes: np.ndarray, frequencies) -> bytes:
+        import tensorflow as tf
+        import tensorflow_compression as tfc
+
+        with tf.device("/CPU:0"):
+            handle = tfc.create_range_encoder([], self._tfc_lookup(frequencies))
+            handle = tfc.entropy_encode_index(handle, indexes.astype(np.int32),
+                                              bits.astype(np.int32))
+            return tfc.entropy_encode_finalize(handle).numpy()
+
+    def _decode_bits(self, string: bytes, indexes: np.ndarray, frequencies) -> np.ndarray:
+        import tensorflow as tf
+        import tensorflow_compression as tfc
+
+        with tf.device("/CPU:0"):
+            handle = tfc.create_range_decoder(string, self._tfc_lookup(frequencies))
+            handle, values = tfc.entropy_decode_index(handle, indexes.astype(np.int32),
+                                                      indexes.shape, tf.int32)
+            if not bool(tfc.entropy_decode_finalize(handle)):
+                raise ValueError("corrupt code string: the range decoder did not finish cleanly")
+        return values.numpy().astype(np.uint8)
+
+    def convert_from(self, source, quality: int, out_dir: Path) -> Path:
+        """``codecbench convert torch/<slug> tf/<slug>``: the TF-layout weights file (one for
+        every rate point; ``quality`` is accepted for the command's sake)."""
+        from codecbench.plugins.tf.recurrent import convert_state
+
+        if source.name != f"torch/{self.entry.slug}":
+            raise ValueError(f"{self.name} converts torch/{self.entry.slug}, not {source.name}")
+        path = source.weights_file()
+        if path is None:
+            raise ValueError(f"{source.name} has no weights")
+        arrays, metadata = recurrent_weights.read_tensors(path)
+        probabilities = arrays.pop(recurrent_weights.CONTEXT_KEY, None)
+        arrays = convert_state(arrays)
+        if probabilities is not None:
+            arrays[recurrent_weights.CONTEXT_KEY] = probabilities
+        target = Path(out_dir) / tf_weights_filename(self.entry.slug)
+        metadata = {**metadata, "format": TF_FORMAT,
+                    "source": torch_weights.weights_id(path).hex()}
+        write_tf_recurrent(arrays, metadata, target)
+        return target
+
+
+def read_tf_recurrent(path: Path) -> tuple[dict, dict[str, str]]:
+    """``(arrays in TF layouts, metadata)`` of a converted recurrent weights file."""
+    from safetensors.numpy import load_file
+
+    metadata = torch_weights.read_metadata(path, TF_FORMAT)
+    if metadata.get("kind") != "recurrent":
+        raise ValueError(f"{path} is not a recurrent TF weights file")
+    return dict(load_file(str(path))), metadata
+
+
+def write_tf_recurrent(arrays: dict, metadata: dict[str, str], path: Path) -> None:
+    from safetensors.numpy import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    save_file(arrays, str(partial), metadata=metadata)
+    os.chmod(partial, 0o644)
+    os.replace(partial, path)

@@ -1,0 +1,128 @@
+"""``torch/toderici2016-lstm``, ``torch/toderici2017-gru``, ``torch/johnston2018-priming``.
+
+The recurrent networks of :mod:`.recurrent` in the progressive codec of
+:mod:`codecbench.plugins.recurrent_codec`; the binary codes are range coded with
+CompressAI's rANS coder (``compressai.ans``), one string per iteration, each bit with the
+16-bit split of its context (:mod:`codecbench.plugins.binary_codes`). Weights:
+``<slug>.safetensors`` (:mod:`.recurrent_weights`). Imports torch only when used.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from codecbench.plugins import binary_codes
+from codecbench.plugins.learned_models import RecurrentModel
+from codecbench.plugins.recurrent_codec import LoadedRecurrent, RecurrentCodec
+from codecbench.plugins.torch import recurrent_weights
+from codecbench.plugins.torch import weights as weights_io
+
+ESCAPE_FREE_CDF_LENGTH = 4
+"""CompressAI's rANS tables end with an escape bin: ``[0, f₀, 2¹⁶, 2¹⁶]`` codes bits 0 and 1
+with the context's split and gives the (never used) escape symbol zero probability."""
+
+
+def rans_tables(frequencies: np.ndarray) -> list[list[int]]:
+    """CompressAI rANS CDF rows of the per-context zero frequencies."""
+    top = 1 << binary_codes.PRECISION
+    return [[0, int(f), top, top] for f in frequencies]
+
+
+class TorchRecurrentCodec(RecurrentCodec):
+    """A recurrent model of the table, in PyTorch, on our weights."""
+
+    framework = "torch"
+    install_hint = "pip install 'codecbench[torch]'"
+
+    def __init__(self, entry: RecurrentModel):
+        super().__init__(entry, "torch")
+        self.no_weights_reason = (f"no weights: train with 'codecbench train {self.name}' and "
+                                  f"put the run folder in {weights_io.WEIGHTS_ENV}")
+        self._tables = None
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_tables"] = None
+        return state
+
+    def missing_modules(self) -> list[str]:
+        return [name for name in ("torch", "compressai", "safetensors")
+                if importlib.util.find_spec(name) is None]
+
+    def library_versions(self) -> dict[str, str]:
+        import compressai
+        import torch
+
+        return {"torch": torch.__version__, "compressai": compressai.__version__}
+
+    def weights_file(self) -> Path | None:
+        return recurrent_weights.find_recurrent_weights(self.entry.slug)
+
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        return self.entry.qualities if self.weights_file() is not None else ()
+
+    def _weights_id(self, quality: int) -> bytes:
+        path = self.weights_file()
+        if path is None:
+            raise FileNotFoundError(f"no weights for {self.name}")
+        return weights_io.weights_id(path)
+
+    @property
+    def version(self) -> str:
+        weights = self._weights_id(1).hex() if self.weights_file() else "none"
+        return f"compressai {self.library_versions()['compressai']}; weights {weights}"
+
+    def _load_network(self) -> LoadedRecurrent:
+        path = self.weights_file()
+        if path is None:
+            raise FileNotFoundError(self.no_weights_reason)
+        network, probabilities, _ = recurrent_weights.load_recurrent(path, self.entry)
+        return LoadedRecurrent(network, probabilities, weights_io.weights_id(path))
+
+    def _run_network(self, network, batch: np.ndarray, iterations: int) -> list[np.ndarray]:
+        import torch
+
+        with torch.no_grad():
+            x = torch.from_numpy(batch).permute(0, 3, 1, 2)
+            codes, _ = network(x, iterations, stochastic=False)
+        return [code.permute(0, 2, 3, 1).numpy() for code in codes]
+
+    def _reconstruct(self, network, codes: list[np.ndarray]) -> np.ndarray:
+        import torch
+
+        tensors = [torch.from_numpy(code).permute(0, 3, 1, 2) for code in codes]
+        return network.decode(tensors)[-1].permute(0, 2, 3, 1).numpy()
+
+    def _rans_tables(self, frequencies):
+        if self._tables is None:
+            self._tables = rans_tables(frequencies)
+        return self._tables
+
+    def _encode_bits(self, bits: np.ndarray, indexes: np.ndarray, frequencies) -> bytes:
+        from compressai.ans import RansEncoder
+
+        tables = self._rans_tables(frequencies)
+        return RansEncoder().encode_with_indexes(
+            bits.ravel().astype(np.int32).tolist(), indexes.ravel().astype(np.int32).tolist(),
+            tables, [ESCAPE_FREE_CDF_LENGTH] * len(tables), [0] * len(tables))
+
+    def _decode_bits(self, string: bytes, indexes: np.ndarray, frequencies) -> np.ndarray:
+        from compressai.ans import RansDecoder
+
+        tables = self._rans_tables(frequencies)
+        values = RansDecoder().decode_with_indexes(
+            string, indexes.ravel().astype(np.int32).tolist(), tables,
+            [ESCAPE_FREE_CDF_LENGTH] * len(tables), [0] * len(tables))
+        bits = np.asarray(values, dtype=np.int64).reshape(indexes.shape)
+        if bits.min(initial=0) < 0 or bits.max(initial=0) > 1:
+            raise ValueError("corrupt code string: decoded symbols outside {0, 1}")
+        return bits.astype(np.uint8)
+
+    def train(self, config):
+        """Train this model with ``codecbench train`` (see :mod:`.recurrent_training`)."""
+        from codecbench.plugins.torch.recurrent_training import train
+
+        return train(self.entry, self.name, config)

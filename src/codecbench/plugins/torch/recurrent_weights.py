@@ -1,0 +1,97 @@
+"""Weights files of the recurrent codecs (``<slug>.safetensors``, one file for every rate point).
+
+A recurrent model codes every iteration count with the same network, so one file holds
+it: the :class:`~codecbench.plugins.torch.recurrent.RecurrentCompressor` ``state_dict``
+plus, for entropy-coded models, ``context.probabilities`` (the learned binary context
+table of :mod:`codecbench.plugins.binary_codes`, iterations × channels × 19). Metadata::
+
+    format          "codecbench-torch-weights/1" (as the CNN weights)
+    kind            "recurrent"
+    model           table slug, e.g. "toderici2017-gru"
+    encoder_widths  e.g. "16,32,64,64"
+    decoder_widths  e.g. "64,64,32,16"
+    steps, codec    what trained it
+
+Looked up like the CNN weights (``CODECBENCH_TORCH_WEIGHTS`` folders, then the package).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from codecbench.plugins.learned_models import RecurrentModel
+from codecbench.plugins.torch import weights as weights_io
+
+CONTEXT_KEY = "context.probabilities"
+
+
+def weights_filename(slug: str) -> str:
+    return f"{slug}.safetensors"
+
+
+def find_recurrent_weights(slug: str) -> Path | None:
+    """The weights file of recurrent model ``slug``, or ``None``."""
+    return weights_io.find_weights_file(weights_filename(slug))
+
+
+def widths(metadata: dict[str, str], key: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in metadata[key].split(","))
+
+
+def read_tensors(path: Path) -> tuple[dict, dict[str, str]]:
+    """``(numpy arrays, metadata)`` of a recurrent weights file (no torch needed)."""
+    from safetensors.numpy import load_file
+
+    metadata = weights_io.read_metadata(path)
+    if metadata.get("kind") != "recurrent":
+        raise ValueError(f"{path} holds a {metadata.get('kind', 'CNN')!r} model, "
+                         "not a recurrent one")
+    arrays = {name: array.astype("float32") if array.dtype.kind == "f" else array
+              for name, array in load_file(str(path)).items()}
+    return arrays, metadata
+
+
+def load_recurrent(path: Path, entry: RecurrentModel):
+    """``(network, context probabilities or None, metadata)``, the network in eval mode."""
+    import torch
+
+    from codecbench.plugins.torch.recurrent import RecurrentCompressor
+
+    arrays, metadata = read_tensors(path)
+    if metadata.get("model") != entry.slug:
+        raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "
+                         f"not {entry.slug!r}")
+    probabilities = arrays.pop(CONTEXT_KEY, None)
+    if entry.entropy_coded and probabilities is None:
+        raise ValueError(f"{path} has no {CONTEXT_KEY} table ({entry.slug} entropy codes "
+                         "its bits)")
+    network = RecurrentCompressor(entry, widths(metadata, "encoder_widths"),
+                                  widths(metadata, "decoder_widths"))
+    network.load_state_dict({name: torch.from_numpy(array) for name, array in arrays.items()})
+    network.eval()
+    return network, probabilities, metadata
+
+
+def save_recurrent(network, probabilities, path: Path, metadata: dict[str, str],
+                   half_kernels: bool = False) -> None:
+    """Write ``network`` (and the context table) as a weights file, atomically."""
+    import torch
+    from safetensors.torch import save_file
+
+    state = {}
+    for name, tensor in network.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        if half_kernels and tensor.ndim == 4 and tensor.is_floating_point():
+            tensor = tensor.half()
+        state[name] = tensor
+    if probabilities is not None:
+        state[CONTEXT_KEY] = torch.as_tensor(probabilities, dtype=torch.float32)
+    full = {"format": weights_io.FORMAT, "kind": "recurrent",
+            "encoder_widths": ",".join(map(str, network.encoder_widths)),
+            "decoder_widths": ",".join(map(str, network.decoder_widths)), **metadata}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    save_file(state, str(partial), metadata=full)
+    os.chmod(partial, 0o644)
+    os.replace(partial, path)

@@ -1,0 +1,143 @@
+"""The torch recurrent codecs: progressive files, round trips, rate bounds, shipped RD."""
+
+import numpy as np
+import pytest
+
+from codecbench.core.learned_container import ContainerError, parse
+from codecbench.evaluators.metrics.basic import psnr_from_mse
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("compressai")
+
+from codecbench.plugins import recurrent_tiling  # noqa: E402
+from codecbench.plugins.learned_models import (  # noqa: E402
+    RECURRENT_MODELS,
+    RNN_BITS_PER_ITERATION_BPP,
+)
+from codecbench.plugins.recurrent_codec import truncate  # noqa: E402
+from codecbench.plugins.torch.recurrent_codecs import TorchRecurrentCodec  # noqa: E402
+from rnn_fixtures import photo, write_tiny_weights  # noqa: E402
+
+SLUGS = list(RECURRENT_MODELS)
+
+
+def psnr(reference, reconstruction):
+    difference = reference.astype(np.float64) - reconstruction
+    return psnr_from_mse(float(np.mean(difference**2)))
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    return write_tiny_weights(tmp_path_factory.mktemp("tiny-rnn"))
+
+
+@pytest.fixture
+def tiny(monkeypatch, tiny_weights):
+    monkeypatch.setenv("CODECBENCH_TORCH_WEIGHTS", str(tiny_weights))
+    return lambda slug: TorchRecurrentCodec(RECURRENT_MODELS[slug])
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_a_file_truncated_to_k_iterations_is_the_k_iteration_file(tiny, slug):
+    codec = tiny(slug)
+    image = photo()
+    full = bytes(codec.encode(image, 16))
+    for k in (1, 3, 8, 16):
+        encoded_k = bytes(codec.encode(image, k))
+        assert truncate(full, k) == encoded_k
+        assert np.array_equal(codec.decode(truncate(full, k)), codec.decode(encoded_k))
+        assert parse(encoded_k).quality == k and len(parse(encoded_k).latents) == k
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+@pytest.mark.parametrize("size", [(16, 16), (33, 47), (75, 99)])
+def test_round_trip_from_bytes_alone_at_any_size(tiny, tiny_weights, slug, size):
+    image = photo(2, *size)
+    data = bytes(tiny(slug).encode(image, 4))
+    fresh = TorchRecurrentCodec(RECURRENT_MODELS[slug])  # nothing cached from encode
+    decoded = fresh.decode(data)
+    assert decoded.shape == image.shape and decoded.dtype == np.uint8
+    assert np.array_equal(decoded, fresh.decode(data))
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_decoder_reconstruction_is_the_networks_own(tiny, slug):
+    """decode(encode(x)) equals the network's x̂_k computed in one forward pass."""
+    codec = tiny(slug)
+    image = photo(3, 64, 64)
+    decoded = codec.decode(codec.encode(image, 5))
+    batch, tiling = recurrent_tiling.network_input(image, codec.entry.patch)
+    network = codec._network().network
+    with torch.no_grad():
+        _, reconstructions = network(torch.from_numpy(batch).permute(0, 3, 1, 2), 5, False)
+    expected = recurrent_tiling.network_output_to_image(
+        reconstructions[-1].permute(0, 2, 3, 1).numpy(), tiling)
+    assert np.array_equal(decoded, expected)
+
+
+def test_raw_codes_cost_exactly_the_code_budget(tiny):
+    codec = tiny("toderici2016-lstm")
+    image = photo(0, 64, 96)  # whole 32×32 patches: no padding
+    for k in (1, 4, 16):
+        file = parse(bytes(codec.encode(image, k)))
+        code_bits = 8 * sum(len(latent.string) for latent in file.latents)
+        assert code_bits == k * RNN_BITS_PER_ITERATION_BPP * 64 * 96
+
+
+@pytest.mark.parametrize("slug", ["toderici2017-gru", "johnston2018-priming"])
+def test_entropy_coded_strings_match_the_context_models_estimate(tiny, slug):
+    codec = tiny(slug)
+    bitstream = codec.encode(photo(1, 128, 128), 16)  # the photo the tables were counted on
+    file = parse(bytes(bitstream))
+    code_bits = 8 * sum(len(latent.string) for latent in file.latents)
+    budget = 16 * RNN_BITS_PER_ITERATION_BPP * 128 * 128
+    assert bitstream.estimated_bits < budget
+    # rANS: within 1 % + 64 bits per string of the model's code length
+    assert abs(code_bits - bitstream.estimated_bits) <= 0.01 * bitstream.estimated_bits + 64 * 16
+
+
+def test_refusals_name_the_problem(tiny):
+    codec = tiny("toderici2017-gru")
+    data = bytes(codec.encode(photo(), 4))
+    with pytest.raises(ContainerError, match="truncate a file of 4 iterations to 5"):
+        truncate(data, 5)
+    with pytest.raises(ContainerError, match="truncate"):
+        truncate(data, 0)
+    with pytest.raises(ContainerError, match="written by codec"):
+        tiny("johnston2018-priming").decode(data)
+    with pytest.raises(ContainerError, match="truncated"):
+        codec.decode(data[:-3])
+    with pytest.raises(ValueError, match="no quality 17"):
+        codec.encode(photo(), 17)
+
+
+def test_unavailable_without_weights_names_the_training_command(monkeypatch, tmp_path):
+    from codecbench.plugins.torch import weights as weights_io
+
+    monkeypatch.setattr(weights_io, "SHIPPED_WEIGHTS", tmp_path)
+    monkeypatch.setenv("CODECBENCH_TORCH_WEIGHTS", str(tmp_path))
+    available, reason = TorchRecurrentCodec(RECURRENT_MODELS["toderici2017-gru"]).availability()
+    assert not available and "codecbench train torch/toderici2017-gru" in reason
+
+
+def _shipped(slug):
+    codec = TorchRecurrentCodec(RECURRENT_MODELS[slug])
+    if codec.weights_file() is None:
+        pytest.skip(f"no shipped weights for {slug}")
+    return codec
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_shipped_weights_rate_grows_and_distortion_falls_with_iterations(monkeypatch, slug):
+    monkeypatch.delenv("CODECBENCH_TORCH_WEIGHTS", raising=False)
+    codec = _shipped(slug)
+    image = photo(4, 256, 256, 0, 0)
+    full = bytes(codec.encode(image, 16))
+    rates, qualities = [], []
+    for k in (1, 2, 4, 8, 16):
+        data = truncate(full, k)
+        rates.append(8 * len(data) / image.shape[0] / image.shape[1])
+        qualities.append(psnr(image, codec.decode(data)))
+        assert rates[-1] <= k * RNN_BITS_PER_ITERATION_BPP + 8 * 400 / 256**2  # + header
+    assert rates == sorted(rates) and len(set(rates)) == len(rates)
+    assert qualities == sorted(qualities) and len(set(qualities)) == len(qualities)

@@ -1,0 +1,143 @@
+"""The TensorFlow recurrent codecs: converted weights, parity with torch, progressive files."""
+
+import numpy as np
+import pytest
+
+from codecbench.core.learned_container import parse
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("tensorflow_compression")
+torch = pytest.importorskip("torch")
+pytest.importorskip("compressai")
+
+from codecbench.plugins import binary_codes  # noqa: E402
+from codecbench.plugins.learned_models import RECURRENT_MODELS  # noqa: E402
+from codecbench.plugins.recurrent_codec import truncate  # noqa: E402
+from codecbench.plugins.tf.recurrent_codecs import TFRecurrentCodec  # noqa: E402
+from codecbench.plugins.torch.recurrent_codecs import TorchRecurrentCodec  # noqa: E402
+from conftest import invoke_cli  # noqa: E402
+from rnn_fixtures import photo, write_tiny_weights  # noqa: E402
+
+SLUGS = list(RECURRENT_MODELS)
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    return write_tiny_weights(tmp_path_factory.mktemp("tiny-rnn-tf"))
+
+
+@pytest.fixture
+def twins(monkeypatch, tiny_weights):
+    monkeypatch.setenv("CODECBENCH_TORCH_WEIGHTS", str(tiny_weights))
+    monkeypatch.delenv("CODECBENCH_TF_WEIGHTS", raising=False)
+    return lambda slug: (TorchRecurrentCodec(RECURRENT_MODELS[slug]),
+                         TFRecurrentCodec(RECURRENT_MODELS[slug]))
+
+
+def _bits(codec, data):
+    """The decoded bits of every iteration of a file (torch or TF)."""
+    file = parse(data)
+    loaded = codec._network()
+    grids, previous = [], None
+    for t, latent in enumerate(file.latents):
+        if loaded.probabilities is None:
+            grid = binary_codes.unpack(latent.string, latent.shape)
+        else:
+            states = binary_codes.context_states(previous, latent.shape)
+            grid = codec._decode_bits(latent.string, binary_codes.context_indexes(t, states),
+                                      codec._frequencies(loaded))
+        grids.append(grid)
+        previous = grid
+    return np.stack(grids)
+
+
+def parity(torch_codec, tf_codec, image, iterations=16):
+    """(identical-bit fraction, pixels within ±1 fraction, TF − torch bytes, torch bytes)."""
+    torch_file = bytes(torch_codec.encode(image, iterations))
+    tf_file = bytes(tf_codec.encode(image, iterations))
+    same_bits = float(np.mean(_bits(torch_codec, torch_file) == _bits(tf_codec, tf_file)))
+    difference = np.abs(torch_codec.decode(torch_file).astype(int) - tf_codec.decode(tf_file))
+    return same_bits, float(np.mean(difference <= 1)), len(tf_file) - len(torch_file), len(
+        torch_file)
+
+
+RANS_FLUSH_BYTES = 8
+"""Per-string overhead allowed between the coders: CompressAI's rANS ends each string with
+its 32-bit state in whole 32-bit words; tfc's range coder flushes 1–2 bytes."""
+
+
+def sizes_agree(size_difference, torch_size, iterations=16, tolerance=0.01):
+    return abs(size_difference) <= tolerance * torch_size + RANS_FLUSH_BYTES * iterations
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_tiny_models_agree_across_frameworks(twins, slug):
+    torch_codec, tf_codec = twins(slug)
+    same_bits, close_pixels, size_difference, torch_size = parity(torch_codec, tf_codec,
+                                                                  photo(0, 64, 80))
+    assert same_bits >= 0.9999
+    assert close_pixels >= 0.999
+    assert sizes_agree(size_difference, torch_size)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_tf_files_are_progressive_and_decode_from_bytes_alone(twins, slug):
+    _, tf_codec = twins(slug)
+    image = photo(2, 37, 53)
+    full = bytes(tf_codec.encode(image, 6))
+    assert truncate(full, 2) == bytes(tf_codec.encode(image, 2))
+    fresh = TFRecurrentCodec(RECURRENT_MODELS[slug])
+    assert fresh.decode(truncate(full, 2)).shape == image.shape
+
+
+def test_tf_range_coder_decodes_what_it_encoded(twins):
+    _, tf_codec = twins("toderici2017-gru")
+    loaded = tf_codec._network()
+    rng = np.random.default_rng(0)
+    bits = (rng.random((32, 3, 4)) < 0.2).astype(np.uint8)
+    indexes = binary_codes.context_indexes(2, binary_codes.context_states(
+        (rng.random((32, 3, 4)) < 0.5).astype(np.uint8), bits.shape))
+    frequencies = tf_codec._frequencies(loaded)
+    string = tf_codec._encode_bits(bits, indexes, frequencies)
+    assert np.array_equal(tf_codec._decode_bits(string, indexes, frequencies), bits)
+
+
+def test_converted_file_codes_like_load_time_conversion(twins, tiny_weights, tmp_path,
+                                                        monkeypatch):
+    _, at_load = twins("toderici2017-gru")
+    image = photo(1, 48, 64)
+    expected = at_load.encode(image, 5)
+    result = invoke_cli("convert", "torch/toderici2017-gru", "tf/toderici2017-gru",
+                        "--out", str(tmp_path),
+                        env={"CODECBENCH_TORCH_WEIGHTS": str(tiny_weights)})
+    assert result.returncode == 0, result.stderr
+    written = tmp_path / "toderici2017-gru.tf.safetensors"
+    assert written.is_file()
+    monkeypatch.setenv("CODECBENCH_TF_WEIGHTS", str(tmp_path))
+    converted = TFRecurrentCodec(RECURRENT_MODELS["toderici2017-gru"])
+    assert converted.weights_file() == written
+    data = bytes(converted.encode(image, 5))
+    assert _bits(converted, data).tolist() == _bits(at_load, bytes(expected)).tolist()
+    assert parse(data).weights_id != parse(bytes(expected)).weights_id  # a different file
+
+
+def _shipped_pair(slug):
+    torch_codec = TorchRecurrentCodec(RECURRENT_MODELS[slug])
+    if torch_codec.weights_file() is None:
+        pytest.skip(f"no shipped weights for {slug}")
+    return torch_codec, TFRecurrentCodec(RECURRENT_MODELS[slug])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("slug", SLUGS)
+def test_shipped_weights_parity_on_a_real_photo(monkeypatch, slug):
+    """Stated tolerances: ≥ 99.99 % identical bits over 16 iterations, ≥ 99.9 % of pixels
+    within ±1, TF files within 1 % (+ the coders' flush bytes) of the torch files' size."""
+    monkeypatch.delenv("CODECBENCH_TORCH_WEIGHTS", raising=False)
+    monkeypatch.delenv("CODECBENCH_TF_WEIGHTS", raising=False)
+    torch_codec, tf_codec = _shipped_pair(slug)
+    same_bits, close_pixels, size_difference, torch_size = parity(
+        torch_codec, tf_codec, photo(SLUGS.index(slug) + 1, 192, 256, 0, 0))
+    assert same_bits >= 0.9999
+    assert close_pixels >= 0.999
+    assert sizes_agree(size_difference, torch_size)
