@@ -1,7 +1,6 @@
 """``codecbench train tf/<model>`` on tiny configurations: learns, resumes exactly, exports
 a working TF codec, and takes the same options as the torch side."""
 
-import csv
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ pytest.importorskip("tensorflow_compression")
 pytest.importorskip("safetensors")
 
 from codecbench.core.images import load_rgb  # noqa: E402
-from codecbench.core.training import TrainingConfig  # noqa: E402
 from codecbench.core.training_loop import TrainingError  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
 from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
@@ -19,22 +17,15 @@ from codecbench.plugins.tf import convert  # noqa: E402
 from codecbench.plugins.tf.codecs import TFLearnedCodec  # noqa: E402
 from codecbench.plugins.tf.training import train  # noqa: E402
 from conftest import invoke_cli  # noqa: E402
+from training_helpers import curves, tiny_config  # noqa: E402
 
 ENTRY = LEARNED_MODELS["mbt2018-mean"]
 CODEC = "tf/mbt2018-mean"
 
 
 def _config(data, out, **changes):
-    options = dict(data=data, out=out, quality=3, steps=24, batch_size=2, patch_size=64,
-                   learning_rate=1e-3, channels=(8, 8), log_every=4, checkpoint_every=4,
-                   lr_milestones=(), progress=False)
-    options.update(changes)
-    return TrainingConfig(**options)
-
-
-def _curves(out):
-    with (out / "curves.csv").open() as handle:
-        return list(csv.DictReader(handle))
+    return tiny_config(data, out, **{"steps": 24, "log_every": 4, "checkpoint_every": 4,
+                                     **changes})
 
 
 def _weights(path):
@@ -47,7 +38,7 @@ def test_a_tiny_tf_model_learns_and_exports_a_working_codec(small_photo_dir, tmp
                                                             monkeypatch):
     result = train(ENTRY, CODEC, _config(small_photo_dir, tmp_path / "run", steps=32))
     assert result.finished and result.step == 32
-    rows = _curves(tmp_path / "run")
+    rows = curves(tmp_path / "run")
     assert [int(r["step"]) for r in rows] == list(range(4, 33, 4))
     assert all(r["aux_loss"] == "" for r in rows)  # tfc has no auxiliary loss
     first = sum(float(r["loss"]) for r in rows[:2]) / 2
@@ -76,8 +67,8 @@ def test_a_resumed_tf_run_continues_exactly(small_photo_dir, tmp_path):
     assert expected.keys() == actual.keys()
     for key in expected:
         assert np.array_equal(expected[key], actual[key]), key
-    assert [r["loss"] for r in _curves(tmp_path / "split")] == \
-        [r["loss"] for r in _curves(tmp_path / "straight")]
+    assert [r["loss"] for r in curves(tmp_path / "split")] == \
+        [r["loss"] for r in curves(tmp_path / "straight")]
 
 
 def test_tf_training_refuses_what_it_cannot_do(small_photo_dir, tmp_path):
@@ -107,7 +98,7 @@ def test_train_command_fine_tunes_tf_from_torch_weights(tmp_path):
                         str(torch_file), "--metric", "ms-ssim", "--half-kernels",
                         "--log-every", "1", "--out", str(out), "--no-progress")
     assert completed.returncode == 0, completed.stderr
-    rows = _curves(out)
+    rows = curves(out)
     assert [float(r["lr"]) for r in rows] == [1e-5, 1e-5 * 0.5, 1e-5 * 0.5]
     assert all(0 < float(r["distortion"]) <= 1 for r in rows)  # MS-SSIM
     tensors = _weights(out / "bls2017-factorized-q2.tf.safetensors")

@@ -1,6 +1,5 @@
 """``codecbench train`` on tiny configurations: the loss falls, runs resume exactly."""
 
-import csv
 import os
 import signal
 import subprocess
@@ -12,27 +11,14 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
-from codecbench.core.training import TrainingConfig  # noqa: E402
 from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
 from codecbench.plugins.torch import weights as weights_io  # noqa: E402
 from codecbench.plugins.torch.training import TrainingError, train  # noqa: E402
 from conftest import run_cli  # noqa: E402
+from training_helpers import curves, tiny_config  # noqa: E402
 
 ENTRY = LEARNED_MODELS["bmshj2018-hyperprior"]
 CODEC = "torch/bmshj2018-hyperprior"
-
-
-def _config(data, out, **changes):
-    options = dict(data=data, out=out, quality=3, steps=30, batch_size=2, patch_size=64,
-                   learning_rate=1e-3, channels=(8, 8), log_every=5, checkpoint_every=5,
-                   lr_milestones=(), progress=False)
-    options.update(changes)
-    return TrainingConfig(**options)
-
-
-def _curves(out):
-    with (out / "curves.csv").open() as handle:
-        return list(csv.DictReader(handle))
 
 
 def _tensors(path):
@@ -42,9 +28,9 @@ def _tensors(path):
 
 
 def test_a_tiny_model_learns(small_photo_dir, tmp_path):
-    result = train(ENTRY, CODEC, _config(small_photo_dir, tmp_path / "run", steps=60))
+    result = train(ENTRY, CODEC, tiny_config(small_photo_dir, tmp_path / "run", steps=60))
     assert result.finished and result.step == 60
-    rows = _curves(tmp_path / "run")
+    rows = curves(tmp_path / "run")
     assert [int(r["step"]) for r in rows] == list(range(5, 61, 5))
     first = sum(float(r["loss"]) for r in rows[:2]) / 2
     last = sum(float(r["loss"]) for r in rows[-2:]) / 2
@@ -56,15 +42,15 @@ def test_a_tiny_model_learns(small_photo_dir, tmp_path):
 
 
 def test_an_extended_run_continues_exactly_where_it_stopped(small_photo_dir, tmp_path):
-    straight = train(ENTRY, CODEC, _config(small_photo_dir, tmp_path / "straight", steps=20))
-    train(ENTRY, CODEC, _config(small_photo_dir, tmp_path / "split", steps=10))
-    resumed = train(ENTRY, CODEC, _config(small_photo_dir, tmp_path / "split", steps=20))
+    straight = train(ENTRY, CODEC, tiny_config(small_photo_dir, tmp_path / "straight", steps=20))
+    train(ENTRY, CODEC, tiny_config(small_photo_dir, tmp_path / "split", steps=10))
+    resumed = train(ENTRY, CODEC, tiny_config(small_photo_dir, tmp_path / "split", steps=20))
     assert resumed.step == 20
     a, b = _tensors(straight.weights), _tensors(resumed.weights)
     assert a.keys() == b.keys()
     assert all(torch.equal(a[name], b[name]) for name in a)
-    assert [r["step"] for r in _curves(tmp_path / "split")] == \
-        [r["step"] for r in _curves(tmp_path / "straight")]
+    assert [r["step"] for r in curves(tmp_path / "split")] == \
+        [r["step"] for r in curves(tmp_path / "straight")]
 
 
 @pytest.mark.slow
@@ -81,7 +67,7 @@ def test_a_killed_training_run_resumes_to_the_same_weights(small_photo_dir, tmp_
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if (killed / "curves.csv").exists() and len(_curves(killed)) >= 4:
+        if (killed / "curves.csv").exists() and len(curves(killed)) >= 4:
             break
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
@@ -92,25 +78,25 @@ def test_a_killed_training_run_resumes_to_the_same_weights(small_photo_dir, tmp_
     name = "bmshj2018-hyperprior-q2.safetensors"
     a, b = _tensors(tmp_path / "straight" / name), _tensors(killed / name)
     assert all(torch.equal(a[key], b[key]) for key in a)
-    assert [r["step"] for r in _curves(killed)] == [str(s) for s in range(3, 61, 3)]
+    assert [r["step"] for r in curves(killed)] == [str(s) for s in range(3, 61, 3)]
 
 
 def test_resuming_with_other_settings_is_refused(small_photo_dir, tmp_path):
-    train(ENTRY, CODEC, _config(small_photo_dir, tmp_path / "run", steps=5))
+    train(ENTRY, CODEC, tiny_config(small_photo_dir, tmp_path / "run", steps=5))
     with pytest.raises(TrainingError, match="other settings.*lmbda"):
-        train(ENTRY, CODEC, _config(small_photo_dir, tmp_path / "run", steps=10, lmbda=0.5))
+        train(ENTRY, CODEC, tiny_config(small_photo_dir, tmp_path / "run", steps=10, lmbda=0.5))
 
 
 def test_fine_tuning_starts_from_another_rate_point(small_photo_dir, tmp_path):
-    base = train(ENTRY, CODEC, _config(small_photo_dir, tmp_path / "base", steps=40))
-    tuned = train(ENTRY, CODEC, _config(small_photo_dir, tmp_path / "q5", quality=5, steps=5,
+    base = train(ENTRY, CODEC, tiny_config(small_photo_dir, tmp_path / "base", steps=40))
+    tuned = train(ENTRY, CODEC, tiny_config(small_photo_dir, tmp_path / "q5", quality=5, steps=5,
                                         init_from=base.weights))
     record = (tmp_path / "q5" / "training.json").read_text()
     assert str(base.weights) in record
     assert weights_io.read_metadata(tuned.weights)["lambda"] == repr(ENTRY.lambda_of(5))
     # it starts where the base ended, far below a fresh model: it began from trained weights
-    base_rows = _curves(tmp_path / "base")
-    first = float(_curves(tmp_path / "q5")[0]["distortion"])
+    base_rows = curves(tmp_path / "base")
+    first = float(curves(tmp_path / "q5")[0]["distortion"])
     assert first < 0.5 * float(base_rows[0]["distortion"])
     assert first < 2 * float(base_rows[-1]["distortion"])
 
@@ -118,9 +104,9 @@ def test_fine_tuning_starts_from_another_rate_point(small_photo_dir, tmp_path):
 def test_ms_ssim_training_runs(tmp_path):
     from codecbench.datasets.builtin import SAMPLE_DIR
 
-    result = train(ENTRY, CODEC, _config(SAMPLE_DIR, tmp_path / "run", steps=2, batch_size=1,
+    result = train(ENTRY, CODEC, tiny_config(SAMPLE_DIR, tmp_path / "run", steps=2, batch_size=1,
                                          metric="ms-ssim", patch_size=192, log_every=1))
-    rows = _curves(tmp_path / "run")
+    rows = curves(tmp_path / "run")
     assert result.finished and 0 < float(rows[-1]["distortion"]) < 1
     assert rows[-1]["psnr"] == ""
 
@@ -128,11 +114,11 @@ def test_ms_ssim_training_runs(tmp_path):
 def test_too_small_images_and_empty_folders_are_named(tmp_path, small_photo_dir):
     (tmp_path / "empty").mkdir()
     with pytest.raises(TrainingError, match="no image files"):
-        train(ENTRY, CODEC, _config(tmp_path / "empty", tmp_path / "run"))
+        train(ENTRY, CODEC, tiny_config(tmp_path / "empty", tmp_path / "run"))
     with pytest.raises(TrainingError, match="multiple of 64"):
-        train(ENTRY, CODEC, _config(small_photo_dir, tmp_path / "run3", patch_size=100))
+        train(ENTRY, CODEC, tiny_config(small_photo_dir, tmp_path / "run3", patch_size=100))
     with pytest.raises(TrainingError, match="smaller than the 4096px patch"):
-        train(ENTRY, CODEC, _config(small_photo_dir, tmp_path / "run2", patch_size=4096))
+        train(ENTRY, CODEC, tiny_config(small_photo_dir, tmp_path / "run2", patch_size=4096))
 
 
 def test_cli_trains_and_refuses_untrainable_codecs(small_photo_dir, tmp_path):

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.core.training import RESUME_INSENSITIVE, TrainingConfig
+from codecbench.core.training import RESUME_INSENSITIVE, TrainingConfig, TrainingResult
 
 CURVE_COLUMNS = ("step", "loss", "bpp", "distortion", "psnr", "aux_loss", "lr", "elapsed_s")
 LOSS_KEYS = ("loss", "bpp", "distortion", "aux_loss")
@@ -192,6 +192,20 @@ def run_steps(config: TrainingConfig, description: str, state: LoopState,
         bar.close()
         curves.close()
     return state
+
+
+def run_to_completion(config: TrainingConfig, description: str, state: LoopState,
+                      train_step: Callable[[int, float], dict],
+                      save_checkpoint: Callable[[], None], export: Callable[[], Path],
+                      ) -> TrainingResult:
+    """:func:`run_steps`, then ``export()`` (the weights file's path) once every step is done.
+
+    A run stopped by the time limit exports nothing; running it again continues it.
+    """
+    run_steps(config, description, state, train_step, save_checkpoint)
+    finished = state.step >= config.steps
+    return TrainingResult(out=Path(config.out), step=state.step, finished=finished,
+                          weights=export() if finished else None, final=state.last)
 
 
 def write_training_record(out: Path, record: dict) -> None:

@@ -156,20 +156,22 @@ class CNNModel(tf.Module):
         scales, means = tf.split(params, 2, axis=-1)
         return scales, means
 
-    def scale_fn(self):
-        """Scale of index ``i`` on the log-uniform table: ``exp(log s_0 + i · Δ)``."""
+    def _log_table(self):
+        """``(log s_0, Δ)`` of the log-uniform scale table ``s_i = exp(log s_0 + i · Δ)``."""
         table = self.scale_table
         log_min = tf.math.log(table[0])
-        step = (tf.math.log(table[-1]) - log_min) / (int(table.shape[0]) - 1)
+        return log_min, (tf.math.log(table[-1]) - log_min) / (int(table.shape[0]) - 1)
+
+    def scale_fn(self):
+        """Scale of index ``i`` on the log-uniform table: ``exp(log s_0 + i · Δ)``."""
+        log_min, step = self._log_table()
         return lambda index: tf.exp(tf.cast(log_min + step * tf.cast(index, tf.float32),
                                             index.dtype))
 
     def scale_index(self, scales):
         """Continuous table index of ``scales`` (bounded below by the table's first scale)."""
-        table = self.scale_table
-        log_min = tf.math.log(table[0])
-        step = (tf.math.log(table[-1]) - log_min) / (int(table.shape[0]) - 1)
-        return (tf.math.log(tf.maximum(scales, table[0])) - log_min) / step
+        log_min, step = self._log_table()
+        return (tf.math.log(tf.maximum(scales, self.scale_table[0])) - log_min) / step
 
     def coding_index(self, scales):
         """Integer index of the table entry that codes each scale, as CompressAI picks it.

@@ -190,15 +190,10 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
             optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return {key: float(value) for key, value in losses.items()} | {"aux_loss": None}
 
-    training_loop.run_steps(config, f"train {codec_name} λ={lmbda:g}", state, train_step,
-                            save_checkpoint)
-    finished = state.step >= config.steps
-    weights_path = None
-    if finished:
-        weights_path = _export(model, entry, codec_name, config, out, lmbda, N, M, state,
-                               parent, len(images))
-    return TrainingResult(out=out, step=state.step, finished=finished, weights=weights_path,
-                          final=state.last)
+    return training_loop.run_to_completion(
+        config, f"train {codec_name} λ={lmbda:g}", state, train_step, save_checkpoint,
+        lambda: _export(model, entry, codec_name, config, out, lmbda, N, M, state, parent,
+                        len(images)))
 
 
 def _hardware(device: str) -> str:

@@ -36,6 +36,9 @@ class ConvLSTMCell(nn.Module):
 
         [i, f, o, g] = W_x ∗ x + W_h ∗ h + b
         c' = σ(f)·c + σ(i)·tanh(g),   h' = σ(o)·tanh(c')
+
+    The forget gate's bias starts at 1 (Jozefowicz et al. 2015), so that the memory a
+    one-shot decoder relies on is kept from the first training steps.
     """
 
     gates = 4
@@ -48,6 +51,8 @@ class ConvLSTMCell(nn.Module):
                                     padding=kernel // 2)
         self.hidden_conv = nn.Conv2d(hidden, self.gates * hidden, hidden_kernel,
                                      padding=hidden_kernel // 2, bias=False)
+        with torch.no_grad():
+            self.input_conv.bias[hidden:2 * hidden].fill_(1.0)
 
     def initial_state(self, batch, height, width, like):
         zeros = like.new_zeros(batch, self.hidden, height, width)

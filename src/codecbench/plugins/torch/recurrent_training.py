@@ -160,14 +160,9 @@ def train(entry: RecurrentModel, codec_name: str, config: TrainingConfig) -> Tra
                 "distortion": mse, "aux_loss": None}
 
     network.train()
-    training_loop.run_steps(config, f"train {codec_name}", state, train_step, save_checkpoint)
-    finished = state.step >= config.steps
-    weights_path = None
-    if finished:
-        weights_path = _export(network, entry, codec_name, config, out, state, parent, device,
-                               images)
-    return TrainingResult(out=out, step=state.step, finished=finished, weights=weights_path,
-                          final=state.last)
+    return training_loop.run_to_completion(
+        config, f"train {codec_name}", state, train_step, save_checkpoint,
+        lambda: _export(network, entry, codec_name, config, out, state, parent, device, images))
 
 
 def _load_initial_weights(network, path: Path, entry: RecurrentModel) -> dict:

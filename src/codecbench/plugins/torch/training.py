@@ -173,15 +173,10 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
                 "distortion": losses[distortion_key].item(), "aux_loss": aux_loss.item()}
 
     model.train()
-    training_loop.run_steps(config, f"train {codec_name} λ={lmbda:g}", state, train_step,
-                            save_checkpoint)
-    finished = state.step >= config.steps
-    weights_path = None
-    if finished:
-        weights_path = _export(model, entry, codec_name, config, out, lmbda, N, M, state,
-                               parent, device, len(images))
-    return TrainingResult(out=out, step=state.step, finished=finished, weights=weights_path,
-                          final=state.last)
+    return training_loop.run_to_completion(
+        config, f"train {codec_name} λ={lmbda:g}", state, train_step, save_checkpoint,
+        lambda: _export(model, entry, codec_name, config, out, lmbda, N, M, state, parent,
+                        device, len(images)))
 
 
 def _export(model, entry, codec_name, config, out, lmbda, N, M, state, parent, device,
