@@ -141,3 +141,36 @@ def test_shipped_weights_rate_grows_and_distortion_falls_with_iterations(monkeyp
         assert rates[-1] <= k * RNN_BITS_PER_ITERATION_BPP + 8 * 400 / 256**2  # + header
     assert rates == sorted(rates) and len(set(rates)) == len(rates)
     assert qualities == sorted(qualities) and len(set(qualities)) == len(qualities)
+
+
+@pytest.mark.slow
+def test_rnn_family_next_to_cnn_and_jpeg_in_one_leaderboard(small_photo_dir, tmp_path,
+                                                           monkeypatch):
+    """The issue's run: ``--codec 'torch/toderici*' --codec 'torch/bls2017*' --codec jpeg``
+    on real photos with the shipped weights, then the Markdown leaderboard."""
+    import pandas as pd
+
+    from conftest import invoke_cli
+
+    monkeypatch.delenv("CODECBENCH_TORCH_WEIGHTS", raising=False)
+    for slug in ("toderici2016-lstm", "toderici2017-gru"):
+        _shipped(slug)
+    out = tmp_path / "run"
+    result = invoke_cli("run", "--codec", "torch/toderici*", "--codec", "torch/bls2017*",
+                        "--codec", "jpeg", "--dataset", str(small_photo_dir), "--metric", "bpp",
+                        "--metric", "bpp-estimate", "--metric", "psnr", "--out", str(out),
+                        "--no-progress")
+    assert result.returncode == 0, result.stderr
+    rows = pd.read_csv(out / "rows.csv")
+    assert rows["error"].isna().all(), rows["error"].dropna().tolist()
+    board = pd.read_csv(out / "leaderboard.csv")
+    families = board.groupby("codec")["family"].first()
+    assert families["torch/toderici2017-gru"] == families["torch/toderici2016-lstm"] == "rnn"
+    assert families["torch/bls2017-factorized"] == "cnn" and families["jpeg"] == "classical"
+    gru = board[board["codec"] == "torch/toderici2017-gru"].sort_values("quality")
+    assert gru["quality"].tolist() == list(range(1, 17))
+    assert gru["bpp"].is_monotonic_increasing
+    assert (gru["bpp-estimate"] < gru["quality"] * RNN_BITS_PER_ITERATION_BPP).all()
+    table = invoke_cli("leaderboard", str(out), "--format", "md")
+    assert table.returncode == 0, table.stderr
+    assert "toderici2017-gru" in table.stdout and "rnn" in table.stdout

@@ -78,8 +78,8 @@ def test_rate_points_are_iterations_so_lambda_and_metric_are_refused(small_photo
 def test_a_tiny_model_learns(small_photo_dir, tmp_path):
     entry = RECURRENT_MODELS["toderici2017-gru"]
     result = train(entry, "torch/toderici2017-gru",
-                   _config(small_photo_dir, tmp_path / "run", 30, log_every=10,
-                           checkpoint_every=30, learning_rate=3e-3))
+                   _config(small_photo_dir, tmp_path / "run", 16, log_every=8,
+                           checkpoint_every=16, learning_rate=3e-3))
     rows = (tmp_path / "run" / "curves.csv").read_text().splitlines()[1:]
     losses = [float(row.split(",")[1]) for row in rows]
     assert result.finished and losses[-1] < losses[0]

@@ -245,6 +245,12 @@ codec = TFLearnedCodec(LEARNED_MODELS["bls2017-factorized"])
 assert codec.availability() == (True, ""), codec.availability()
 image = np.ascontiguousarray(load_rgb(SAMPLE_DIR / "tulips.png")[:80, :100])
 assert codec.decode(codec.encode(image, 1)).shape == image.shape
+from codecbench.plugins.learned_models import RECURRENT_MODELS
+from codecbench.plugins.tf.recurrent_codecs import TFRecurrentCodec
+recurrent = TFRecurrentCodec(RECURRENT_MODELS["toderici2017-gru"])
+if recurrent.weights_file() is not None:  # shipped torch weights, converted without torch
+    assert recurrent.availability() == (True, ""), recurrent.availability()
+    assert recurrent.decode(recurrent.encode(image, 2)).shape == image.shape
 print("ok")
 """
     completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -220,14 +220,6 @@ RECURRENT_MODELS: dict[str, RecurrentModel] = {
 }
 
 
-def recurrent_model(slug: str) -> RecurrentModel:
-    """The table entry of ``slug``, with a clear error naming the valid ones."""
-    try:
-        return RECURRENT_MODELS[slug]
-    except KeyError:
-        valid = ", ".join(RECURRENT_MODELS)
-        raise ValueError(f"unknown recurrent model {slug!r}; valid: {valid}") from None
-
 
 COMPRESSAI_ZOO: dict[str, tuple[str, tuple[int, ...]]] = {
     "bmshj2018-factorized": ("factorized", tuple(range(1, 9))),

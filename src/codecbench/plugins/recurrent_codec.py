@@ -15,6 +15,7 @@ range coder (:meth:`_encode_bits` / :meth:`_decode_bits`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from codecbench.core.learned_container import ContainerError, Latent, LearnedFil
 from codecbench.plugins import binary_codes, recurrent_tiling
 from codecbench.plugins.learned_codec import LearnedCodec
 from codecbench.plugins.learned_models import RecurrentModel
+from codecbench.plugins.torch.weights import weights_id
 
 
 @dataclass
@@ -71,6 +73,12 @@ class RecurrentCodec(LearnedCodec):
         return state
 
     # --- what subclasses provide -------------------------------------------------------
+    coder_library: str  # the library whose version is the codec's version
+
+    def weights_file(self) -> Path | None:
+        """The one weights file of every rate point, or ``None``."""
+        raise NotImplementedError
+
     def _load_network(self) -> LoadedRecurrent:
         raise NotImplementedError
 
@@ -89,6 +97,21 @@ class RecurrentCodec(LearnedCodec):
         raise NotImplementedError
 
     # --- LearnedCodec hooks ------------------------------------------------------------
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        return self.entry.qualities if self.weights_file() is not None else ()
+
+    def _weights_id(self, quality: int) -> bytes:
+        path = self.weights_file()
+        if path is None:
+            raise FileNotFoundError(f"no weights for {self.name}")
+        return weights_id(path)
+
+    @property
+    def version(self) -> str:
+        weights = self._weights_id(1).hex() if self.weights_file() else "none"
+        library = self.coder_library
+        return f"{library} {self.library_versions()[library]}; weights {weights}"
+
     def _network(self) -> LoadedRecurrent:
         if self._loaded is None:
             self._loaded = self._load_network()

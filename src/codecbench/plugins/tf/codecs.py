@@ -18,7 +18,6 @@ the CPU.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from codecbench.core.learned_container import LearnedFile
 from codecbench.plugins.learned_codec import LearnedCodec
 from codecbench.plugins.learned_models import LearnedModel
 from codecbench.plugins.tf import convert_paths
+from codecbench.plugins.tf.framework import TensorFlowFramework
 from codecbench.plugins.torch import weights as torch_weights
 
 DEVICE_ENV = "CODECBENCH_TF_DEVICE"
@@ -36,12 +36,9 @@ TF_PRIORS = ("factorized", "hyperprior", "mean-scale")
 """Priors with a TF model; the autoregressive ``mbt2018`` (serial context model) has none."""
 
 
-class TFLearnedCodec(LearnedCodec):
+class TFLearnedCodec(TensorFlowFramework, LearnedCodec):
     """``tf/<slug>``: a model of the table, in TensorFlow, on converted or TF weights."""
 
-    framework = "tensorflow"
-    weights_env = convert_paths.WEIGHTS_ENV
-    install_hint = "pip install 'codecbench[tf]'"
 
     def __init__(self, entry: LearnedModel):
         super().__init__()
@@ -56,18 +53,6 @@ class TFLearnedCodec(LearnedCodec):
         # the twin of torch/<slug> on the same weights: select it by name (--codec 'tf/*')
         self.in_default_run = False
         self.description = f"{entry.summary} (tensorflow-compression; torch weights converted)"
-
-    def missing_modules(self) -> list[str]:
-        return [name for name in ("tensorflow", "tensorflow_compression", "safetensors")
-                if importlib.util.find_spec(name) is None]
-
-    def library_versions(self) -> dict[str, str]:
-        from importlib.metadata import version
-
-        import tensorflow as tf
-
-        return {"tensorflow": tf.__version__,
-                "tensorflow-compression": version("tensorflow-compression")}
 
     @property
     def version(self) -> str:

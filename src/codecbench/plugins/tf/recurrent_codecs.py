@@ -17,7 +17,6 @@ Imports tensorflow only when a codec is used.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from codecbench.plugins import binary_codes
 from codecbench.plugins.learned_models import RecurrentModel
 from codecbench.plugins.recurrent_codec import LoadedRecurrent, RecurrentCodec
 from codecbench.plugins.tf import convert_paths
+from codecbench.plugins.tf.framework import TensorFlowFramework
 from codecbench.plugins.torch import recurrent_weights
 from codecbench.plugins.torch import weights as torch_weights
 
@@ -48,12 +48,8 @@ def range_coder_lookup(frequencies: np.ndarray) -> np.ndarray:
     return rows
 
 
-class TFRecurrentCodec(RecurrentCodec):
+class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
     """A recurrent model of the table in TensorFlow, on converted (or TF) weights."""
-
-    framework = "tensorflow"
-    weights_env = convert_paths.WEIGHTS_ENV
-    install_hint = "pip install 'codecbench[tf]'"
 
     def __init__(self, entry: RecurrentModel):
         super().__init__(entry, "tf")
@@ -68,39 +64,12 @@ class TFRecurrentCodec(RecurrentCodec):
         state["_lookup"] = None
         return state
 
-    def missing_modules(self) -> list[str]:
-        return [name for name in ("tensorflow", "tensorflow_compression", "safetensors")
-                if importlib.util.find_spec(name) is None]
-
-    def library_versions(self) -> dict[str, str]:
-        from importlib.metadata import version
-
-        import tensorflow as tf
-
-        return {"tensorflow": tf.__version__,
-                "tensorflow-compression": version("tensorflow-compression")}
-
     def weights_file(self) -> Path | None:
         for folder in os.environ.get(convert_paths.WEIGHTS_ENV, "").split(os.pathsep):
             candidate = Path(folder) / tf_weights_filename(self.entry.slug)
             if folder and candidate.is_file():
                 return candidate
         return recurrent_weights.find_recurrent_weights(self.entry.slug)
-
-    def qualities_with_weights(self) -> tuple[int, ...]:
-        return self.entry.qualities if self.weights_file() is not None else ()
-
-    def _weights_id(self, quality: int) -> bytes:
-        path = self.weights_file()
-        if path is None:
-            raise FileNotFoundError(f"no weights for {self.name}")
-        return torch_weights.weights_id(path)
-
-    @property
-    def version(self) -> str:
-        weights = self._weights_id(1).hex() if self.weights_file() else "none"
-        return (f"tensorflow-compression {self.library_versions()['tensorflow-compression']}; "
-                f"weights {weights}")
 
     def _load_network(self) -> LoadedRecurrent:
         from codecbench.plugins.tf.recurrent import RecurrentNetwork, convert_state

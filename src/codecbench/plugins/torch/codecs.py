@@ -15,7 +15,6 @@ This module imports torch only inside methods, when a codec is used.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from codecbench.core.learned_container import Latent, LearnedFile
 from codecbench.plugins.learned_codec import LearnedCodec
 from codecbench.plugins.learned_models import COMPRESSAI_ZOO, LearnedModel
 from codecbench.plugins.torch import weights as weights_io
+from codecbench.plugins.torch.framework import TorchFramework
 
 DEVICE_ENV = "CODECBENCH_TORCH_DEVICE"
 ZOO_WEIGHTS_ENV = "CODECBENCH_COMPRESSAI_WEIGHTS"
@@ -32,25 +32,12 @@ ZOO_DOWNLOAD_ENV = "CODECBENCH_COMPRESSAI_DOWNLOAD"
 PADDING_MULTIPLE = 64
 
 
-class CompressAICodec(LearnedCodec):
+class CompressAICodec(TorchFramework, LearnedCodec):
     """Encode/decode of every codec built on a CompressAI model (see :class:`LearnedCodec`).
 
     The transforms run on ``CODECBENCH_TORCH_DEVICE``; entropy coding is CompressAI's
     ``compress``/``decompress`` (:mod:`codecbench.plugins.torch.pipeline`).
     """
-
-    framework = "torch"
-    install_hint = "pip install 'codecbench[torch]'"
-
-    def missing_modules(self) -> list[str]:
-        return [name for name in ("torch", "compressai", "safetensors")
-                if importlib.util.find_spec(name) is None]
-
-    def library_versions(self) -> dict[str, str]:
-        import compressai
-        import torch
-
-        return {"torch": torch.__version__, "compressai": compressai.__version__}
 
     @property
     def device(self) -> str:

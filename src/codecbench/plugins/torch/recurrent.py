@@ -31,7 +31,24 @@ from torch import nn
 from codecbench.plugins.learned_models import RecurrentModel
 
 
-class ConvLSTMCell(nn.Module):
+class ConvCell(nn.Module):
+    """A recurrent cell whose gates are convolutions: ``gates·hidden`` channels from the
+    input (``kernel``, ``stride``, with bias) and from the hidden state (``hidden_kernel``,
+    stride 1, no bias)."""
+
+    gates: int
+
+    def __init__(self, in_channels, hidden, stride=1, kernel=3, hidden_kernel=1):
+        super().__init__()
+        self.hidden = hidden
+        self.stride = stride
+        self.input_conv = nn.Conv2d(in_channels, self.gates * hidden, kernel, stride,
+                                    padding=kernel // 2)
+        self.hidden_conv = nn.Conv2d(hidden, self.gates * hidden, hidden_kernel,
+                                     padding=hidden_kernel // 2, bias=False)
+
+
+class ConvLSTMCell(ConvCell):
     """Convolutional LSTM (Hochreiter & Schmidhuber 1997; Shi et al. 2015)::
 
         [i, f, o, g] = W_x ∗ x + W_h ∗ h + b
@@ -44,13 +61,7 @@ class ConvLSTMCell(nn.Module):
     gates = 4
 
     def __init__(self, in_channels, hidden, stride=1, kernel=3, hidden_kernel=1):
-        super().__init__()
-        self.hidden = hidden
-        self.stride = stride
-        self.input_conv = nn.Conv2d(in_channels, self.gates * hidden, kernel, stride,
-                                    padding=kernel // 2)
-        self.hidden_conv = nn.Conv2d(hidden, self.gates * hidden, hidden_kernel,
-                                     padding=hidden_kernel // 2, bias=False)
+        super().__init__(in_channels, hidden, stride, kernel, hidden_kernel)
         with torch.no_grad():
             self.input_conv.bias[hidden:2 * hidden].fill_(1.0)
 
@@ -66,7 +77,7 @@ class ConvLSTMCell(nn.Module):
         return h, (h, c)
 
 
-class ConvGRUCell(nn.Module):
+class ConvGRUCell(ConvCell):
     """Convolutional GRU (Cho et al. 2014), as in Toderici 2017::
 
         [r_x, z_x, n_x] = W_x ∗ x + b,   [r_h, z_h, n_h] = W_h ∗ h
@@ -75,15 +86,6 @@ class ConvGRUCell(nn.Module):
     """
 
     gates = 3
-
-    def __init__(self, in_channels, hidden, stride=1, kernel=3, hidden_kernel=1):
-        super().__init__()
-        self.hidden = hidden
-        self.stride = stride
-        self.input_conv = nn.Conv2d(in_channels, self.gates * hidden, kernel, stride,
-                                    padding=kernel // 2)
-        self.hidden_conv = nn.Conv2d(hidden, self.gates * hidden, hidden_kernel,
-                                     padding=hidden_kernel // 2, bias=False)
 
     def initial_state(self, batch, height, width, like):
         return (like.new_zeros(batch, self.hidden, height, width),)

@@ -9,7 +9,6 @@ CompressAI's rANS coder (``compressai.ans``), one string per iteration, each bit
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from codecbench.plugins.learned_models import RecurrentModel
 from codecbench.plugins.recurrent_codec import LoadedRecurrent, RecurrentCodec
 from codecbench.plugins.torch import recurrent_weights
 from codecbench.plugins.torch import weights as weights_io
+from codecbench.plugins.torch.framework import TorchFramework
 
 ESCAPE_FREE_CDF_LENGTH = 4
 """CompressAI's rANS tables end with an escape bin: ``[0, f₀, 2¹⁶, 2¹⁶]`` codes bits 0 and 1
@@ -31,11 +31,8 @@ def rans_tables(frequencies: np.ndarray) -> list[list[int]]:
     return [[0, int(f), top, top] for f in frequencies]
 
 
-class TorchRecurrentCodec(RecurrentCodec):
+class TorchRecurrentCodec(TorchFramework, RecurrentCodec):
     """A recurrent model of the table, in PyTorch, on our weights."""
-
-    framework = "torch"
-    install_hint = "pip install 'codecbench[torch]'"
 
     def __init__(self, entry: RecurrentModel):
         super().__init__(entry, "torch")
@@ -48,32 +45,8 @@ class TorchRecurrentCodec(RecurrentCodec):
         state["_tables"] = None
         return state
 
-    def missing_modules(self) -> list[str]:
-        return [name for name in ("torch", "compressai", "safetensors")
-                if importlib.util.find_spec(name) is None]
-
-    def library_versions(self) -> dict[str, str]:
-        import compressai
-        import torch
-
-        return {"torch": torch.__version__, "compressai": compressai.__version__}
-
     def weights_file(self) -> Path | None:
         return recurrent_weights.find_recurrent_weights(self.entry.slug)
-
-    def qualities_with_weights(self) -> tuple[int, ...]:
-        return self.entry.qualities if self.weights_file() is not None else ()
-
-    def _weights_id(self, quality: int) -> bytes:
-        path = self.weights_file()
-        if path is None:
-            raise FileNotFoundError(f"no weights for {self.name}")
-        return weights_io.weights_id(path)
-
-    @property
-    def version(self) -> str:
-        weights = self._weights_id(1).hex() if self.weights_file() else "none"
-        return f"compressai {self.library_versions()['compressai']}; weights {weights}"
 
     def _load_network(self) -> LoadedRecurrent:
         path = self.weights_file()

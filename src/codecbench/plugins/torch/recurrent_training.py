@@ -35,17 +35,13 @@ from codecbench.core.training_loop import LoopState, TrainingError
 from codecbench.plugins import binary_codes
 from codecbench.plugins.learned_models import RecurrentModel
 from codecbench.plugins.torch import recurrent_weights
+from codecbench.plugins.torch import training as checkpoints
 from codecbench.plugins.torch.recurrent import (
     RecurrentCompressor,
     decoder_widths,
     encoder_widths,
 )
-from codecbench.plugins.torch.training import (
-    _hardware,
-    _save_checkpoint,
-    load_training_images,
-    sample_batch,
-)
+from codecbench.plugins.torch.training import _hardware, load_training_images, sample_batch
 
 CHECKPOINT_FORMAT = "codecbench-torch-recurrent-checkpoint/1"
 CONTEXT_CROPS = 48
@@ -112,20 +108,12 @@ def train(entry: RecurrentModel, codec_name: str, config: TrainingConfig) -> Tra
     generator = torch.Generator().manual_seed(config.seed)
     state, parent = LoopState(), None
 
+    stateful = {"model": network, "optimizer": optimizer}
     if checkpoint_path.exists():
-        checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        if checkpoint.get("format") != CHECKPOINT_FORMAT or checkpoint["codec"] != codec_name:
-            raise TrainingError(f"{checkpoint_path} is not a checkpoint of {codec_name}")
-        training_loop.check_resumable(checkpoint["config"], config, out)
-        network.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        generator.set_state(checkpoint["generator"].cpu())
-        torch.set_rng_state(checkpoint["torch_rng"].cpu())
-        if device.type == "cuda" and "cuda_rng" in checkpoint:
-            torch.cuda.set_rng_state(checkpoint["cuda_rng"].cpu(), device)
+        checkpoint = checkpoints.resume(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config,
+                                        device, stateful, generator)
         state = LoopState(checkpoint["step"], checkpoint["elapsed_s"])
         parent = checkpoint["parent"]
-        training_loop.rewrite_curves(out / "curves.csv", state.step)
     elif config.init_from is not None:
         parent = _load_initial_weights(network, Path(config.init_from), entry)
         network.to(device)
@@ -133,15 +121,8 @@ def train(entry: RecurrentModel, codec_name: str, config: TrainingConfig) -> Tra
     images = load_training_images(Path(config.data), config.patch_size, device)
 
     def save_checkpoint() -> None:
-        checkpoint = {
-            "format": CHECKPOINT_FORMAT, "codec": codec_name, "config": config.to_json(),
-            "step": state.step, "elapsed_s": state.elapsed, "parent": parent,
-            "model": network.state_dict(), "optimizer": optimizer.state_dict(),
-            "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-        }
-        if device.type == "cuda":
-            checkpoint["cuda_rng"] = torch.cuda.get_rng_state(device)
-        _save_checkpoint(checkpoint_path, checkpoint)
+        checkpoints.save(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config, device,
+                         stateful, generator, state, parent)
 
     def train_step(step: int, lr: float) -> dict:
         for group in optimizer.param_groups:

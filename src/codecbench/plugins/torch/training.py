@@ -92,10 +92,40 @@ def _hardware(device: torch.device) -> str:
     return training_loop.cpu_description()
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
+def save(path: Path, checkpoint_format: str, codec_name: str, config: TrainingConfig, device,
+         stateful: dict, generator: torch.Generator, state: LoopState, parent,
+         extra: dict | None = None) -> None:
+    """Write ``checkpoint.pt`` atomically: every ``stateful`` object's ``state_dict``, the
+    crop sampler's and torch's RNG states, the step, the time and the lineage."""
+    checkpoint = {
+        "format": checkpoint_format, "codec": codec_name, "config": config.to_json(),
+        "step": state.step, "elapsed_s": state.elapsed, "parent": parent, **(extra or {}),
+        **{name: thing.state_dict() for name, thing in stateful.items()},
+        "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+    }
+    if device.type == "cuda":
+        checkpoint["cuda_rng"] = torch.cuda.get_rng_state(device)
     partial = path.with_name(path.name + ".part")
-    torch.save(state, partial)
+    torch.save(checkpoint, partial)
     os.replace(partial, path)
+
+
+def resume(path: Path, checkpoint_format: str, codec_name: str, config: TrainingConfig,
+           device, stateful: dict, generator: torch.Generator) -> dict:
+    """Load what :func:`save` wrote into ``stateful`` and the RNGs (same settings only);
+    drop the ``curves.csv`` rows logged after it. Returns the checkpoint."""
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    if checkpoint.get("format") != checkpoint_format or checkpoint["codec"] != codec_name:
+        raise TrainingError(f"{path} is not a checkpoint of {codec_name}")
+    training_loop.check_resumable(checkpoint["config"], config, Path(config.out))
+    for name, thing in stateful.items():
+        thing.load_state_dict(checkpoint[name])
+    generator.set_state(checkpoint["generator"].cpu())
+    torch.set_rng_state(checkpoint["torch_rng"].cpu())
+    if device.type == "cuda" and "cuda_rng" in checkpoint:
+        torch.cuda.set_rng_state(checkpoint["cuda_rng"].cpu(), device)
+    training_loop.rewrite_curves(Path(config.out) / "curves.csv", checkpoint["step"])
+    return checkpoint
 
 
 def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> TrainingResult:
@@ -118,21 +148,12 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
     generator = torch.Generator().manual_seed(config.seed)
     state, parent = LoopState(), None
 
+    stateful = {"model": model, "optimizer": optimizer, "aux_optimizer": aux_optimizer}
     if checkpoint_path.exists():
-        checkpoint = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        if checkpoint.get("format") != CHECKPOINT_FORMAT or checkpoint["codec"] != codec_name:
-            raise TrainingError(f"{checkpoint_path} is not a checkpoint of {codec_name}")
-        training_loop.check_resumable(checkpoint["config"], config, out)
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        aux_optimizer.load_state_dict(checkpoint["aux_optimizer"])
-        generator.set_state(checkpoint["generator"].cpu())
-        torch.set_rng_state(checkpoint["torch_rng"].cpu())
-        if device.type == "cuda" and "cuda_rng" in checkpoint:
-            torch.cuda.set_rng_state(checkpoint["cuda_rng"].cpu(), device)
+        checkpoint = resume(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config, device,
+                            stateful, generator)
         state = LoopState(checkpoint["step"], checkpoint["elapsed_s"])
         parent = checkpoint["parent"]
-        training_loop.rewrite_curves(out / "curves.csv", state.step)
     elif config.init_from is not None:
         parent = _load_initial_weights(model, Path(config.init_from))
         model.to(device)
@@ -142,16 +163,8 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
     distortion_key = "mse_loss" if config.metric == "mse" else "ms_ssim_loss"
 
     def save_checkpoint() -> None:
-        checkpoint = {
-            "format": CHECKPOINT_FORMAT, "codec": codec_name, "config": config.to_json(),
-            "step": state.step, "lambda": lmbda, "N": N, "M": M, "elapsed_s": state.elapsed,
-            "parent": parent, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(), "aux_optimizer": aux_optimizer.state_dict(),
-            "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-        }
-        if device.type == "cuda":
-            checkpoint["cuda_rng"] = torch.cuda.get_rng_state(device)
-        _save_checkpoint(checkpoint_path, checkpoint)
+        save(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config, device, stateful,
+             generator, state, parent, {"lambda": lmbda, "N": N, "M": M})
 
     def train_step(step: int, lr: float) -> dict:
         for group in optimizer.param_groups:
