@@ -7,7 +7,9 @@ a Markdown table: per rate point bpp, PSNR and MS-SSIM of each framework, and th
 encode and decode times per image with their TF/torch ratio (the framework cost), then the
 model-loading cost paid by the first image of each rate point.
 
-Usage: ``python benchmarks/framework_cost.py [--out DIR]`` (about ten minutes on 2 cores).
+Usage: ``python benchmarks/framework_cost.py [--out DIR]`` (about ten minutes on 2 cores);
+the recurrent models: ``--models toderici2016-lstm,toderici2017-gru,johnston2018-priming
+--quality 2 --quality 8 --quality 16``.
 """
 
 from __future__ import annotations
@@ -26,10 +28,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path,
                         default=Path("codecbench-results/framework-cost-sample"))
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help="comma-separated model slugs with torch/ and tf/ codecs")
+    parser.add_argument("--quality", action="append", default=[],
+                        help="rate point to run (repeatable; default: all)")
     args = parser.parse_args()
+    models = args.models.split(",")
     command = [sys.executable, "-m", "codecbench", "run", "--out", str(args.out), "-j", "1",
                "--no-progress", "--metric", "bpp", "--metric", "psnr", "--metric", "ms-ssim"]
-    for model in MODELS:
+    for quality in args.quality:
+        command += ["--quality", quality]
+    for model in models:
         command += ["--codec", f"torch/{model}", "--codec", f"tf/{model}"]
     subprocess.run(command, check=False, stdout=subprocess.DEVNULL)
     board = pd.read_csv(args.out / "leaderboard.csv").set_index(["codec", "quality"])
@@ -42,7 +51,7 @@ def main() -> None:
           "| encode s torch / TF (×) | decode s torch / TF (×) |")
     print("|---|---|---|---|---|---|---|")
     ratios = {"encode_s": [], "decode_s": []}
-    for model in MODELS:
+    for model in models:
         for quality in sorted(board.loc[f"torch/{model}"].index):
             t, f = board.loc[(f"torch/{model}", quality)], board.loc[(f"tf/{model}", quality)]
             cells = [model, str(quality), f"{t['bpp']:.4f} / {f['bpp']:.4f}",

@@ -17,15 +17,36 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 
-from make_model_cards import evaluate
+import numpy as np
+import pandas as pd
+from make_model_cards import METRICS, evaluate
 
 from codecbench.evaluators.rd import bd_rate
 from codecbench.plugins.learned_models import RECURRENT_MODELS
 from codecbench.plugins.torch.weights import SHIPPED_WEIGHTS
 
 REFERENCES = ("jpeg", "torch/bls2017-factorized", "torch/bmshj2018-hyperprior")
+ITERATIONS = (1, 2, 4, 8, 12, 16)
+"""The rate points evaluated (every one costs the recurrent steps of its iterations)."""
+
+
+def evaluate_recurrent(run_dir: Path, slugs) -> pd.DataFrame:
+    """``codecbench run`` of the recurrent codecs at :data:`ITERATIONS` on the sample set."""
+    command = [sys.executable, "-m", "codecbench", "run", "--dataset", "sample", "--out",
+               str(run_dir), "--no-progress", "-j", "2"]
+    for slug in slugs:
+        command += ["--codec", f"torch/{slug}"]
+    for metric in METRICS:
+        command += ["--metric", metric]
+    for k in ITERATIONS:
+        command += ["--quality", str(k)]
+    environment = {k: v for k, v in os.environ.items() if k != "CODECBENCH_TORCH_WEIGHTS"}
+    subprocess.run(command, check=True, env=environment)
+    return pd.read_csv(run_dir / "leaderboard.csv")
 
 
 def bd_text(board, reference: str, codec: str) -> tuple[str, float]:
@@ -33,6 +54,13 @@ def bd_text(board, reference: str, codec: str) -> tuple[str, float]:
     rows = board[board["codec"] == codec].sort_values("bpp")
     value, reason = bd_rate(ref["bpp"], ref["psnr"], rows["bpp"], rows["psnr"])
     return (f"{value:+.1f} %" if reason == "" else f"not computable ({reason})"), value
+
+
+def jpeg_psnr_at(jpeg, bpp: float) -> str:
+    """JPEG's mean PSNR at ``bpp`` (linear between its rate points; – outside them)."""
+    if not jpeg["bpp"].min() <= bpp <= jpeg["bpp"].max():
+        return "–"
+    return f"{np.interp(bpp, jpeg['bpp'], jpeg['psnr']):.2f}"
 
 
 def card(slug: str, board) -> str:
@@ -87,15 +115,17 @@ def card(slug: str, board) -> str:
         f"**{bd_text(board, 'torch/bls2017-factorized', codec)[0]}**.",
         "",
         "| iterations | code budget bpp | bpp (file) | bpp-estimate | saving vs budget | "
-        "PSNR dB | MS-SSIM | encode s | decode s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "PSNR dB | JPEG PSNR dB at this bpp | MS-SSIM | encode s | decode s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    jpeg = board[board["codec"] == "jpeg"].sort_values("bpp")
     for _, row in rows.iterrows():
         k = int(row["quality"])
         budget = entry.bound_bpp(k)
         lines.append(
             f"| {k} | {budget:.3f} | {row['bpp']:.4f} | {row['bpp-estimate']:.4f} | "
             f"{(1 - row['bpp'] / budget) * 100:+.1f} % | {row['psnr']:.2f} | "
+            f"{jpeg_psnr_at(jpeg, row['bpp'])} | "
             f"{row['ms-ssim']:.4f} | {row['encode_s']:.3f} | {row['decode_s']:.3f} |")
     lines += [
         "",
@@ -115,7 +145,10 @@ def main():
     args = parser.parse_args()
     slugs = [slug for slug in RECURRENT_MODELS
              if (SHIPPED_WEIGHTS / f"{slug}.training.json").exists()]
-    board = evaluate(args.run_dir, [*slugs, "bls2017-factorized", "bmshj2018-hyperprior"])
+    references = evaluate(args.run_dir / "references",
+                          ["bls2017-factorized", "bmshj2018-hyperprior"])
+    board = pd.concat([references, evaluate_recurrent(args.run_dir / "recurrent", slugs)],
+                      ignore_index=True)
     print("| codec | BD-rate vs JPEG | vs bls2017 | vs hyperprior | bpp at 16 it. | "
           "PSNR at 1 / 4 / 16 it. |")
     print("|---|---|---|---|---|---|")

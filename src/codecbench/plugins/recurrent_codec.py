@@ -65,6 +65,9 @@ class RecurrentCodec(LearnedCodec):
         coding = ("entropy-coded binary codes" if entry.entropy_coded
                   else f"raw binary codes, {entry.code_channels / 256:g} bpp per iteration")
         self.description = f"{entry.summary} (rate points = iterations; {coding})"
+        # 16 rate points of up to 16 recurrent encoder+decoder steps: seconds per photo;
+        # select them by name (--codec 'torch/toderici*')
+        self.in_default_run = False
         self._loaded: LoadedRecurrent | None = None
 
     def __getstate__(self):

@@ -56,7 +56,6 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
         self.no_weights_reason = (
             f"no weights: the torch/{entry.slug} weights (converted at load time) or a "
             f"'codecbench convert' output in {convert_paths.WEIGHTS_ENV}")
-        self.in_default_run = False  # the twin of torch/<slug>: select it by name
         self._lookup = None
 
     def __getstate__(self):
