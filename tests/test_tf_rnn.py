@@ -36,19 +36,7 @@ def twins(monkeypatch, tiny_weights):
 
 def _bits(codec, data):
     """The decoded bits of every iteration of a file (torch or TF)."""
-    file = parse(data)
-    loaded = codec._network()
-    grids, previous = [], None
-    for t, latent in enumerate(file.latents):
-        if loaded.probabilities is None:
-            grid = binary_codes.unpack(latent.string, latent.shape)
-        else:
-            states = binary_codes.context_states(previous, latent.shape)
-            grid = codec._decode_bits(latent.string, binary_codes.context_indexes(t, states),
-                                      codec._frequencies(loaded))
-        grids.append(grid)
-        previous = grid
-    return np.stack(grids)
+    return np.stack(codec.decode_bits(codec._network(), parse(data)))
 
 
 def parity(torch_codec, tf_codec, image, iterations=16):
@@ -97,9 +85,8 @@ def test_tf_range_coder_decodes_what_it_encoded(twins):
     bits = (rng.random((32, 3, 4)) < 0.2).astype(np.uint8)
     indexes = binary_codes.context_indexes(2, binary_codes.context_states(
         (rng.random((32, 3, 4)) < 0.5).astype(np.uint8), bits.shape))
-    frequencies = tf_codec._frequencies(loaded)
-    string = tf_codec._encode_bits(bits, indexes, frequencies)
-    assert np.array_equal(tf_codec._decode_bits(string, indexes, frequencies), bits)
+    string = tf_codec._encode_bits(bits, indexes, loaded.coder_tables)
+    assert np.array_equal(tf_codec._decode_bits(string, indexes, loaded.coder_tables), bits)
 
 
 def test_converted_file_codes_like_load_time_conversion(twins, tiny_weights, tmp_path,

@@ -14,7 +14,7 @@ range coder (:meth:`_encode_bits` / :meth:`_decode_bits`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +29,13 @@ from codecbench.plugins.torch.weights import weights_id
 
 @dataclass
 class LoadedRecurrent:
-    """A loaded network, its context table (``None``: raw bits) and its weights id."""
+    """A loaded network, its context table (``None``: raw bits), its weights id, the range
+    coder's tables built from the context table (once, at load) and the iterations to code."""
 
     network: object
     probabilities: np.ndarray | None
     weights_id: bytes
+    coder_tables: object = None
     iterations: int = 0
 
 
@@ -93,10 +95,14 @@ class RecurrentCodec(LearnedCodec):
         """The NHWC reconstruction after the last of ``codes`` (±1, NHWC each)."""
         raise NotImplementedError
 
-    def _encode_bits(self, bits: np.ndarray, indexes: np.ndarray, frequencies) -> bytes:
+    def _coder_tables(self, zero_frequencies: np.ndarray):
+        """The range coder's tables of the per-context zero frequencies."""
         raise NotImplementedError
 
-    def _decode_bits(self, string: bytes, indexes: np.ndarray, frequencies) -> np.ndarray:
+    def _encode_bits(self, bits: np.ndarray, indexes: np.ndarray, tables) -> bytes:
+        raise NotImplementedError
+
+    def _decode_bits(self, string: bytes, indexes: np.ndarray, tables) -> np.ndarray:
         raise NotImplementedError
 
     # --- LearnedCodec hooks ------------------------------------------------------------
@@ -117,13 +123,16 @@ class RecurrentCodec(LearnedCodec):
 
     def _network(self) -> LoadedRecurrent:
         if self._loaded is None:
-            self._loaded = self._load_network()
+            loaded = self._load_network()
+            if loaded.probabilities is not None:
+                loaded.coder_tables = self._coder_tables(
+                    binary_codes.zero_frequencies(loaded.probabilities))
+            self._loaded = loaded
         return self._loaded
 
     def _load(self, quality: int):
         loaded = self._network()
-        return LoadedRecurrent(loaded.network, loaded.probabilities, loaded.weights_id,
-                               quality), loaded.weights_id
+        return replace(loaded, iterations=quality), loaded.weights_id
 
     def _compress(self, loaded: LoadedRecurrent, image: np.ndarray):
         batch, tiling = recurrent_tiling.network_input(image, self.entry.patch)
@@ -134,15 +143,22 @@ class RecurrentCodec(LearnedCodec):
             strings = [binary_codes.pack(grid) for grid in bits]
             estimate = float(bits.size)
         else:
-            frequencies = self._frequencies(loaded)
             indexes = binary_codes.iteration_indexes(bits)
-            strings = [self._encode_bits(bits[t], indexes[t], frequencies)
+            strings = [self._encode_bits(bits[t], indexes[t], loaded.coder_tables)
                        for t in range(len(bits))]
             estimate = binary_codes.estimated_bits(bits, loaded.probabilities)
         return [Latent(grid.shape, string) for grid, string in zip(bits, strings, strict=True)
                 ], estimate
 
     def _decompress(self, loaded: LoadedRecurrent, file: LearnedFile) -> np.ndarray:
+        tiling = recurrent_tiling.Tiling(file.height, file.width, self.entry.patch)
+        codes = [recurrent_tiling.grid_to_codes(grid.astype(np.float32) * 2 - 1, tiling)
+                 for grid in self.decode_bits(loaded, file)]
+        return recurrent_tiling.network_output_to_image(
+            self._reconstruct(loaded.network, codes), tiling)
+
+    def decode_bits(self, loaded: LoadedRecurrent, file: LearnedFile) -> list[np.ndarray]:
+        """The ``C×h×w`` bits of every iteration of a parsed file, checked against its size."""
         tiling = recurrent_tiling.Tiling(file.height, file.width, self.entry.patch)
         expected = (self.entry.code_channels, *tiling.code_grid)
         if len(file.latents) != file.quality:
@@ -158,16 +174,10 @@ class RecurrentCodec(LearnedCodec):
             else:
                 indexes = binary_codes.context_indexes(
                     t, binary_codes.context_states(previous, expected))
-                grid = self._decode_bits(latent.string, indexes, self._frequencies(loaded))
+                grid = self._decode_bits(latent.string, indexes, loaded.coder_tables)
             grids.append(grid)
             previous = grid
-        codes = [recurrent_tiling.grid_to_codes(grid.astype(np.float32) * 2 - 1, tiling)
-                 for grid in grids]
-        return recurrent_tiling.network_output_to_image(
-            self._reconstruct(loaded.network, codes), tiling)
-
-    def _frequencies(self, loaded: LoadedRecurrent) -> np.ndarray:
-        return binary_codes.zero_frequencies(loaded.probabilities)
+        return grids
 
     def truncate(self, data: bytes, iterations: int) -> bytes:
         """See :func:`truncate`."""

@@ -29,7 +29,8 @@ from codecbench.plugins.learned_models import RecurrentModel
 
 
 def convert_state(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """torch ``state_dict`` arrays → the TF layouts of the table above (same names)."""
+    """torch ``state_dict`` arrays → the TF layouts of the table above (same names);
+    arrays that are not convolution kernels (biases, the context table) pass unchanged."""
     converted = {}
     for name, array in state.items():
         if array.ndim == 4:

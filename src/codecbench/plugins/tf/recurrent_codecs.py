@@ -56,12 +56,6 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
         self.no_weights_reason = (
             f"no weights: the torch/{entry.slug} weights (converted at load time) or a "
             f"'codecbench convert' output in {convert_paths.WEIGHTS_ENV}")
-        self._lookup = None
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state["_lookup"] = None
-        return state
 
     def weights_file(self) -> Path | None:
         for folder in os.environ.get(convert_paths.WEIGHTS_ENV, "").split(os.pathsep):
@@ -80,10 +74,7 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
             arrays, metadata = read_tf_recurrent(path)
         else:
             arrays, metadata = recurrent_weights.read_tensors(path)
-            probabilities = arrays.pop(recurrent_weights.CONTEXT_KEY, None)
             arrays = convert_state(arrays)
-            if probabilities is not None:
-                arrays[recurrent_weights.CONTEXT_KEY] = probabilities
         if metadata.get("model") != self.entry.slug:
             raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "
                              f"not {self.entry.slug!r}")
@@ -103,27 +94,25 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
         with tf.device("/CPU:0"):
             return network.decode([tf.constant(code) for code in codes]).numpy()
 
-    def _tfc_lookup(self, frequencies):
-        if self._lookup is None:
-            self._lookup = range_coder_lookup(frequencies)
-        return self._lookup
+    def _coder_tables(self, zero_frequencies: np.ndarray):
+        return range_coder_lookup(zero_frequencies)
 
-    def _encode_bits(self, bits: np.ndarray, indexes: np.ndarray, frequencies) -> bytes:
+    def _encode_bits(self, bits: np.ndarray, indexes: np.ndarray, tables) -> bytes:
         import tensorflow as tf
         import tensorflow_compression as tfc
 
         with tf.device("/CPU:0"):
-            handle = tfc.create_range_encoder([], self._tfc_lookup(frequencies))
+            handle = tfc.create_range_encoder([], tables)
             handle = tfc.entropy_encode_index(handle, indexes.astype(np.int32),
                                               bits.astype(np.int32))
             return tfc.entropy_encode_finalize(handle).numpy()
 
-    def _decode_bits(self, string: bytes, indexes: np.ndarray, frequencies) -> np.ndarray:
+    def _decode_bits(self, string: bytes, indexes: np.ndarray, tables) -> np.ndarray:
         import tensorflow as tf
         import tensorflow_compression as tfc
 
         with tf.device("/CPU:0"):
-            handle = tfc.create_range_decoder(string, self._tfc_lookup(frequencies))
+            handle = tfc.create_range_decoder(string, tables)
             handle, values = tfc.entropy_decode_index(handle, indexes.astype(np.int32),
                                                       indexes.shape, tf.int32)
             if not bool(tfc.entropy_decode_finalize(handle)):
@@ -141,10 +130,7 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
         if path is None:
             raise ValueError(f"{source.name} has no weights")
         arrays, metadata = recurrent_weights.read_tensors(path)
-        probabilities = arrays.pop(recurrent_weights.CONTEXT_KEY, None)
         arrays = convert_state(arrays)
-        if probabilities is not None:
-            arrays[recurrent_weights.CONTEXT_KEY] = probabilities
         target = Path(out_dir) / tf_weights_filename(self.entry.slug)
         metadata = {**metadata, "format": TF_FORMAT,
                     "source": torch_weights.weights_id(path).hex()}

@@ -38,12 +38,6 @@ class TorchRecurrentCodec(TorchFramework, RecurrentCodec):
         super().__init__(entry, "torch")
         self.no_weights_reason = (f"no weights: train with 'codecbench train {self.name}' and "
                                   f"put the run folder in {weights_io.WEIGHTS_ENV}")
-        self._tables = None
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        state["_tables"] = None
-        return state
 
     def weights_file(self) -> Path | None:
         return recurrent_weights.find_recurrent_weights(self.entry.slug)
@@ -69,23 +63,19 @@ class TorchRecurrentCodec(TorchFramework, RecurrentCodec):
         tensors = [torch.from_numpy(code).permute(0, 3, 1, 2) for code in codes]
         return network.decode(tensors)[-1].permute(0, 2, 3, 1).numpy()
 
-    def _rans_tables(self, frequencies):
-        if self._tables is None:
-            self._tables = rans_tables(frequencies)
-        return self._tables
+    def _coder_tables(self, zero_frequencies: np.ndarray):
+        return rans_tables(zero_frequencies)
 
-    def _encode_bits(self, bits: np.ndarray, indexes: np.ndarray, frequencies) -> bytes:
+    def _encode_bits(self, bits: np.ndarray, indexes: np.ndarray, tables) -> bytes:
         from compressai.ans import RansEncoder
 
-        tables = self._rans_tables(frequencies)
         return RansEncoder().encode_with_indexes(
             bits.ravel().astype(np.int32).tolist(), indexes.ravel().astype(np.int32).tolist(),
             tables, [ESCAPE_FREE_CDF_LENGTH] * len(tables), [0] * len(tables))
 
-    def _decode_bits(self, string: bytes, indexes: np.ndarray, frequencies) -> np.ndarray:
+    def _decode_bits(self, string: bytes, indexes: np.ndarray, tables) -> np.ndarray:
         from compressai.ans import RansDecoder
 
-        tables = self._rans_tables(frequencies)
         values = RansDecoder().decode_with_indexes(
             string, indexes.ravel().astype(np.int32).tolist(), tables,
             [ESCAPE_FREE_CDF_LENGTH] * len(tables), [0] * len(tables))
