@@ -85,8 +85,9 @@ def _describe(kind: str, obj, registry: Registry) -> dict:
             description=obj.description,
         )
     else:
+        available, reason = obj.availability()
         record.update(unit=obj.unit, higher_is_better=obj.higher_is_better,
-                      description=obj.description)
+                      description=obj.description, available=available, reason=reason)
     return record
 
 
@@ -110,10 +111,32 @@ def list_command(kind, as_json):
             click.echo(f"{r['name']:<32} {r['description']}  [{r['license']}]")
         else:
             direction = "higher is better" if r["higher_is_better"] else "lower is better"
-            click.echo(f"{r['name']:<16} {r['unit'] or '-':<6} {direction:<17} {r['description']}")
+            status = "" if r["available"] else f"  UNAVAILABLE: {r['reason']}"
+            click.echo(f"{r['name']:<16} {r['unit'] or '-':<6} {direction:<17} "
+                       f"{r['description']}{status}")
 
 
 # -- run ------------------------------------------------------------------------------
+
+
+def _select_metrics(registry: Registry, names):
+    """The named metrics (each must be available), or every available one."""
+    if names:
+        metrics = registry.select("metrics", names)
+        for metric in metrics:
+            available, reason = metric.availability()
+            if not available:
+                _fail(f"metric {metric.name} is unavailable: {reason}")
+        return metrics
+    chosen = []
+    for metric in registry.metrics():
+        available, reason = metric.availability()
+        if available:
+            chosen.append(metric)
+        else:
+            click.echo(f"codecbench: skipping unavailable metric {metric.name}: {reason}",
+                       err=True)
+    return chosen
 
 
 def _select_codecs(registry: Registry, patterns):
@@ -208,7 +231,7 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, metric_name
     registry = _registry()
     try:
         codecs = _select_codecs(registry, codec_patterns)
-        metrics = registry.select("metrics", metric_names) if metric_names else registry.metrics()
+        metrics = _select_metrics(registry, metric_names)
     except (UnknownNameError, NameConflictError) as exc:
         _fail(str(exc.args[0]))
     if not codecs:

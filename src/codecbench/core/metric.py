@@ -42,5 +42,11 @@ class Metric(abc.ABC):
     ) -> float:
         """The metric's value for one image."""
 
+    def availability(self) -> tuple[bool, str]:
+        """``(True, "")``, or ``(False, reason)`` when the metric cannot be computed here
+        (e.g. pretrained weights absent). Unavailable metrics are left out of the default
+        run; naming one with ``--metric`` is an error quoting the reason."""
+        return True, ""
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -19,6 +19,55 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+ADVERSARIAL_LOSSES = ("non-saturating", "least-squares")
+DISCRIMINATORS = ("conditional", "multiscale")
+
+
+@dataclass(frozen=True)
+class Adversarial:
+    """How a GAN-family model is trained: its discriminator and the generator's extra terms.
+
+    The generator (the codec's decoder, and through it the encoder) minimises::
+
+        L_G = R + λ · (255² · MSE + k_P · P) + β · L_adv + k_FM · FM
+
+    and the discriminator ``D`` its own loss, alternately, one step each:
+
+    * ``non-saturating`` (Goodfellow et al. 2014, as HiFiC):
+      ``L_D = softplus(−D(x)) + softplus(D(x̂))``, ``L_adv = softplus(−D(x̂))``;
+    * ``least-squares`` (LSGAN, Mao et al. 2017, as Agustsson et al. 2019):
+      ``L_D = (D(x) − 1)² + D(x̂)²``, ``L_adv = (D(x̂) − 1)²``;
+
+    averaged over D's output map (and over scales of a multi-scale D). ``P`` is the
+    perceptual distance (LPIPS when its backbone weights are present, else
+    ``1 − MS-SSIM``; the run records which), ``FM`` the L1 distance between D's
+    intermediate features of ``x`` and ``x̂`` (pix2pixHD's feature matching).
+
+    Attributes:
+        discriminator: ``conditional`` (HiFiC: D sees the image and the upsampled
+            quantised latent) or ``multiscale`` (three PatchGANs at 1, ½, ¼ scale).
+        loss: one of :data:`ADVERSARIAL_LOSSES`.
+        weight: β.
+        perceptual_weight: k_P.
+        feature_matching: k_FM.
+        warmup: fraction of the steps trained without ``L_adv`` and without updating D
+            (HiFiC first trains the rate–distortion model, then adds the GAN).
+        widths: channels of D's strided 4×4 convolutions.
+    """
+
+    discriminator: str
+    loss: str
+    weight: float
+    perceptual_weight: float = 0.0
+    feature_matching: float = 0.0
+    warmup: float = 0.5
+    widths: tuple[int, ...] = (32, 64, 128, 256)
+
+    def __post_init__(self):
+        if self.loss not in ADVERSARIAL_LOSSES or self.discriminator not in DISCRIMINATORS:
+            raise ValueError(f"unknown adversarial setting {self.loss!r}/{self.discriminator!r}")
+
+
 LAMBDAS_MSE = (0.0018, 0.0050, 0.0130, 0.0350, 0.0932)
 """λ of rate points 1–5 (MSE training), lowest rate first."""
 
@@ -38,6 +87,11 @@ class LearnedModel:
         paper: the citation.
         summary: one line for ``codecbench list``.
         slow: serial decoding (autoregressive context model): excluded from the default run.
+        family: the survey family (``cnn``; ``gan`` when trained adversarially).
+        adversarial: the GAN training of the model (``None``: rate–distortion only).
+        decoder_N: width of the synthesis transform when it differs from ``N`` (a
+            distilled student decoder; ``0`` = ``N``).
+        distilled_from: slug of the teacher whose decoder the student distils (OMGD).
     """
 
     slug: str
@@ -50,6 +104,10 @@ class LearnedModel:
     lambdas: tuple[float, ...] = LAMBDAS_MSE
     slow: bool = False
     padding_multiple: int = 64
+    family: str = "cnn"
+    adversarial: Adversarial | None = None
+    decoder_N: int = 0
+    distilled_from: str = ""
     qualities: tuple[int, ...] = field(init=False)
 
     def __post_init__(self):
@@ -62,6 +120,15 @@ class LearnedModel:
             raise ValueError(f"{self.slug} has no rate point {quality!r}; valid: {valid}")
         return self.lambdas[quality - 1]
 
+
+HIFIC_LAMBDAS = LAMBDAS_MSE[:3]
+"""HiFiC's rate points: the three lowest λ of the MSE ladder (HiFiC targets low rates)."""
+
+HIFIC_ADVERSARIAL = Adversarial(discriminator="conditional", loss="non-saturating",
+                                weight=0.15, perceptual_weight=1000.0, warmup=0.5)
+"""HiFiC's GAN terms (Mentzer et al. 2020: β = 0.15, k_P = 1 on LPIPS): with
+``1 − MS-SSIM`` (≈ 0.05 at 30 dB) as P, k_P = 1000 makes P weigh about as much as
+255²·MSE (≈ 65 at 30 dB), the balance k_M : k_P of the paper."""
 
 LEARNED_MODELS: dict[str, LearnedModel] = {
     model.slug: model
@@ -106,6 +173,34 @@ LEARNED_MODELS: dict[str, LearnedModel] = {
             "priors for learned image compression', NeurIPS 2018",
             summary="Minnen 2018: joint autoregressive + hierarchical prior (serial decoding)",
             slow=True,
+        ),
+        LearnedModel(
+            slug="hific",
+            prior="mean-scale",
+            compressai_class="MeanScaleHyperprior",
+            N=64,
+            M=96,
+            lambdas=HIFIC_LAMBDAS,
+            paper="F. Mentzer, G. Toderici, M. Tschannen, E. Agustsson, 'High-fidelity "
+            "generative image compression', NeurIPS 2020",
+            summary="HiFiC: mean-scale hyperprior + latent-conditioned GAN decoder",
+            family="gan",
+            adversarial=HIFIC_ADVERSARIAL,
+        ),
+        LearnedModel(
+            slug="hific-omgd",
+            prior="mean-scale",
+            compressai_class="MeanScaleHyperprior",
+            N=64,
+            M=96,
+            lambdas=HIFIC_LAMBDAS,
+            paper="Y. Ren, J. Wu, X. Xiao, J. Yang, 'Online multi-granularity distillation "
+            "for GAN compression', ICCV 2021 (applied to the HiFiC decoder)",
+            summary="HiFiC encoder + OMGD-distilled narrow decoder (student of torch/hific)",
+            family="gan",
+            adversarial=HIFIC_ADVERSARIAL,
+            decoder_N=32,
+            distilled_from="hific",
         ),
     )
 }

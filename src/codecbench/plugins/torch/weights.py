@@ -12,6 +12,7 @@ it is::
     model      table slug, e.g. "bmshj2018-hyperprior"
     class      CompressAI class, e.g. "ScaleHyperprior"
     N, M       channel counts
+    decoder_N  width of a distilled (narrower) synthesis transform, when present
     quality    rate point (1-based) the weights were trained for
     lambda     λ of the training loss
     metric     distortion of the training loss ("mse" or "ms-ssim")
@@ -86,11 +87,30 @@ def read_metadata(path: Path, expected_format: str = FORMAT) -> dict[str, str]:
     return metadata
 
 
-def build_model(class_name: str, N: int, M: int):
-    """A fresh CompressAI model of class ``class_name`` with ``N``/``M`` channels."""
+def build_model(class_name: str, N: int, M: int, decoder_N: int = 0):
+    """A fresh CompressAI model of class ``class_name`` with ``N``/``M`` channels.
+
+    ``decoder_N`` (when non-zero and not ``N``) replaces the synthesis transform ``g_s``
+    by the same layers at width ``decoder_N`` (a distilled student decoder).
+    """
     import compressai.models
 
-    return getattr(compressai.models, class_name)(N=N, M=M)
+    model = getattr(compressai.models, class_name)(N=N, M=M)
+    if decoder_N and decoder_N != N:
+        model.g_s = synthesis_transform(M, decoder_N)
+    return model
+
+
+def synthesis_transform(M: int, N: int):
+    """Ballé's synthesis ``g_s`` as CompressAI's hyperprior models build it: three
+    stride-2 5×5 transposed convolutions with inverse GDN, then one to RGB."""
+    from compressai.layers import GDN
+    from compressai.models.utils import deconv
+    from torch import nn
+
+    return nn.Sequential(deconv(M, N), GDN(N, inverse=True), deconv(N, N),
+                         GDN(N, inverse=True), deconv(N, N), GDN(N, inverse=True),
+                         deconv(N, 3))
 
 
 REBUILT_BUFFERS = ("gaussian_conditional._quantized_cdf", "gaussian_conditional._offset",
@@ -103,7 +123,8 @@ def load_model(path: Path):
     from safetensors.torch import load_file
 
     metadata = read_metadata(path)
-    model = build_model(metadata["class"], int(metadata["N"]), int(metadata["M"]))
+    model = build_model(metadata["class"], int(metadata["N"]), int(metadata["M"]),
+                        int(metadata.get("decoder_N", 0)))
     state = {name: tensor.float() if tensor.is_floating_point() else tensor
              for name, tensor in load_file(str(path)).items()}
     if "gaussian_conditional.scale_table" in state:

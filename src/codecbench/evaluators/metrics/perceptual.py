@@ -1,0 +1,88 @@
+"""Perceptual metric plugins: ``lpips-alex``, ``lpips-vgg`` and ``dists``.
+
+Distances on pretrained networks (formulas in :mod:`codecbench.plugins.torch.perceptual`):
+LPIPS (Zhang et al. 2018, v0.1, AlexNet or VGG-16 trunk) and DISTS (Ding et al. 2020).
+Lower is better; 0 for identical images. Computed in float32 on the CPU (or on
+``CODECBENCH_TORCH_DEVICE``) on the whole image, inputs in [0, 1].
+
+The pretrained weights cannot be downloaded here and are not ours to ship: they are
+looked up as :mod:`.perceptual_weights` describes, and a metric whose files are absent
+is listed as unavailable with the file names — never computed on other weights. This
+module imports neither torch nor the networks until a value is computed.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from codecbench.core.hookspecs import hookimpl
+from codecbench.core.metric import Metric
+from codecbench.evaluators.metrics import perceptual_weights as pw
+
+
+class NetworkDistance(Metric):
+    """A distance computed by a torch network on the pair of images."""
+
+    higher_is_better = False
+    unit = ""
+    files: list[pw.WeightsFile] = []
+
+    def availability(self) -> tuple[bool, str]:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            return False, "needs torch and torchvision (pip install 'codecbench[torch]')"
+        reason = pw.missing_reason(self.files)
+        return (not reason), reason
+
+    def _network(self):
+        raise NotImplementedError
+
+    def compute(self, reference: np.ndarray, reconstruction: np.ndarray,
+                compressed_size: int) -> float:
+        import torch
+
+        from codecbench.plugins.torch.perceptual import image_tensor
+
+        device = os.environ.get("CODECBENCH_TORCH_DEVICE", "cpu")
+        network = self._network().to(device)
+        with torch.no_grad():
+            value = network(image_tensor(reference).to(device),
+                            image_tensor(reconstruction).to(device))
+        return float(value.item())
+
+
+class LPIPSMetric(NetworkDistance):
+    def __init__(self, net: str):
+        self.net = net
+        self.name = f"lpips-{net}"
+        trunk = {"alex": "AlexNet", "vgg": "VGG-16"}[net]
+        self.description = (f"LPIPS v0.1 (Zhang et al. 2018), {trunk} trunk: Σ_l mean w_l·"
+                            "(f̂_l(x) − f̂_l(y))² of unit-normalised features")
+        self.files = [pw.BACKBONES[net], pw.LPIPS_HEADS[net]]
+
+    def _network(self):
+        from codecbench.plugins.torch.perceptual import lpips_network
+
+        return lpips_network(self.net)
+
+
+class DISTSMetric(NetworkDistance):
+    name = "dists"
+    description = ("DISTS (Ding et al. 2020): 1 − Σ α·S_structure + β·S_texture over VGG-16 "
+                   "(L2-pooled) feature means and covariances")
+    files = [pw.BACKBONES["vgg"], pw.DISTS_HEAD]
+
+    def _network(self):
+        from codecbench.plugins.torch.perceptual import dists_network
+
+        return dists_network()
+
+
+@hookimpl
+def register_metrics(register):
+    register(LPIPSMetric("alex"))
+    register(LPIPSMetric("vgg"))
+    register(DISTSMetric())
