@@ -117,9 +117,11 @@ def rewrite_curves(path: Path, up_to_step: int) -> None:
     if not path.exists():
         return
     with path.open(newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= up_to_step]
+        reader = csv.DictReader(handle)
+        rows = [row for row in reader if int(row["step"]) <= up_to_step]
+        columns = reader.fieldnames or CURVE_COLUMNS
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, CURVE_COLUMNS)
+        writer = csv.DictWriter(handle, columns)
         writer.writeheader()
         writer.writerows(rows)
 
@@ -135,11 +137,13 @@ class LoopState:
 
 def run_steps(config: TrainingConfig, description: str, state: LoopState,
               train_step: Callable[[int, float], dict], save_checkpoint: Callable[[], None],
-              ) -> LoopState:
+              extra_keys: tuple[str, ...] = ()) -> LoopState:
     """Call ``train_step(step, lr)`` until ``config.steps`` or the time limit.
 
     ``train_step`` returns the step's ``loss``, ``bpp``, ``distortion`` and ``aux_loss``
-    (``None`` when the framework has no auxiliary loss) as floats. ``state`` is advanced
+    (``None`` when the framework has no auxiliary loss) as floats, plus ``extra_keys``
+    (extra ``curves.csv`` columns, averaged over the steps where they are finite; empty
+    when none was, e.g. a discriminator loss during warm-up). ``state`` is advanced
     in place before each ``save_checkpoint()`` so that the callback can store it.
     """
     from tqdm import tqdm
@@ -147,10 +151,11 @@ def run_steps(config: TrainingConfig, description: str, state: LoopState,
     curves_path = Path(config.out) / "curves.csv"
     new_file = not curves_path.exists()
     curves = curves_path.open("a", newline="")
-    writer = csv.DictWriter(curves, CURVE_COLUMNS)
+    writer = csv.DictWriter(curves, CURVE_COLUMNS + tuple(extra_keys))
     if new_file:
         writer.writeheader()
     sums = dict.fromkeys(LOSS_KEYS, 0.0)
+    extra_sums = {key: [0.0, 0] for key in extra_keys}
     count = 0
     started = time.monotonic() - state.elapsed
     session_start = time.monotonic()
@@ -165,6 +170,11 @@ def run_steps(config: TrainingConfig, description: str, state: LoopState,
             count += 1
             for key in LOSS_KEYS:
                 sums[key] += losses.get(key) or 0.0
+            for key, total in extra_sums.items():
+                value = losses.get(key)
+                if value is not None and math.isfinite(value):
+                    total[0] += value
+                    total[1] += 1
             has_aux = losses.get("aux_loss") is not None
             bar.update(1)
             state.elapsed = time.monotonic() - started
@@ -174,12 +184,16 @@ def run_steps(config: TrainingConfig, description: str, state: LoopState,
                     last["aux_loss"] = ""
                 psnr = (10 * math.log10(1.0 / last["distortion"])
                         if config.metric == "mse" and last["distortion"] > 0 else "")
+                extras = {key: total / n if n else ""
+                          for key, (total, n) in extra_sums.items()}
                 writer.writerow({"step": state.step, **last, "psnr": psnr, "lr": lr,
-                                 "elapsed_s": round(state.elapsed, 3)})
+                                 "elapsed_s": round(state.elapsed, 3), **extras})
                 curves.flush()
                 bar.set_postfix(loss=f"{last['loss']:.4f}", bpp=f"{last['bpp']:.3f}")
                 state.last = last
+                state.last.update(extras)
                 sums = dict.fromkeys(sums, 0.0)
+                extra_sums = {key: [0.0, 0] for key in extra_keys}
                 count = 0
             out_of_time = (config.time_limit_s is not None
                            and time.monotonic() - session_start >= config.time_limit_s)
@@ -197,12 +211,12 @@ def run_steps(config: TrainingConfig, description: str, state: LoopState,
 def run_to_completion(config: TrainingConfig, description: str, state: LoopState,
                       train_step: Callable[[int, float], dict],
                       save_checkpoint: Callable[[], None], export: Callable[[], Path],
-                      ) -> TrainingResult:
+                      extra_keys: tuple[str, ...] = ()) -> TrainingResult:
     """:func:`run_steps`, then ``export()`` (the weights file's path) once every step is done.
 
     A run stopped by the time limit exports nothing; running it again continues it.
     """
-    run_steps(config, description, state, train_step, save_checkpoint)
+    run_steps(config, description, state, train_step, save_checkpoint, extra_keys)
     finished = state.step >= config.steps
     return TrainingResult(out=Path(config.out), step=state.step, finished=finished,
                           weights=export() if finished else None, final=state.last)

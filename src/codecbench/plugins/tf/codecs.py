@@ -44,6 +44,7 @@ class TFLearnedCodec(TensorFlowFramework, LearnedCodec):
         super().__init__()
         self.entry = entry
         self.name = f"tf/{entry.slug}"
+        self.family = entry.family
         self.prior = entry.prior
         self.all_qualities = entry.qualities
         self.no_weights_reason = (
@@ -116,8 +117,15 @@ class TFLearnedCodec(TensorFlowFramework, LearnedCodec):
         return convert.convert_torch_file(source.weights_file(quality), target)
 
     def train(self, config):
-        """Train this model with ``codecbench train`` (see :mod:`.training`)."""
+        """Train this model with ``codecbench train`` (see :mod:`.training`); GAN models
+        are trained in PyTorch and converted."""
+        from codecbench.core.training_loop import TrainingError
         from codecbench.plugins.tf.training import train
+
+        if self.entry.adversarial is not None:
+            raise TrainingError(f"{self.name} is trained adversarially in PyTorch: run "
+                                f"'codecbench train torch/{self.entry.slug}', then "
+                                f"'codecbench convert torch/{self.entry.slug} {self.name}'")
 
         return train(self.entry, self.name, config)
 

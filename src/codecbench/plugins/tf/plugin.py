@@ -11,7 +11,7 @@ from codecbench.plugins.tf.recurrent_codecs import TFRecurrentCodec
 @hookimpl
 def register_codecs(register):
     for entry in LEARNED_MODELS.values():
-        if entry.prior in TF_PRIORS:
+        if entry.prior in TF_PRIORS and not entry.decoder_N:  # no TF student decoders
             register(TFLearnedCodec(entry))
     for entry in RECURRENT_MODELS.values():
         register(TFRecurrentCodec(entry))

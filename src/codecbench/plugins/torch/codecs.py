@@ -84,6 +84,7 @@ class TorchLearnedCodec(CompressAICodec):
         super().__init__()
         self.entry = entry
         self.name = f"torch/{entry.slug}"
+        self.family = entry.family
         self.prior = entry.prior
         self.all_qualities = entry.qualities
         self.no_weights_reason = (f"no weights: train with 'codecbench train {self.name}' and "
@@ -114,8 +115,12 @@ class TorchLearnedCodec(CompressAICodec):
         return model, weights_io.weights_id(path)
 
     def train(self, config):
-        """Train this model with ``codecbench train`` (see :mod:`.training`)."""
-        from codecbench.plugins.torch.training import train
+        """Train this model with ``codecbench train`` (see :mod:`.training`, and
+        :mod:`.gan_training` for the GAN family)."""
+        if self.entry.adversarial is not None:
+            from codecbench.plugins.torch.gan_training import train
+        else:
+            from codecbench.plugins.torch.training import train
 
         return train(self.entry, self.name, config)
 
