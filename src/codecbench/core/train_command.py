@@ -41,6 +41,9 @@ from codecbench.core.training import METRICS, TrainingConfig
 @click.option("--log-every", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True),
               help="Stop after this many minutes with a checkpoint (run again to continue).")
+@click.option("--warmup", type=click.FloatRange(0, 1),
+              help="GAN models: fraction of the steps without the adversarial loss "
+                   "(default: the model table's).")
 @click.option("--half-kernels", is_flag=True,
               help="Store convolution kernels as float16 in the exported weights.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")

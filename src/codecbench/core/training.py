@@ -50,6 +50,8 @@ class TrainingConfig:
         channels: ``(N, M)`` overriding the table's channel counts (tiny test models).
         time_limit_s: stop cleanly (checkpoint written, resumable) after this many seconds.
         half_kernels: store convolution kernels as float16 in the exported weights.
+        warmup: GAN models: fraction of the steps trained without the adversarial term
+            and discriminator (``None``: the model table's); refused by other models.
         progress: show a progress bar.
     """
 
@@ -74,6 +76,7 @@ class TrainingConfig:
     channels: tuple[int, int] | None = None
     time_limit_s: float | None = None
     half_kernels: bool = False
+    warmup: float | None = None
     progress: bool = True
     extra: dict = field(default_factory=dict)
 

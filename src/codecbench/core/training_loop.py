@@ -79,6 +79,18 @@ def check_patch_size(config: TrainingConfig, multiple: int, codec_name: str) -> 
                             f"got {config.patch_size}")
 
 
+def refuse_gan_options(config: TrainingConfig, codec_name: str) -> None:
+    """Options of adversarial training only (``--warmup``) on a model without a GAN."""
+    if config.warmup is not None:
+        raise TrainingError(f"--warmup applies to GAN-family models; {codec_name} is not one")
+
+
+def adversarial_warmup_steps(config: TrainingConfig, adversarial) -> int:
+    """Steps before the adversarial term starts: ``--warmup`` or the table's fraction."""
+    fraction = adversarial.warmup if config.warmup is None else config.warmup
+    return int(fraction * config.steps)
+
+
 def lambda_of_run(entry, config: TrainingConfig) -> float:
     """λ of a rate-distortion run: ``--lambda``, else the table's λ of ``--quality``."""
     if config.lmbda is not None:

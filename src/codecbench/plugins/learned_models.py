@@ -316,6 +316,86 @@ RECURRENT_MODELS: dict[str, RecurrentModel] = {
 
 
 
+GC_ADVERSARIAL = Adversarial(discriminator="multiscale", loss="least-squares", weight=1.0,
+                             perceptual_weight=1000.0, feature_matching=10.0, warmup=0.25)
+"""Agustsson et al. 2019 (after pix2pixHD): LSGAN with β = 1, multi-scale D, feature
+matching ×10; our distortion weight and perceptual term as HiFiC's (see
+:data:`HIFIC_ADVERSARIAL`); a short warm-up (the paper trains the GAN from the start;
+the warm-up keeps tiny models from collapsing)."""
+
+
+@dataclass(frozen=True)
+class GenerativeModel:
+    """A generative compression network with a quantised bottleneck and no prior (GC).
+
+    Agustsson et al. (2019), global generative compression: encoder ``E`` (7×7
+    convolution, four stride-2 3×3 convolutions with instance norm and ReLU, a 3×3
+    convolution to ``C`` channels: 1/16 of the resolution), quantiser ``q`` onto ``L``
+    fixed centres ``{−2, −1, 0, 1, 2}`` (soft-to-hard: the forward pass uses the nearest
+    centre, the gradient flows through ``Σ_ℓ softmax(−σ‖y − c_ℓ‖²) c_ℓ``), generator
+    ``G`` (3×3 convolution, residual blocks, four ×2 upsamplings, 7×7 convolution to RGB,
+    ``tanh``). The rate point is ``C``: the symbols' rate is at most
+    ``C·log2(L)/256`` bpp; entropy coding (:mod:`codecbench.plugins.categorical_codes`)
+    makes it lower. Training minimises ``λ·(255²·MSE + k_P·P) + β·L_adv + k_FM·FM``
+    (:class:`Adversarial`; no rate term — ``C`` fixes it).
+
+    Attributes:
+        slug, paper, summary: as :class:`LearnedModel`.
+        channels: ``C`` per rate point (rate point ``q`` uses ``channels[q − 1]``).
+        centres: ``L``.
+        widths: encoder widths at resolutions 1, ½, ¼, ⅛, 1/16 (the paper: 60, 120, 240,
+            480, 960); the generator mirrors them.
+        residual_blocks: in the generator (the paper: 9).
+        lmbda: λ (0.002: distortion about twice the adversarial terms at 20 dB, the
+            balance of HiFiC's weights; the paper's λ = 10 on MSE of [0, 1] images,
+            i.e. λ ≈ 1.5·10⁻⁴ here, leaves our small, briefly trained generators
+            unanchored).
+        adversarial: the GAN terms.
+    """
+
+    slug: str
+    paper: str
+    summary: str
+    channels: tuple[int, ...] = (2, 4, 8)
+    centres: int = 5
+    widths: tuple[int, int, int, int, int] = (16, 32, 64, 128, 128)
+    residual_blocks: int = 4
+    lmbda: float = 0.002
+    adversarial: Adversarial = GC_ADVERSARIAL
+    padding_multiple: int = 16
+    qualities: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "qualities", tuple(range(1, len(self.channels) + 1)))
+
+    def channels_of(self, quality: int) -> int:
+        if quality not in self.qualities:
+            valid = ", ".join(map(str, self.qualities))
+            raise ValueError(f"{self.slug} has no rate point {quality!r}; valid: {valid}")
+        return self.channels[quality - 1]
+
+    def bound_bpp(self, quality: int) -> float:
+        """``C·log2(L)/256``: the paper's rate without entropy coding."""
+        import math
+
+        return self.channels_of(quality) * math.log2(self.centres) / 256
+
+
+GENERATIVE_MODELS: dict[str, GenerativeModel] = {
+    model.slug: model
+    for model in (
+        GenerativeModel(
+            slug="agustsson2019-gc",
+            paper="E. Agustsson, M. Tschannen, F. Mentzer, R. Timofte, L. Van Gool, "
+            "'Generative adversarial networks for extreme learned image compression', "
+            "ICCV 2019 (global generative compression)",
+            summary="Agustsson 2019 GC: L=5 quantised bottleneck, residual generator, "
+            "multi-scale LSGAN",
+        ),
+    )
+}
+
+
 COMPRESSAI_ZOO: dict[str, tuple[str, tuple[int, ...]]] = {
     "bmshj2018-factorized": ("factorized", tuple(range(1, 9))),
     "bmshj2018-factorized-relu": ("factorized", tuple(range(1, 9))),

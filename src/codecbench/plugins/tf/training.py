@@ -135,6 +135,7 @@ def _save_checkpoint(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> N
 
 def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> TrainingResult:
     """Train (or continue training) ``entry`` in TensorFlow; see the module docstring."""
+    training_loop.refuse_gan_options(config, codec_name)
     training_loop.check_patch_size(config, entry.padding_multiple, codec_name)
     device = tf_device(config.device)
     lmbda = training_loop.lambda_of_run(entry, config)

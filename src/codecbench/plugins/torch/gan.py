@@ -38,7 +38,7 @@ def _patch_layers(in_channels: int, widths, normalise: bool) -> nn.ModuleList:
         layers.append(nn.Sequential(*block))
         channels = width
     layers.append(nn.Conv2d(channels, 1, 1))
-    return layers
+    return nn.ModuleList(layers)
 
 
 class ConditionalDiscriminator(nn.Module):

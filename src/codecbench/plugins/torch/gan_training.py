@@ -133,6 +133,39 @@ class Student(nn.Module):
         return loss
 
 
+def generator_adversarial(adversarial, discriminator, real_images, fake_images, condition):
+    """``(L_adv, β·L_adv + k_FM·FM)`` of the generator (D's weights frozen meanwhile)."""
+    discriminator.requires_grad_(False)
+    try:
+        fake = discriminator(fake_images, condition)
+        g_adv = gan.generator_loss(adversarial.loss, fake)
+        total = adversarial.weight * g_adv
+        if adversarial.feature_matching:
+            real = discriminator(real_images, condition)
+            total = total + adversarial.feature_matching * gan.feature_matching(real, fake)
+    finally:
+        discriminator.requires_grad_(True)
+    return g_adv, total
+
+
+def discriminator_step(adversarial, discriminator, d_optimizer, real_images, fake_images,
+                       condition) -> tuple[float, float]:
+    """One step on ``L_D``; returns it and D's real-vs-fake accuracy on the batch."""
+    real = discriminator(real_images, condition)
+    fake = discriminator(fake_images.detach(), condition)
+    d_value = gan.discriminator_loss(adversarial.loss, real, fake)
+    d_optimizer.zero_grad(set_to_none=True)
+    d_value.backward()
+    d_optimizer.step()
+    return d_value.item(), gan.real_vs_fake_accuracy(adversarial.loss, real, fake)
+
+
+def discriminator_optimizer(discriminator, config: TrainingConfig):
+    """Adam with β₁ = 0.5, as GAN training usually does (Radford et al. 2016)."""
+    return torch.optim.Adam(discriminator.parameters(), lr=config.learning_rate,
+                            betas=(0.5, 0.999))
+
+
 def student_width(entry: LearnedModel, N: int) -> int:
     """The student's width, scaled with ``--channels`` (the table's ratio decoder_N / N)."""
     return max(2, round(N * entry.decoder_N / entry.N))
@@ -165,8 +198,7 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
     aux_optimizer = torch.optim.Adam(
         [p for name, p in model.named_parameters() if name.endswith(".quantiles")],
         lr=config.aux_learning_rate)
-    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=config.learning_rate,
-                                   betas=(0.5, 0.999))
+    d_optimizer = discriminator_optimizer(discriminator, config)
     generator = torch.Generator().manual_seed(config.seed)
     state, parent = LoopState(), None
     stateful = {"model": model, "discriminator": discriminator, "optimizer": optimizer,
@@ -183,7 +215,7 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
         model.to(device)
 
     images = load_training_images(Path(config.data), config.patch_size, device)
-    warmup_steps = int(adversarial.warmup * config.steps)
+    warmup_steps = training_loop.adversarial_warmup_steps(config, adversarial)
 
     def save_checkpoint() -> None:
         save(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config, device, stateful,
@@ -201,14 +233,9 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
         loss = bpp + lmbda * (255**2 * mse + adversarial.perceptual_weight * p_value)
         g_adv = torch.zeros(())
         if adversarial_on:
-            discriminator.requires_grad_(False)
-            fake = discriminator(x_hat, y_hat.detach())
-            g_adv = gan.generator_loss(adversarial.loss, fake)
-            loss = loss + adversarial.weight * g_adv
-            if adversarial.feature_matching:
-                real = discriminator(batch, y_hat.detach())
-                loss = loss + adversarial.feature_matching * gan.feature_matching(real, fake)
-            discriminator.requires_grad_(True)
+            g_adv, extra = generator_adversarial(adversarial, discriminator, batch, x_hat,
+                                                 y_hat.detach())
+            loss = loss + extra
         distill = torch.zeros(())
         if student is not None:
             distill = student.distillation_loss(y_hat, x_hat, features)
@@ -223,14 +250,8 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
         aux_optimizer.step()
         d_loss, accuracy = math.nan, math.nan
         if adversarial_on:
-            real = discriminator(batch, y_hat.detach())
-            fake = discriminator(x_hat.detach(), y_hat.detach())
-            d_value = gan.discriminator_loss(adversarial.loss, real, fake)
-            d_optimizer.zero_grad(set_to_none=True)
-            d_value.backward()
-            d_optimizer.step()
-            d_loss = d_value.item()
-            accuracy = gan.real_vs_fake_accuracy(adversarial.loss, real, fake)
+            d_loss, accuracy = discriminator_step(adversarial, discriminator, d_optimizer,
+                                                  batch, x_hat, y_hat.detach())
         return {"loss": loss.item(), "bpp": bpp.item(), "distortion": mse.item(),
                 "aux_loss": aux_loss.item(), "d_loss": d_loss,
                 "g_adv": g_adv.item() if adversarial_on else math.nan,

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from codecbench.core.hookspecs import hookimpl
-from codecbench.plugins.learned_models import COMPRESSAI_ZOO, LEARNED_MODELS, RECURRENT_MODELS
+from codecbench.plugins.learned_models import (
+    COMPRESSAI_ZOO,
+    GENERATIVE_MODELS,
+    LEARNED_MODELS,
+    RECURRENT_MODELS,
+)
 from codecbench.plugins.torch.codecs import CompressAIZooCodec, TorchLearnedCodec
+from codecbench.plugins.torch.generative_codecs import TorchGenerativeCodec
 from codecbench.plugins.torch.recurrent_codecs import TorchRecurrentCodec
 
 
@@ -14,5 +20,7 @@ def register_codecs(register):
         register(TorchLearnedCodec(entry))
     for entry in RECURRENT_MODELS.values():
         register(TorchRecurrentCodec(entry))
+    for entry in GENERATIVE_MODELS.values():
+        register(TorchGenerativeCodec(entry))
     for zoo_name in COMPRESSAI_ZOO:
         register(CompressAIZooCodec(zoo_name))

@@ -96,6 +96,7 @@ def check_config(entry: RecurrentModel, codec_name: str, config: TrainingConfig)
 def train(entry: RecurrentModel, codec_name: str, config: TrainingConfig) -> TrainingResult:
     """Train (or continue training) a recurrent model; see the module docstring."""
     check_config(entry, codec_name, config)
+    training_loop.refuse_gan_options(config, codec_name)
     device = torch.device(config.device)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)

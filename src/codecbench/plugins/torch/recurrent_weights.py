@@ -17,7 +17,6 @@ Looked up like the CNN weights (``CODECBENCH_TORCH_WEIGHTS`` folders, then the p
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from codecbench.plugins.learned_models import RecurrentModel
@@ -41,15 +40,7 @@ def widths(metadata: dict[str, str], key: str) -> tuple[int, ...]:
 
 def read_tensors(path: Path) -> tuple[dict, dict[str, str]]:
     """``(numpy arrays, metadata)`` of a recurrent weights file (no torch needed)."""
-    from safetensors.numpy import load_file
-
-    metadata = weights_io.read_metadata(path)
-    if metadata.get("kind") != "recurrent":
-        raise ValueError(f"{path} holds a {metadata.get('kind', 'CNN')!r} model, "
-                         "not a recurrent one")
-    arrays = {name: array.astype("float32") if array.dtype.kind == "f" else array
-              for name, array in load_file(str(path)).items()}
-    return arrays, metadata
+    return weights_io.read_tensors(path, "recurrent")
 
 
 def load_recurrent(path: Path, entry: RecurrentModel):
@@ -77,21 +68,11 @@ def save_recurrent(network, probabilities, path: Path, metadata: dict[str, str],
                    half_kernels: bool = False) -> None:
     """Write ``network`` (and the context table) as a weights file, atomically."""
     import torch
-    from safetensors.torch import save_file
 
-    state = {}
-    for name, tensor in network.state_dict().items():
-        tensor = tensor.detach().cpu().contiguous()
-        if half_kernels and tensor.ndim == 4 and tensor.is_floating_point():
-            tensor = tensor.half()
-        state[name] = tensor
+    state = dict(network.state_dict())
     if probabilities is not None:
         state[CONTEXT_KEY] = torch.as_tensor(probabilities, dtype=torch.float32)
-    full = {"format": weights_io.FORMAT, "kind": "recurrent",
-            "encoder_widths": ",".join(map(str, network.encoder_widths)),
-            "decoder_widths": ",".join(map(str, network.decoder_widths)), **metadata}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    save_file(state, str(partial), metadata=full)
-    os.chmod(partial, 0o644)
-    os.replace(partial, path)
+    weights_io.save_tensors(state, path, {
+        "kind": "recurrent", "encoder_widths": ",".join(map(str, network.encoder_widths)),
+        "decoder_widths": ",".join(map(str, network.decoder_widths)), **metadata},
+        half_kernels)

@@ -132,6 +132,7 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
     """Train (or continue training) ``entry`` as configured; see the module docstring."""
     from compressai.losses import RateDistortionLoss
 
+    training_loop.refuse_gan_options(config, codec_name)
     training_loop.check_patch_size(config, entry.padding_multiple, codec_name)
     device = torch.device(config.device)
     if device.type == "cuda":

@@ -159,3 +159,36 @@ def save_model(model, path: Path, metadata: dict[str, str], half_kernels: bool =
     save_file(state, str(partial), metadata={"format": FORMAT, **metadata})
     os.chmod(partial, 0o644)
     os.replace(partial, path)
+
+
+def read_tensors(path: Path, kind: str) -> tuple[dict, dict[str, str]]:
+    """``(numpy arrays, metadata)`` of a weights file of ``kind`` (``recurrent``,
+    ``generative``; floats widened to float32). Needs only safetensors, not torch."""
+    from safetensors.numpy import load_file
+
+    metadata = read_metadata(path)
+    if metadata.get("kind") != kind:
+        raise ValueError(f"{path} holds a {metadata.get('kind', 'CNN')!r} model, "
+                         f"not a {kind} one")
+    arrays = {name: array.astype("float32") if array.dtype.kind == "f" else array
+              for name, array in load_file(str(path)).items()}
+    return arrays, metadata
+
+
+def save_tensors(state: dict, path: Path, metadata: dict[str, str],
+                 half_kernels: bool = False) -> None:
+    """Write a ``state_dict`` (plus any extra tensors in it) with ``metadata`` and this
+    module's format, atomically; ``half_kernels`` stores 4-D kernels as float16."""
+    from safetensors.torch import save_file
+
+    tensors = {}
+    for name, tensor in state.items():
+        tensor = tensor.detach().cpu().contiguous()
+        if half_kernels and tensor.ndim == 4 and tensor.is_floating_point():
+            tensor = tensor.half()
+        tensors[name] = tensor
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    save_file(tensors, str(partial), metadata={"format": FORMAT, **metadata})
+    os.chmod(partial, 0o644)
+    os.replace(partial, path)

@@ -1,0 +1,96 @@
+"""Agustsson et al. (2019) global generative compression (GC) network, PyTorch.
+
+Layers as :class:`~codecbench.plugins.learned_models.GenerativeModel` describes. Two
+choices keep the TensorFlow twin exact: upsampling is a 3×3 convolution to 4× the
+channels followed by a pixel shuffle (instead of transposed convolutions), and every
+convolution pads with zeros symmetrically. Instance norm has no affine parameters
+(ε = 10⁻⁵, population variance), as ``nn.InstanceNorm2d``'s default.
+
+Quantisation (Mentzer et al. 2018, soft-to-hard)::
+
+    ŷ_soft = Σ_ℓ softmax_ℓ(−σ (y − c_ℓ)²) · c_ℓ,   ŷ_hard = c_{argmin_ℓ |y − c_ℓ|}
+    ŷ = ŷ_soft + stop_gradient(ŷ_hard − ŷ_soft)
+
+with centres ``c = (−2, −1, 0, 1, 2)`` (``L = 5``) and σ = 1; the symbols are
+``argmin_ℓ |y − c_ℓ|``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from codecbench.plugins.learned_models import GenerativeModel
+
+SOFT_SIGMA = 1.0
+
+
+def _conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2)
+
+
+def _norm_relu(channels: int) -> list[nn.Module]:
+    return [nn.InstanceNorm2d(channels), nn.ReLU()]
+
+
+class ResidualBlock(nn.Module):
+    """``x + IN(conv(ReLU(IN(conv(x)))))``, 3×3 convolutions."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(_conv(channels, channels, 3), *_norm_relu(channels),
+                                  _conv(channels, channels, 3), nn.InstanceNorm2d(channels))
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+def centres(levels: int) -> torch.Tensor:
+    """``L`` integer centres symmetric around 0 (``L = 5``: −2 … 2)."""
+    return torch.arange(levels, dtype=torch.float32) - (levels - 1) / 2
+
+
+class GenerativeCompressor(nn.Module):
+    """Encoder, quantiser and generator of GC with ``C`` bottleneck channels."""
+
+    def __init__(self, entry: GenerativeModel, channels: int, widths=None,
+                 residual_blocks: int | None = None):
+        super().__init__()
+        widths = tuple(widths or entry.widths)
+        blocks = entry.residual_blocks if residual_blocks is None else residual_blocks
+        encoder = [_conv(3, widths[0], 7), *_norm_relu(widths[0])]
+        for a, b in zip(widths, widths[1:], strict=False):
+            encoder += [_conv(a, b, 3, stride=2), *_norm_relu(b)]
+        encoder.append(_conv(widths[-1], channels, 3))
+        self.encoder = nn.Sequential(*encoder)
+        generator = [_conv(channels, widths[-1], 3), *_norm_relu(widths[-1])]
+        generator += [ResidualBlock(widths[-1]) for _ in range(blocks)]
+        for a, b in zip(widths[::-1], widths[-2::-1], strict=False):
+            generator += [_conv(a, 4 * b, 3), nn.PixelShuffle(2), *_norm_relu(b)]
+        generator.append(_conv(widths[0], 3, 7))
+        self.generator = nn.Sequential(*generator)
+        self.register_buffer("centres", centres(entry.centres))
+
+    def analysis(self, x: torch.Tensor) -> torch.Tensor:
+        """``E(x)`` for ``x`` in [0, 1] (B×3×H×W, H and W multiples of 16)."""
+        return self.encoder(x * 2 - 1)
+
+    def quantise(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ŷ, symbols)``: hard values with the soft-to-hard gradient, and indexes."""
+        distances = (y.unsqueeze(-1) - self.centres).pow(2)
+        symbols = distances.argmin(-1)
+        hard = self.centres[symbols]
+        soft = (F.softmax(-SOFT_SIGMA * distances, dim=-1) * self.centres).sum(-1)
+        return soft + (hard - soft).detach(), symbols
+
+    def synthesis(self, y_hat: torch.Tensor) -> torch.Tensor:
+        """``G(ŷ)`` in [0, 1]."""
+        return (torch.tanh(self.generator(y_hat)) + 1) / 2
+
+    def symbols_to_latent(self, symbols: torch.Tensor) -> torch.Tensor:
+        return self.centres[symbols]
+
+    def forward(self, x: torch.Tensor):
+        y_hat, symbols = self.quantise(self.analysis(x))
+        return self.synthesis(y_hat), y_hat, symbols
