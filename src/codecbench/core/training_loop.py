@@ -138,6 +138,18 @@ def rewrite_curves(path: Path, up_to_step: int) -> None:
         writer.writerows(rows)
 
 
+def last_logged_interval(path: Path) -> dict:
+    """The last row of ``curves.csv`` as numbers (``{}`` without one); empty cells stay ""."""
+    if not path.exists():
+        return {}
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        return {}
+    return {key: float(value) if value else "" for key, value in rows[-1].items()
+            if key not in ("step", "psnr", "lr", "elapsed_s")}
+
+
 @dataclass
 class LoopState:
     """Where a run stands: steps done, seconds trained, the last logged interval."""
@@ -229,6 +241,8 @@ def run_to_completion(config: TrainingConfig, description: str, state: LoopState
     A run stopped by the time limit exports nothing; running it again continues it.
     """
     run_steps(config, description, state, train_step, save_checkpoint, extra_keys)
+    if not state.last:  # resumed at its last step: the last logged interval is on file
+        state.last = last_logged_interval(Path(config.out) / "curves.csv")
     finished = state.step >= config.steps
     return TrainingResult(out=Path(config.out), step=state.step, finished=finished,
                           weights=export() if finished else None, final=state.last)
