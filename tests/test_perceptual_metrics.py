@@ -15,35 +15,13 @@ from codecbench.evaluators.metrics import perceptual_weights as pw  # noqa: E402
 from codecbench.evaluators.metrics.perceptual import DISTSMetric, LPIPSMetric  # noqa: E402
 from codecbench.plugins.torch import perceptual  # noqa: E402
 from conftest import run_cli  # noqa: E402
+from perceptual_fixtures import write_random_perceptual_weights  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402
-
-
-def _backbone(net: str, seed: int) -> dict:
-    import torchvision
-
-    torch.manual_seed(seed)
-    vgg = torchvision.models.vgg
-    features = (torchvision.models.alexnet(weights=None).features if net == "alex"
-                else vgg.make_layers(vgg.cfgs["D"]))
-    return {f"features.{k}": v for k, v in features.state_dict().items()}
 
 
 @pytest.fixture(scope="module")
 def weights_dir(tmp_path_factory):
-    """Random backbones and heads saved under the names the plugins look for."""
-    folder = tmp_path_factory.mktemp("perceptual-weights")
-    generator = torch.Generator().manual_seed(3)
-    for net in ("alex", "vgg"):
-        torch.save(_backbone(net, seed=1 if net == "alex" else 2),
-                   folder / pw.BACKBONES[net].name)
-        head = {f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=generator)
-                for i, c in enumerate(perceptual.LPIPS_CHANNELS[net])}
-        torch.save(head, folder / pw.LPIPS_HEADS[net].name)
-    total = sum(perceptual.DISTS_CHANNELS)
-    torch.save({"alpha": 0.1 + 0.01 * torch.randn(1, total, 1, 1, generator=generator),
-                "beta": 0.1 + 0.01 * torch.randn(1, total, 1, 1, generator=generator)},
-               folder / pw.DISTS_HEAD.name)
-    return folder
+    return write_random_perceptual_weights(tmp_path_factory.mktemp("perceptual-weights"))
 
 
 @pytest.fixture

@@ -78,6 +78,7 @@ def _describe(kind: str, obj, registry: Registry) -> dict:
             reason=reason,
             in_default_run=obj.in_default_run,
             description=obj.description,
+            complexity=obj.complexity,
         )
     elif kind == "datasets":
         record.update(

@@ -115,6 +115,9 @@ class Codec(abc.ABC):
 
     # Optional: learned codecs override this (see module docstring).
     estimate_bits = None
+    complexity: dict | None = None
+    """Optional: measured parameters and MACs per pixel of the encoder and decoder per
+    quality (learned codecs; shown by ``codecbench list codecs --json``)."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -66,6 +66,15 @@ class LearnedCodec(Codec):
         raise NotImplementedError
 
     # --- shared ------------------------------------------------------------------------
+    @property
+    def complexity(self) -> dict | None:
+        """Measured parameters and MACs per pixel of encoder and decoder per rate point
+        (:mod:`codecbench.plugins.model_complexity`); ``None`` when not measured."""
+        from codecbench.plugins.model_complexity import complexity
+
+        entry = getattr(self, "entry", None)
+        return complexity(entry.slug) if entry is not None else None
+
     def _model(self, quality: int):
         if quality not in self._models:
             self._models[quality] = self._load(quality)

@@ -1,0 +1,40 @@
+"""Randomly initialised perceptual-network weights saved under the names the plugins
+look for (the ImageNet weights cannot be downloaded here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def random_backbone(net: str, seed: int) -> dict:
+    """torchvision's ``features`` of AlexNet or VGG-16, random, as a state dict."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(seed)
+    vgg = torchvision.models.vgg
+    features = (torchvision.models.alexnet(weights=None).features if net == "alex"
+                else vgg.make_layers(vgg.cfgs["D"]))
+    return {f"features.{k}": v for k, v in features.state_dict().items()}
+
+
+def write_random_perceptual_weights(folder: Path, nets=("alex", "vgg")) -> Path:
+    """Backbones, LPIPS heads and DISTS α/β in ``folder``; returns it."""
+    import torch
+
+    from codecbench.evaluators.metrics import perceptual_weights as pw
+    from codecbench.plugins.torch import perceptual
+
+    generator = torch.Generator().manual_seed(3)
+    for net in nets:
+        torch.save(random_backbone(net, seed=1 if net == "alex" else 2),
+                   folder / pw.BACKBONES[net].name)
+        head = {f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1, generator=generator)
+                for i, c in enumerate(perceptual.LPIPS_CHANNELS[net])}
+        torch.save(head, folder / pw.LPIPS_HEADS[net].name)
+    if "vgg" in nets:
+        total = sum(perceptual.DISTS_CHANNELS)
+        torch.save({"alpha": 0.1 + 0.01 * torch.randn(1, total, 1, 1, generator=generator),
+                    "beta": 0.1 + 0.01 * torch.randn(1, total, 1, 1, generator=generator)},
+                   folder / pw.DISTS_HEAD.name)
+    return folder
