@@ -120,12 +120,12 @@ class TFLearnedCodec(TensorFlowFramework, LearnedCodec):
         """Train this model with ``codecbench train`` (see :mod:`.training`); GAN models
         are trained in PyTorch and converted."""
         from codecbench.core.training_loop import TrainingError
-        from codecbench.plugins.tf.training import train
 
         if self.entry.adversarial is not None:
             raise TrainingError(f"{self.name} is trained adversarially in PyTorch: run "
                                 f"'codecbench train torch/{self.entry.slug}', then "
                                 f"'codecbench convert torch/{self.entry.slug} {self.name}'")
+        from codecbench.plugins.tf.training import train
 
         return train(self.entry, self.name, config)
 
