@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from codecbench.core.hookspecs import hookimpl
-from codecbench.plugins.learned_models import LEARNED_MODELS, RECURRENT_MODELS
+from codecbench.plugins.learned_models import GENERATIVE_MODELS, LEARNED_MODELS, RECURRENT_MODELS
 from codecbench.plugins.tf.codecs import TF_PRIORS, TFLearnedCodec
+from codecbench.plugins.tf.generative_codecs import TFGenerativeCodec
 from codecbench.plugins.tf.recurrent_codecs import TFRecurrentCodec
 
 
@@ -15,3 +16,5 @@ def register_codecs(register):
             register(TFLearnedCodec(entry))
     for entry in RECURRENT_MODELS.values():
         register(TFRecurrentCodec(entry))
+    for entry in GENERATIVE_MODELS.values():
+        register(TFGenerativeCodec(entry))

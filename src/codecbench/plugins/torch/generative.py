@@ -1,7 +1,8 @@
 """Agustsson et al. (2019) global generative compression (GC) network, PyTorch.
 
-Layers as :class:`~codecbench.plugins.learned_models.GenerativeModel` describes. Two
-choices keep the TensorFlow twin exact: upsampling is a 3×3 convolution to 4× the
+Layers as :class:`~codecbench.plugins.learned_models.GenerativeModel` describes, built
+from the plans of :mod:`codecbench.plugins.generative_layers` (which the TensorFlow twin
+reads too). Two choices keep that twin exact: upsampling is a 3×3 convolution to 4× the
 channels followed by a pixel shuffle (instead of transposed convolutions), and every
 convolution pads with zeros symmetrically. Instance norm has no affine parameters
 (ε = 10⁻⁵, population variance), as ``nn.InstanceNorm2d``'s default.
@@ -21,26 +22,39 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codecbench.plugins import generative_layers as layers
 from codecbench.plugins.learned_models import GenerativeModel
 
 SOFT_SIGMA = 1.0
 
 
-def _conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, kernel, stride=stride, padding=kernel // 2)
-
-
-def _norm_relu(channels: int) -> list[nn.Module]:
-    return [nn.InstanceNorm2d(channels), nn.ReLU()]
+def build(plan) -> nn.Sequential:
+    """The modules of a :mod:`codecbench.plugins.generative_layers` plan."""
+    modules = []
+    for step in plan:
+        kind = step[0]
+        if kind == "conv":
+            _, a, b, kernel, stride = step
+            modules.append(nn.Conv2d(a, b, kernel, stride=stride, padding=kernel // 2))
+        elif kind == "norm":
+            modules.append(nn.InstanceNorm2d(step[1], eps=layers.INSTANCE_NORM_EPS))
+        elif kind == "relu":
+            modules.append(nn.ReLU())
+        elif kind == "residual":
+            modules.append(ResidualBlock(step[1]))
+        elif kind == "shuffle":
+            modules.append(nn.PixelShuffle(2))
+        else:
+            raise ValueError(f"unknown layer {kind!r}")
+    return nn.Sequential(*modules)
 
 
 class ResidualBlock(nn.Module):
-    """``x + IN(conv(ReLU(IN(conv(x)))))``, 3×3 convolutions."""
+    """``x + body(x)``, body as :func:`~codecbench.plugins.generative_layers.residual_plan`."""
 
     def __init__(self, channels: int):
         super().__init__()
-        self.body = nn.Sequential(_conv(channels, channels, 3), *_norm_relu(channels),
-                                  _conv(channels, channels, 3), nn.InstanceNorm2d(channels))
+        self.body = build(layers.residual_plan(channels))
 
     def forward(self, x):
         return x + self.body(x)
@@ -59,17 +73,8 @@ class GenerativeCompressor(nn.Module):
         super().__init__()
         widths = tuple(widths or entry.widths)
         blocks = entry.residual_blocks if residual_blocks is None else residual_blocks
-        encoder = [_conv(3, widths[0], 7), *_norm_relu(widths[0])]
-        for a, b in zip(widths, widths[1:], strict=False):
-            encoder += [_conv(a, b, 3, stride=2), *_norm_relu(b)]
-        encoder.append(_conv(widths[-1], channels, 3))
-        self.encoder = nn.Sequential(*encoder)
-        generator = [_conv(channels, widths[-1], 3), *_norm_relu(widths[-1])]
-        generator += [ResidualBlock(widths[-1]) for _ in range(blocks)]
-        for a, b in zip(widths[::-1], widths[-2::-1], strict=False):
-            generator += [_conv(a, 4 * b, 3), nn.PixelShuffle(2), *_norm_relu(b)]
-        generator.append(_conv(widths[0], 3, 7))
-        self.generator = nn.Sequential(*generator)
+        self.encoder = build(layers.encoder_plan(widths, channels))
+        self.generator = build(layers.generator_plan(widths, blocks, channels))
         self.register_buffer("centres", centres(entry.centres))
 
     def analysis(self, x: torch.Tensor) -> torch.Tensor:
