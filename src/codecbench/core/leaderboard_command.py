@@ -42,14 +42,16 @@ def _load_runs(run_dirs):
     from codecbench.core.results_schema import with_provenance
     from codecbench.core.results_store import ResultsStore, StoreError
     from codecbench.evaluators.leaderboard import rows_frame
+    from codecbench.evaluators.set_metrics import set_metric_values
 
-    frames, metric_names, records = [], [], []
+    frames, metric_names, records, set_values = [], [], [], []
     for run_dir in run_dirs:
         try:
             with ResultsStore.open_existing(run_dir) as store:
                 names = store.get_meta("metrics") or []
                 rows = store.rows()
                 dataset_hash = store.get_meta("dataset_hash") or ""
+                set_values.append(set_metric_values(store, names))
         except StoreError as exc:
             raise click.ClickException(str(exc)) from None
         metric_names += [n for n in names if n not in metric_names]
@@ -59,7 +61,9 @@ def _load_runs(run_dirs):
             records.append(json.loads(run_json.read_text()))
     frame = pd.concat([with_provenance(rows_frame(rows, metric_names), dataset_hash)
                        for rows, dataset_hash in frames], ignore_index=True)
-    return frame, metric_names, records
+    set_frame = pd.concat(set_values, ignore_index=True) if set_values else pd.DataFrame()
+    return frame, metric_names, records, set_frame.drop_duplicates(
+        subset=["dataset", "codec", "quality"], keep="first")
 
 
 @leaderboard.command()
@@ -92,13 +96,14 @@ def show(run_dirs, output, anchor, method, min_overlap, target_bpp, formats, out
         provenance_lines,
         write_outputs,
     )
+    from codecbench.evaluators.set_metrics import with_set_metrics
 
-    frame, metric_names, records = _load_runs(run_dirs)
+    frame, metric_names, records, set_values = _load_runs(run_dirs)
     frame, dropped = drop_duplicate_keys(frame)
     if dropped:
         click.echo(f"codecbench: {dropped} rows repeat a codec/quality/dataset/image already "
                    "seen in an earlier run directory; kept the first", err=True)
-    table = aggregate(frame, metric_names)
+    table = with_set_metrics(aggregate(frame, metric_names), set_values)
     table.insert(0, "schema_version", CSV_SCHEMA_VERSION)
     if output:
         write_csv(table, output)

@@ -35,6 +35,7 @@ class Metric(abc.ABC):
     higher_is_better: bool = True
     description: str = ""
     uses_estimate: bool = False
+    scope: str = "image"
 
     @abc.abstractmethod
     def compute(
@@ -50,3 +51,26 @@ class Metric(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+class SetMetric(Metric):
+    """A metric of a *set* of images (FID, KID): no value per image.
+
+    For every evaluated image, :meth:`features` of the original and of the reconstruction
+    are stored with the task's row; the value of a codec at a quality on a dataset is
+    :meth:`distance` of all originals' features against all reconstructions' (computed
+    when the leaderboard is aggregated, :mod:`codecbench.evaluators.set_metrics`).
+    """
+
+    scope = "set"
+
+    @abc.abstractmethod
+    def features(self, image: np.ndarray) -> np.ndarray:
+        """``n × d`` float features of one ``H×W×3`` uint8 image (``n`` may vary)."""
+
+    @abc.abstractmethod
+    def distance(self, real: np.ndarray, fake: np.ndarray) -> float:
+        """The metric between the stacked features of originals and reconstructions."""
+
+    def compute(self, reference, reconstruction, compressed_size) -> float:
+        raise TypeError(f"{self.name} is a set metric: it has no per-image value")

@@ -91,6 +91,8 @@ class ResultRow:
     encode_s: float | None = None
     decode_s: float | None = None
     error: str = ""
+    set_features: dict = field(default_factory=dict, repr=False, compare=False)
+    """Set metrics' ``(original, reconstruction)`` features (stored, not a CSV column)."""
 
     @property
     def key(self) -> tuple[str, str, str, str]:

@@ -8,9 +8,12 @@ dataset, image_id)`` makes duplicate rows impossible.
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 from pathlib import Path
+
+import numpy as np
 
 from codecbench.core.results_schema import SCHEMA_VERSION, ResultRow, quality_sort_key
 
@@ -35,6 +38,16 @@ CREATE TABLE IF NOT EXISTS rows (
     PRIMARY KEY (codec, quality, dataset, image_id)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS set_features (
+    codec TEXT NOT NULL,
+    quality TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    original BLOB NOT NULL,
+    reconstruction BLOB NOT NULL,
+    PRIMARY KEY (codec, quality, dataset, image_id, metric)
+);
 """
 
 _FIELDS = (
@@ -127,12 +140,19 @@ class ResultsStore:
             row.decode_s,
             row.error,
         )
-        with self._db:
+        with self._db:  # the row and its set-metric features commit together
             self._db.execute(
                 f"INSERT OR REPLACE INTO rows ({', '.join(_FIELDS)}) "
                 f"VALUES ({', '.join('?' * len(_FIELDS))})",
                 values,
             )
+            self._db.execute(
+                "DELETE FROM set_features WHERE codec = ? AND quality = ? AND dataset = ? "
+                "AND image_id = ?", row.key)
+            for metric, (original, reconstruction) in row.set_features.items():
+                self._db.execute(
+                    "INSERT INTO set_features VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (*row.key, metric, _array_bytes(original), _array_bytes(reconstruction)))
 
     def done_keys(self) -> set[tuple[str, str, str, str]]:
         cur = self._db.execute("SELECT codec, quality, dataset, image_id FROM rows")
@@ -159,8 +179,33 @@ class ResultsStore:
         result.sort(key=lambda r: (r.dataset, r.codec, r.image_id, *quality_sort_key(r.quality)))
         return result
 
+    def set_features(self, metric: str) -> dict[tuple[str, str, str], tuple[list, list]]:
+        """``{(dataset, codec, quality): ([original features…], [reconstruction features…])}``
+        of a set metric, over the rows without error."""
+        cur = self._db.execute(
+            "SELECT f.dataset, f.codec, f.quality, f.original, f.reconstruction "
+            "FROM set_features f JOIN rows r ON r.codec = f.codec AND r.quality = f.quality "
+            "AND r.dataset = f.dataset AND r.image_id = f.image_id "
+            "WHERE f.metric = ? AND r.error = '' ORDER BY f.image_id", (metric,))
+        groups: dict[tuple[str, str, str], tuple[list, list]] = {}
+        for dataset, codec, quality, original, reconstruction in cur:
+            real, fake = groups.setdefault((dataset, codec, quality), ([], []))
+            real.append(_array_from_bytes(original))
+            fake.append(_array_from_bytes(reconstruction))
+        return groups
+
     def count(self) -> tuple[int, int]:
         """``(rows, error rows)``."""
         cur = self._db.execute("SELECT COUNT(*), COALESCE(SUM(error != ''), 0) FROM rows")
         total, errors = cur.fetchone()
         return int(total), int(errors)
+
+
+def _array_bytes(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array, dtype=np.float64), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _array_from_bytes(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)

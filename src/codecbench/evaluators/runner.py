@@ -33,6 +33,7 @@ from codecbench.core.results_schema import SCHEMA_VERSION, ResultRow, with_prove
 from codecbench.core.results_store import ResultsStore
 from codecbench.evaluators.executors import make_executor
 from codecbench.evaluators.leaderboard import aggregate, rows_frame
+from codecbench.evaluators.set_metrics import set_metric_values, with_set_metrics
 from codecbench.evaluators.task import Task, describe_error
 
 RUN_JSON = "run.json"
@@ -210,7 +211,9 @@ def write_exports(store: ResultsStore, metric_names: Sequence[str]) -> pd.DataFr
     dataset_hash = store.get_meta("dataset_hash") or ""
     frame = rows_frame(store.rows(), metric_names)
     write_csv(with_provenance(frame, dataset_hash), store.run_dir / ROWS_CSV)
-    table = with_provenance(aggregate(frame, metric_names), dataset_hash)
+    table = with_set_metrics(aggregate(frame, metric_names),
+                             set_metric_values(store, metric_names))
+    table = with_provenance(table, dataset_hash)
     write_csv(table, store.run_dir / LEADERBOARD_CSV)
     return table
 

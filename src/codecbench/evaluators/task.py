@@ -81,9 +81,14 @@ def evaluate(task: Task) -> ResultRow:
             raise ValueError(
                 f"decoded image has shape {reconstruction.shape}, expected {image.shape}"
             )
-        values = {}
+        values, set_features = {}, {}
         for metric in task.metrics:
             stage = f"metric {metric.name}"
+            if metric.scope == "set":
+                set_features[metric.name] = (
+                    np.asarray(metric.features(image), dtype=np.float64),
+                    np.asarray(metric.features(reconstruction), dtype=np.float64))
+                continue
             if metric.uses_estimate:
                 value = metric.compute(image, reconstruction, len(data), estimated_bits)
             else:
@@ -93,4 +98,5 @@ def evaluate(task: Task) -> ResultRow:
         raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error row
         return task.row(error=describe_error(stage, exc))
-    return task.row(bytes=len(data), metrics=values, encode_s=encode_s, decode_s=decode_s)
+    return task.row(bytes=len(data), metrics=values, encode_s=encode_s, decode_s=decode_s,
+                    set_features=set_features)

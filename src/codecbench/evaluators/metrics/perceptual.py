@@ -22,6 +22,16 @@ from codecbench.core.metric import Metric
 from codecbench.evaluators.metrics import perceptual_weights as pw
 
 
+def weights_availability(files: list[pw.WeightsFile]) -> tuple[bool, str]:
+    """Available when torch is installed and every pretrained file is found."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return False, "needs torch and torchvision (pip install 'codecbench[torch]')"
+    reason = pw.missing_reason(files)
+    return (not reason), reason
+
+
 class NetworkDistance(Metric):
     """A distance computed by a torch network on the pair of images."""
 
@@ -30,12 +40,7 @@ class NetworkDistance(Metric):
     files: list[pw.WeightsFile] = []
 
     def availability(self) -> tuple[bool, str]:
-        import importlib.util
-
-        if importlib.util.find_spec("torch") is None:
-            return False, "needs torch and torchvision (pip install 'codecbench[torch]')"
-        reason = pw.missing_reason(self.files)
-        return (not reason), reason
+        return weights_availability(self.files)
 
     def _network(self):
         raise NotImplementedError
