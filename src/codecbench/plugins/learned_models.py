@@ -396,6 +396,76 @@ GENERATIVE_MODELS: dict[str, GenerativeModel] = {
 }
 
 
+WAVEONE_ADVERSARIAL = Adversarial(discriminator="multiscale", loss="least-squares",
+                                  weight=0.1, perceptual_weight=1000.0, warmup=0.5)
+"""WaveOne's multiscale adversarial training (Rippel & Bourdev 2017 §3.3), as LSGAN on the
+pix2pixHD discriminator; the reconstruction terms dominate (β = 0.1)."""
+
+
+@dataclass(frozen=True)
+class WaveOneModel:
+    """Rippel & Bourdev (2017), "Real-time adaptive image compression" (WaveOne).
+
+    * **Pyramidal analysis**: the image at ``scales`` resolutions (2×2 average pooling
+      between them); at each, two 3×3 convolutions extract ``width`` feature maps;
+      **interscale alignment** maps each scale's features to the common 1/8 resolution
+      with a strided convolution (stride 8, 4, 2) and sums them; a 3×3 convolution and
+      a sigmoid give ``C`` maps ``y ∈ (0, 1)``.
+    * **Bitplane decomposition**: ``q = ⌊2^B · y⌋`` (``B`` bits, straight-through
+      gradient), split into ``B`` binary planes, most significant first. The file holds
+      the first ``k`` planes (``k`` = the rate point, progressive: a truncated file is
+      the file of fewer planes); decoding fills the missing low bits with the middle of
+      their interval.
+    * **Adaptive arithmetic coding**: each bit is range coded with the binary context
+      model of :mod:`codecbench.plugins.binary_codes` (plane, channel, the more
+      significant plane's bit at the position and its 8 neighbours), learned by
+      counting at export.
+    * **Adaptive codelength regularisation**: the loss adds ``α_t · R(y)``, ``R`` the
+      paper's sparsity term ``mean(log2(y + ε)) + Σ_{s∈S} mean(log2(|y − y_s| + ε))``
+      over the shifts ``S = {(0,1), (1,0), (1,1), (−1,1)}``, and ``α_t`` is multiplied by
+      ``1 ± 0.01`` each step as the batch's significant-bit count is above or below
+      ``target_bpp``.
+    * **Multiscale adversarial training** (:data:`WAVEONE_ADVERSARIAL`).
+    * Synthesis: a 3×3 convolution, three ×2 (conv + pixel shuffle) upsamplings, a 3×3
+      convolution to RGB and a sigmoid.
+
+    Simplified against the paper (documented in docs/gan-codecs.md): one network for
+    every rate point (bitplane truncation, trained on random plane counts) instead of
+    one per target codelength; a static learned context table instead of the paper's
+    adaptive one; the interscale alignment is a sum of strided convolutions (no
+    learned per-scale weighting).
+    """
+
+    slug: str
+    paper: str
+    summary: str
+    scales: int = 3
+    width: int = 48
+    code_channels: int = 16
+    bitplanes: int = 6
+    target_bpp: float = 0.5
+    lmbda: float = 0.01
+    adversarial: Adversarial = WAVEONE_ADVERSARIAL
+    padding_multiple: int = 8
+    qualities: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "qualities", tuple(range(1, self.bitplanes + 1)))
+
+
+WAVEONE_MODELS: dict[str, WaveOneModel] = {
+    model.slug: model
+    for model in (
+        WaveOneModel(
+            slug="rippel2017-waveone",
+            paper="O. Rippel, L. Bourdev, 'Real-time adaptive image compression', ICML 2017",
+            summary="WaveOne: pyramidal analysis, bitplanes with adaptive context coding, "
+            "codelength regularisation, multiscale GAN",
+        ),
+    )
+}
+
+
 COMPRESSAI_ZOO: dict[str, tuple[str, tuple[int, ...]]] = {
     "bmshj2018-factorized": ("factorized", tuple(range(1, 9))),
     "bmshj2018-factorized-relu": ("factorized", tuple(range(1, 9))),

@@ -8,10 +8,12 @@ from codecbench.plugins.learned_models import (
     GENERATIVE_MODELS,
     LEARNED_MODELS,
     RECURRENT_MODELS,
+    WAVEONE_MODELS,
 )
 from codecbench.plugins.torch.codecs import CompressAIZooCodec, TorchLearnedCodec
 from codecbench.plugins.torch.generative_codecs import TorchGenerativeCodec
 from codecbench.plugins.torch.recurrent_codecs import TorchRecurrentCodec
+from codecbench.plugins.torch.waveone_codecs import TorchWaveOneCodec
 
 
 @hookimpl
@@ -22,5 +24,7 @@ def register_codecs(register):
         register(TorchRecurrentCodec(entry))
     for entry in GENERATIVE_MODELS.values():
         register(TorchGenerativeCodec(entry))
+    for entry in WAVEONE_MODELS.values():
+        register(TorchWaveOneCodec(entry))
     for zoo_name in COMPRESSAI_ZOO:
         register(CompressAIZooCodec(zoo_name))

@@ -31,6 +31,28 @@ def rans_tables(frequencies: np.ndarray) -> list[list[int]]:
     return [[0, int(f), top, top] for f in frequencies]
 
 
+def rans_encode_bits(bits: np.ndarray, indexes: np.ndarray, tables) -> bytes:
+    """One rANS string of ``bits``, each with the table row of its context index."""
+    from compressai.ans import RansEncoder
+
+    return RansEncoder().encode_with_indexes(
+        bits.ravel().astype(np.int32).tolist(), indexes.ravel().astype(np.int32).tolist(),
+        tables, [ESCAPE_FREE_CDF_LENGTH] * len(tables), [0] * len(tables))
+
+
+def rans_decode_bits(string: bytes, indexes: np.ndarray, tables) -> np.ndarray:
+    """The inverse of :func:`rans_encode_bits` (bits shaped like ``indexes``)."""
+    from compressai.ans import RansDecoder
+
+    values = RansDecoder().decode_with_indexes(
+        string, indexes.ravel().astype(np.int32).tolist(), tables,
+        [ESCAPE_FREE_CDF_LENGTH] * len(tables), [0] * len(tables))
+    bits = np.asarray(values, dtype=np.int64).reshape(indexes.shape)
+    if bits.min(initial=0) < 0 or bits.max(initial=0) > 1:
+        raise ValueError("corrupt code string: decoded symbols outside {0, 1}")
+    return bits.astype(np.uint8)
+
+
 class TorchRecurrentCodec(TorchFramework, RecurrentCodec):
     """A recurrent model of the table, in PyTorch, on our weights."""
 
@@ -67,22 +89,10 @@ class TorchRecurrentCodec(TorchFramework, RecurrentCodec):
         return rans_tables(zero_frequencies)
 
     def _encode_bits(self, bits: np.ndarray, indexes: np.ndarray, tables) -> bytes:
-        from compressai.ans import RansEncoder
-
-        return RansEncoder().encode_with_indexes(
-            bits.ravel().astype(np.int32).tolist(), indexes.ravel().astype(np.int32).tolist(),
-            tables, [ESCAPE_FREE_CDF_LENGTH] * len(tables), [0] * len(tables))
+        return rans_encode_bits(bits, indexes, tables)
 
     def _decode_bits(self, string: bytes, indexes: np.ndarray, tables) -> np.ndarray:
-        from compressai.ans import RansDecoder
-
-        values = RansDecoder().decode_with_indexes(
-            string, indexes.ravel().astype(np.int32).tolist(), tables,
-            [ESCAPE_FREE_CDF_LENGTH] * len(tables), [0] * len(tables))
-        bits = np.asarray(values, dtype=np.int64).reshape(indexes.shape)
-        if bits.min(initial=0) < 0 or bits.max(initial=0) > 1:
-            raise ValueError("corrupt code string: decoded symbols outside {0, 1}")
-        return bits.astype(np.uint8)
+        return rans_decode_bits(string, indexes, tables)
 
     def train(self, config):
         """Train this model with ``codecbench train`` (see :mod:`.recurrent_training`)."""
