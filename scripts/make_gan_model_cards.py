@@ -31,11 +31,15 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 from make_rnn_model_cards import jpeg_psnr_at  # noqa: E402
 
-from codecbench.plugins.learned_models import GENERATIVE_MODELS, LEARNED_MODELS  # noqa: E402
+from codecbench.plugins.learned_models import (  # noqa: E402
+    GENERATIVE_MODELS,
+    LEARNED_MODELS,
+    WAVEONE_MODELS,
+)
 from codecbench.plugins.model_complexity import complexity  # noqa: E402
 from codecbench.plugins.torch.weights import SHIPPED_WEIGHTS  # noqa: E402
 
-SLUGS = ("hific", "hific-omgd", "agustsson2019-gc")
+SLUGS = ("hific", "hific-omgd", "agustsson2019-gc", "rippel2017-waveone")
 BASE_METRICS = ("bpp", "bpp-estimate", "psnr", "ms-ssim")
 PERCEPTUAL = ("lpips-alex", "dists")
 RECIPE = "scripts/train_gan_weights.py"
@@ -82,6 +86,14 @@ def complexity_lines(slug: str, quality: str) -> list[str]:
 
 
 def architecture(slug: str) -> str:
+    if slug in WAVEONE_MODELS:
+        entry = WAVEONE_MODELS[slug]
+        return (f"{entry.paper}. Pyramidal analysis at {entry.scales} scales with interscale "
+                f"alignment (width {entry.width}), {entry.code_channels} code channels at 1/8 "
+                f"resolution quantised to {entry.bitplanes} bits and split into bitplanes "
+                "(rate point = planes kept, progressive files), context-coded with CompressAI's "
+                "rANS, synthesis by three ×2 pixel-shuffle upsamplings. One network for "
+                "every rate point (trained on a random plane count per step).")
     if slug in GENERATIVE_MODELS:
         entry = GENERATIVE_MODELS[slug]
         return (f"{entry.paper}. Encoder widths {', '.join(map(str, entry.widths))} "
@@ -108,7 +120,8 @@ def losses(slug: str, record: dict) -> str:
     adversarial = record["adversarial"]
     perceptual = {"1-ms-ssim": "1 − MS-SSIM (no LPIPS backbone weights on the training "
                                "machine)", "lpips-alex": "LPIPS (AlexNet)"}[record["perceptual"]]
-    rate = "" if slug in GENERATIVE_MODELS else "bpp + "
+    rate = ("α_t·R(y) + " if slug in WAVEONE_MODELS
+            else "" if slug in GENERATIVE_MODELS else "bpp + ")
     return (f"L_G = {rate}λ·(255²·MSE + {adversarial['perceptual_weight']:g}·P) + "
             f"{adversarial['weight']:g}·L_adv"
             + (f" + {adversarial['feature_matching']:g}·FM" if adversarial["feature_matching"]
@@ -121,13 +134,14 @@ def losses(slug: str, record: dict) -> str:
 def card(slug: str, board: pd.DataFrame, teacher: pd.DataFrame | None,
          perceptual: list[str]) -> str:
     records = json.loads((SHIPPED_WEIGHTS / f"{slug}.training.json").read_text())
-    runs = records["runs"]
+    runs = records.get("runs") or {f"q1–{records.get('bitplanes', '')}": records}
     first = next(iter(runs.values()))
     rows = board[board["codec"] == f"torch/{slug}"].sort_values("bpp")
     jpeg = board[board["codec"] == "jpeg"].sort_values("bpp")
     cnn = board[board["codec"] == "torch/mbt2018-mean"]
-    size = max((SHIPPED_WEIGHTS / f"{slug}-q{q[1:]}.safetensors").stat().st_size
-               for q in runs) / 1e6
+    files = sorted(SHIPPED_WEIGHTS.glob(f"{slug}-q*.safetensors")) or [
+        SHIPPED_WEIGHTS / f"{slug}.safetensors"]
+    size = max(path.stat().st_size for path in files if "teacher" not in path.name) / 1e6
     lines = [
         f"# Model card: torch/{slug}", "",
         f"**Architecture.** {architecture(slug)} Weights: safetensors, convolution kernels "
@@ -136,10 +150,13 @@ def card(slug: str, board: pd.DataFrame, teacher: pd.DataFrame | None,
         f"redistributed with codecbench), random {first['config']['patch_size']}×"
         f"{first['config']['patch_size']} crops with horizontal flips, batch "
         f"{first['config']['batch_size']}.", "",
-        f"**Training** (`codecbench train`, recipe `{RECIPE}`: `{records['recipe']}`), on "
-        f"{first['hardware']}, torch {first['versions']['torch']}; all seven GAN runs in "
-        "parallel on one GPU for a fixed wall-clock budget, stopped runs exported at the "
-        "step reached.", "",
+        ("**Training** (`codecbench train`: " if slug in WAVEONE_MODELS
+         else f"**Training** (`codecbench train`, recipe `{RECIPE}`: ")
+        + f"`{records['recipe']}`), on "
+        f"{first['hardware']}, torch {first['versions']['torch']}"
+        + ("." if slug in WAVEONE_MODELS else "; all seven HiFiC/GC runs in parallel on one "
+           "GPU for a fixed wall-clock budget, stopped runs exported at the step reached."),
+        "",
         f"Loss: {losses(slug, first)}",
     ]
     if first.get("parent"):
@@ -150,12 +167,15 @@ def card(slug: str, board: pd.DataFrame, teacher: pd.DataFrame | None,
     for name, record in runs.items():
         accuracy = record["final_interval"].get("d_accuracy", "")
         lambda_text = f"{record['lambda']:g}"
+        if "final_alpha" in record:
+            lambda_text += f" (final α = {record['final_alpha']:.3g})"
         lines.append(f"| {name[1:]} | {lambda_text} | {record['steps']} | "
                      f"{record['train_seconds']:.0f} | "
                      f"{accuracy if accuracy == '' else f'{accuracy:.2f}'} | "
                      f"`{record['weights_id'][:16]}` |")
     lines += ["", "**Parameters and MACs.**", "",
-              *complexity_lines(slug, next(iter(runs))[1:]), ""]
+              *complexity_lines(slug, str(max(int(k) for k in complexity(slug)
+                                              if k.isdigit()))), ""]
     columns = ["quality", "bpp", "bpp-estimate", "PSNR dB", "MS-SSIM",
                *[m.upper() for m in perceptual], "JPEG PSNR at this bpp",
                "mbt2018-mean PSNR at this bpp", "decode s"]

@@ -12,13 +12,14 @@ from codecbench.plugins.learned_models import (
     GENERATIVE_MODELS,
     LEARNED_MODELS,
     RECURRENT_MODELS,
+    WAVEONE_MODELS,
 )
 from codecbench.plugins.model_complexity import complexity
 from conftest import run_cli
 
 
 def test_every_model_and_rate_point_is_measured():
-    for table in (LEARNED_MODELS, RECURRENT_MODELS, GENERATIVE_MODELS):
+    for table in (LEARNED_MODELS, RECURRENT_MODELS, GENERATIVE_MODELS, WAVEONE_MODELS):
         for slug, entry in table.items():
             measured = complexity(slug)
             assert measured is not None, slug
@@ -46,6 +47,8 @@ def test_committed_table_equals_a_fresh_measurement():
     gc = GENERATIVE_MODELS["agustsson2019-gc"]
     for quality in gc.qualities:
         assert complexity(gc.slug)[str(quality)] == measured.generative_model(gc, quality)
+    waveone = WAVEONE_MODELS["rippel2017-waveone"]
+    assert complexity(waveone.slug)["6"] == measured.waveone_model(waveone)
     gru = RECURRENT_MODELS["toderici2017-gru"]
     for iterations in (1, 3):
         assert complexity(gru.slug)[str(iterations)] == measured.recurrent_model(gru, iterations)

@@ -15,6 +15,7 @@ module that ran (each counted once), so a module both sides run (a hyperprior's
 * Recurrent models at ``k`` iterations: the encoder runs encoder *and* decoder ``k``
   times (it needs each reconstruction); the decoder runs the decoder ``k`` times.
 * GC: encoder ``E`` and quantiser; decoder ``G``.
+* WaveOne: the pyramidal analysis; the synthesis (the same at every bitplane count).
 
 MACs are reported per pixel of the input (``kMAC/px`` in the model cards), which makes
 them independent of the image size up to border effects.
@@ -107,12 +108,25 @@ def generative_model(entry, quality: int) -> dict:
                   measure(lambda: network.synthesis(y_hat)), MEASURE_SIZE**2)
 
 
+def waveone_model(entry) -> dict:
+    """WaveOne (the same network at every rate point; entropy coding not counted)."""
+    from codecbench.plugins.torch.waveone import WaveOne
+
+    network = WaveOne(entry).eval()
+    x = torch.rand(1, 3, MEASURE_SIZE, MEASURE_SIZE)
+    with torch.no_grad():
+        y_hat, _ = network.quantise(network.analysis(x), entry.bitplanes)
+    return record(measure(lambda: network.analysis(x)),
+                  measure(lambda: network.synthesis(y_hat)), MEASURE_SIZE**2)
+
+
 def all_models() -> dict:
     """``{slug: {quality: record}}`` for every model of the tables."""
     from codecbench.plugins.learned_models import (
         GENERATIVE_MODELS,
         LEARNED_MODELS,
         RECURRENT_MODELS,
+        WAVEONE_MODELS,
     )
 
     table = {}
@@ -123,4 +137,7 @@ def all_models() -> dict:
         table[slug] = {str(q): recurrent_model(entry, q) for q in entry.qualities}
     for slug, entry in GENERATIVE_MODELS.items():
         table[slug] = {str(q): generative_model(entry, q) for q in entry.qualities}
+    for slug, entry in WAVEONE_MODELS.items():
+        measured = waveone_model(entry)
+        table[slug] = {str(q): measured for q in entry.qualities}
     return table
