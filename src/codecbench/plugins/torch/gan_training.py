@@ -45,7 +45,7 @@ from torch import nn
 
 from codecbench.core import training_loop
 from codecbench.core.training import TrainingConfig, TrainingResult
-from codecbench.core.training_loop import LoopState, TrainingError
+from codecbench.core.training_loop import TrainingError
 from codecbench.plugins.learned_models import LearnedModel
 from codecbench.plugins.torch import gan
 from codecbench.plugins.torch import weights as weights_io
@@ -53,9 +53,9 @@ from codecbench.plugins.torch.training import (
     _hardware,
     _load_initial_weights,
     load_training_images,
-    resume,
     sample_batch,
     save,
+    start_or_resume,
 )
 
 CHECKPOINT_FORMAT = "codecbench-torch-gan-checkpoint/1"
@@ -160,6 +160,33 @@ def discriminator_step(adversarial, discriminator, d_optimizer, real_images, fak
     return d_value.item(), gan.real_vs_fake_accuracy(adversarial.loss, real, fake)
 
 
+def set_learning_rate(lr: float, *optimizers) -> None:
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+
+def image_gan_step(adversarial, networks, optimizer, discriminator, d_optimizer, batch,
+                   x_hat, loss, adversarial_on: bool, clip_norm: float) -> dict:
+    """One generator step on ``loss`` (plus the adversarial terms once ``adversarial_on``)
+    and one discriminator step; returns the curve values (``nan`` where not computed)."""
+    g_adv = d_loss = accuracy = math.nan
+    if adversarial_on:
+        g_value, extra = generator_adversarial(adversarial, discriminator, batch, x_hat, None)
+        loss = loss + extra
+        g_adv = g_value.item()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip_norm > 0:
+        torch.nn.utils.clip_grad_norm_(networks.parameters(), clip_norm)
+    optimizer.step()
+    if adversarial_on:
+        d_loss, accuracy = discriminator_step(adversarial, discriminator, d_optimizer, batch,
+                                              x_hat, None)
+    return {"loss": loss.item(), "g_adv": g_adv, "d_loss": d_loss, "d_accuracy": accuracy,
+            "distill": math.nan}
+
+
 def discriminator_optimizer(discriminator, config: TrainingConfig):
     """Adam with β₁ = 0.5, as GAN training usually does (Radford et al. 2016)."""
     return torch.optim.Adam(discriminator.parameters(), lr=config.learning_rate,
@@ -200,19 +227,13 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
         lr=config.aux_learning_rate)
     d_optimizer = discriminator_optimizer(discriminator, config)
     generator = torch.Generator().manual_seed(config.seed)
-    state, parent = LoopState(), None
     stateful = {"model": model, "discriminator": discriminator, "optimizer": optimizer,
                 "aux_optimizer": aux_optimizer, "d_optimizer": d_optimizer}
     if student is not None:
         stateful["student"] = student
-    if checkpoint_path.exists():
-        checkpoint = resume(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config, device,
-                            stateful, generator)
-        state = LoopState(checkpoint["step"], checkpoint["elapsed_s"])
-        parent = checkpoint["parent"]
-    elif config.init_from is not None:
-        parent = _load_initial_weights(model, Path(config.init_from))
-        model.to(device)
+    state, parent = start_or_resume(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config,
+                                    device, stateful, generator,
+                                    lambda path: _load_initial_weights(model, path, device))
 
     images = load_training_images(Path(config.data), config.patch_size, device)
     warmup_steps = training_loop.adversarial_warmup_steps(config, adversarial)
@@ -222,9 +243,7 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
              generator, state, parent, {"lambda": lmbda, "N": N, "M": M})
 
     def train_step(step: int, lr: float) -> dict:
-        for optim in (optimizer, d_optimizer):
-            for group in optim.param_groups:
-                group["lr"] = lr
+        set_learning_rate(lr, optimizer, d_optimizer)
         adversarial_on = step >= warmup_steps
         batch = sample_batch(images, generator, config.batch_size, config.patch_size)
         x_hat, bpp, y_hat, features = hyperprior_forward(model, batch)

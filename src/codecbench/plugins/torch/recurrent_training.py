@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from codecbench.core import training_loop
 from codecbench.core.training import TrainingConfig, TrainingResult
-from codecbench.core.training_loop import LoopState, TrainingError
+from codecbench.core.training_loop import TrainingError
 from codecbench.plugins import binary_codes
 from codecbench.plugins.learned_models import RecurrentModel
 from codecbench.plugins.torch import recurrent_weights
@@ -107,17 +107,10 @@ def train(entry: RecurrentModel, codec_name: str, config: TrainingConfig) -> Tra
                                   decoder_widths(entry, config.channels)).to(device)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
     generator = torch.Generator().manual_seed(config.seed)
-    state, parent = LoopState(), None
-
     stateful = {"model": network, "optimizer": optimizer}
-    if checkpoint_path.exists():
-        checkpoint = checkpoints.resume(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config,
-                                        device, stateful, generator)
-        state = LoopState(checkpoint["step"], checkpoint["elapsed_s"])
-        parent = checkpoint["parent"]
-    elif config.init_from is not None:
-        parent = _load_initial_weights(network, Path(config.init_from), entry)
-        network.to(device)
+    state, parent = checkpoints.start_or_resume(
+        checkpoint_path, CHECKPOINT_FORMAT, codec_name, config, device, stateful, generator,
+        lambda path: _load_initial_weights(network, path, entry, device))
 
     images = load_training_images(Path(config.data), config.patch_size, device)
 
@@ -147,7 +140,7 @@ def train(entry: RecurrentModel, codec_name: str, config: TrainingConfig) -> Tra
         lambda: _export(network, entry, codec_name, config, out, state, parent, device, images))
 
 
-def _load_initial_weights(network, path: Path, entry: RecurrentModel) -> dict:
+def _load_initial_weights(network, path: Path, entry: RecurrentModel, device) -> dict:
     """Fine-tuning: start from recurrent weights (any slug of the same shape) or a checkpoint."""
     if path.suffix == ".safetensors":
         arrays, metadata = recurrent_weights.read_tensors(path)
@@ -168,6 +161,7 @@ def _load_initial_weights(network, path: Path, entry: RecurrentModel) -> dict:
     except RuntimeError as exc:
         raise TrainingError(f"cannot start from {path}: its architecture differs "
                             f"({str(exc).splitlines()[0]})") from None
+    network.to(device)
     return parent
 
 

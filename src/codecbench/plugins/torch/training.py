@@ -64,8 +64,9 @@ def _optimizers(model, config: TrainingConfig):
             torch.optim.Adam(aux, lr=config.aux_learning_rate))
 
 
-def _load_initial_weights(model, path: Path) -> dict:
-    """Fine-tuning: start from weights (``.safetensors``) or another run's checkpoint."""
+def _load_initial_weights(model, path: Path, device) -> dict:
+    """Fine-tuning: start from weights (``.safetensors``) or another run's checkpoint
+    (the model is moved back to ``device`` afterwards)."""
     if path.suffix == ".safetensors":
         source, metadata = weights_io.load_model(path)
         state = source.state_dict()
@@ -83,6 +84,7 @@ def _load_initial_weights(model, path: Path) -> dict:
     except RuntimeError as exc:
         raise TrainingError(f"cannot start from {path}: its architecture differs "
                             f"({str(exc).splitlines()[0]})") from None
+    model.to(device)
     return parent
 
 
@@ -128,6 +130,23 @@ def resume(path: Path, checkpoint_format: str, codec_name: str, config: Training
     return checkpoint
 
 
+def start_or_resume(path: Path, checkpoint_format: str, codec_name: str, config: TrainingConfig,
+                    device, stateful: dict, generator: torch.Generator,
+                    initialise=None) -> tuple[LoopState, dict | None]:
+    """``(loop state, lineage)`` of a run: continued from ``path`` when it exists, else
+    new — fine-tuned from ``--init-from`` by ``initialise(path) -> lineage`` when the
+    trainer can, refused when it cannot (``initialise`` is ``None``)."""
+    if path.exists():
+        checkpoint = resume(path, checkpoint_format, codec_name, config, device, stateful,
+                            generator)
+        return LoopState(checkpoint["step"], checkpoint["elapsed_s"]), checkpoint["parent"]
+    if config.init_from is None:
+        return LoopState(), None
+    if initialise is None:
+        raise TrainingError(f"{codec_name} trains from scratch (no --init-from)")
+    return LoopState(), initialise(Path(config.init_from))
+
+
 def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> TrainingResult:
     """Train (or continue training) ``entry`` as configured; see the module docstring."""
     from compressai.losses import RateDistortionLoss
@@ -147,17 +166,10 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
     model = weights_io.build_model(entry.compressai_class, N, M).to(device)
     optimizer, aux_optimizer = _optimizers(model, config)
     generator = torch.Generator().manual_seed(config.seed)
-    state, parent = LoopState(), None
-
     stateful = {"model": model, "optimizer": optimizer, "aux_optimizer": aux_optimizer}
-    if checkpoint_path.exists():
-        checkpoint = resume(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config, device,
-                            stateful, generator)
-        state = LoopState(checkpoint["step"], checkpoint["elapsed_s"])
-        parent = checkpoint["parent"]
-    elif config.init_from is not None:
-        parent = _load_initial_weights(model, Path(config.init_from))
-        model.to(device)
+    state, parent = start_or_resume(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config,
+                                    device, stateful, generator,
+                                    lambda path: _load_initial_weights(model, path, device))
 
     images = load_training_images(Path(config.data), config.patch_size, device)
     criterion = RateDistortionLoss(lmbda=lmbda, metric=config.metric)

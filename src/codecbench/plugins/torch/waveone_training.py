@@ -20,7 +20,6 @@ time limit and ``training.json`` as every trainer.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -30,23 +29,23 @@ from torch import nn
 
 from codecbench.core import training_loop
 from codecbench.core.training import TrainingConfig, TrainingResult
-from codecbench.core.training_loop import LoopState, TrainingError
+from codecbench.core.training_loop import TrainingError
 from codecbench.plugins import binary_codes, bitplanes
 from codecbench.plugins.learned_models import WaveOneModel
 from codecbench.plugins.torch import gan
 from codecbench.plugins.torch.gan_training import (
     GAN_CURVE_KEYS,
     discriminator_optimizer,
-    discriminator_step,
-    generator_adversarial,
+    image_gan_step,
     perceptual_distance,
+    set_learning_rate,
 )
 from codecbench.plugins.torch.training import (
     _hardware,
     load_training_images,
-    resume,
     sample_batch,
     save,
+    start_or_resume,
 )
 from codecbench.plugins.torch.waveone import WaveOne
 from codecbench.plugins.torch.waveone_codecs import save_waveone, weights_filename
@@ -117,16 +116,10 @@ def train(entry: WaveOneModel, codec_name: str, config: TrainingConfig) -> Train
     optimizer = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
     d_optimizer = discriminator_optimizer(discriminator, config)
     generator = torch.Generator().manual_seed(config.seed)
-    state, parent = LoopState(), None
     stateful = {"model": network, "discriminator": discriminator, "alpha": weight,
                 "optimizer": optimizer, "d_optimizer": d_optimizer}
-    if checkpoint_path.exists():
-        checkpoint = resume(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config, device,
-                            stateful, generator)
-        state = LoopState(checkpoint["step"], checkpoint["elapsed_s"])
-        parent = checkpoint["parent"]
-    elif config.init_from is not None:
-        raise TrainingError(f"{codec_name} trains from scratch (no --init-from)")
+    state, parent = start_or_resume(checkpoint_path, CHECKPOINT_FORMAT, codec_name, config,
+                                    device, stateful, generator)
 
     images = load_training_images(Path(config.data), config.patch_size, device)
     warmup_steps = training_loop.adversarial_warmup_steps(config, adversarial)
@@ -136,10 +129,7 @@ def train(entry: WaveOneModel, codec_name: str, config: TrainingConfig) -> Train
              generator, state, parent, {"width": width, "code_channels": channels})
 
     def train_step(step: int, lr: float) -> dict:
-        for optim in (optimizer, d_optimizer):
-            for group in optim.param_groups:
-                group["lr"] = lr
-        adversarial_on = step >= warmup_steps
+        set_learning_rate(lr, optimizer, d_optimizer)
         batch = sample_batch(images, generator, config.batch_size, config.patch_size)
         planes = int(torch.randint(1, entry.bitplanes + 1, (1,), generator=generator))
         x_hat, y, q = network(batch, planes)
@@ -149,25 +139,12 @@ def train(entry: WaveOneModel, codec_name: str, config: TrainingConfig) -> Train
         bpp = planes_entropy_bpp(q, entry.bitplanes)
         loss = (entry.lmbda * (255**2 * mse + adversarial.perceptual_weight * p_value)
                 + float(weight.alpha) * regulariser)
-        g_adv = math.nan
-        if adversarial_on:
-            g_value, extra = generator_adversarial(adversarial, discriminator, batch, x_hat,
-                                                   None)
-            loss = loss + extra
-            g_adv = g_value.item()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(network.parameters(), config.clip_norm)
-        optimizer.step()
+        values = image_gan_step(adversarial, network, optimizer, discriminator, d_optimizer,
+                                batch, x_hat, loss, step >= warmup_steps, config.clip_norm)
+        alpha = float(weight.alpha)  # the α this step used
         weight.update(bpp, entry.target_bpp)
-        d_loss, accuracy = math.nan, math.nan
-        if adversarial_on:
-            d_loss, accuracy = discriminator_step(adversarial, discriminator, d_optimizer,
-                                                  batch, x_hat, None)
-        return {"loss": loss.item(), "bpp": bpp, "distortion": mse.item(),
-                "aux_loss": float(weight.alpha), "d_loss": d_loss, "g_adv": g_adv,
-                "perceptual": p_value.item(), "d_accuracy": accuracy, "distill": math.nan}
+        return {**values, "bpp": bpp, "distortion": mse.item(), "aux_loss": alpha,
+                "perceptual": p_value.item()}
 
     network.train()
     discriminator.train()

@@ -143,23 +143,10 @@ def save_model(model, path: Path, metadata: dict[str, str], half_kernels: bool =
     ``half_kernels`` stores 4-D convolution kernels as float16 (half the size; the
     codec measures whatever was stored). Written to a temporary name, then renamed.
     """
-    from safetensors.torch import save_file
-
     model.update(force=True)
-    state = {}
-    for name, tensor in model.state_dict().items():
-        if name in REBUILT_BUFFERS:
-            continue
-        tensor = tensor.detach().cpu().contiguous()
-        if half_kernels and tensor.ndim == 4 and tensor.is_floating_point():
-            tensor = tensor.half()
-        state[name] = tensor
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    save_file(state, str(partial), metadata={"format": FORMAT, **metadata})
-    os.chmod(partial, 0o644)
-    os.replace(partial, path)
-
+    state = {name: tensor for name, tensor in model.state_dict().items()
+             if name not in REBUILT_BUFFERS}
+    save_tensors(state, path, metadata, half_kernels)
 
 def read_tensors(path: Path, kind: str) -> tuple[dict, dict[str, str]]:
     """``(numpy arrays, metadata)`` of a weights file of ``kind`` (``recurrent``,
