@@ -119,10 +119,10 @@ def test_a_run_shows_one_fid_and_kid_per_codec_and_quality(inception_weights, mo
     inception.fid_inception.cache_clear()
     photos = tmp_path / "photos"
     photos.mkdir()
-    for path in sorted(SAMPLE_DIR.glob("*.png"))[1:3]:
+    for path in sorted(SAMPLE_DIR.glob("*.png"))[:1]:  # one 512² photo: 4 + 1 patches
         (photos / path.name).write_bytes(path.read_bytes())
     out = tmp_path / "run"
-    result = invoke_cli("run", "--codec", "jpeg", "--quality", "20", "--quality", "80",
+    result = invoke_cli("run", "--codec", "jpeg", "--quality", "20",
                         "--dataset", str(photos), "--metric", "bpp",
                         "--metric", "fid", "--metric", "kid", "--out", str(out),
                         "--no-progress")
@@ -133,7 +133,7 @@ def test_a_run_shows_one_fid_and_kid_per_codec_and_quality(inception_weights, mo
 
     chosen = sorted(rows["image_id"].unique())
     jpeg = PillowJpeg()
-    for quality in (20, 80):
+    for quality in (20,):
         real, fake = [], []
         for image_id in chosen:
             image = load_rgb(photos / image_id)
@@ -149,5 +149,5 @@ def test_a_run_shows_one_fid_and_kid_per_codec_and_quality(inception_weights, mo
                        str(tmp_path / "views"))
     assert shown.returncode == 0, shown.stderr
     again = pd.read_csv(tmp_path / "views" / "leaderboard.csv").set_index("quality")
-    np.testing.assert_allclose(again.loc[[20, 80], "fid"], board.loc[[20, 80], "fid"])
+    np.testing.assert_allclose(again.loc[[20], "fid"], board.loc[[20], "fid"])
     inception.fid_inception.cache_clear()

@@ -36,10 +36,11 @@ from codecbench.plugins.torch.codecs import TorchLearnedCodec  # noqa: E402
 pytestmark = pytest.mark.slow
 PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
 PARITY_PHOTOS = [PHOTOS[0], PHOTOS[3]]  # astronaut (portrait, flat areas), coastal rock (texture)
-"""Odd rate points are checked on the first, even ones on the second (CI time)."""
+"""Rate points 1, 3, 5 of each model (CI time; all 15 were measured, README), alternating
+between the two photos."""
 SHIPPED = [(slug, quality) for slug, entry in LEARNED_MODELS.items()
            if entry.prior in TF_PRIORS and entry.family == "cnn"
-           for quality in entry.qualities
+           for quality in entry.qualities[::2]
            if weights_io.find_weights(slug, quality) is not None
            and weights_io.find_weights(slug, quality).parent == weights_io.SHIPPED_WEIGHTS]
 
@@ -87,7 +88,7 @@ def _nchw(tensor):
 def test_every_shipped_model_has_a_tf_twin():
     assert {slug for slug, _ in SHIPPED} == {"bls2017-factorized", "bmshj2018-hyperprior",
                                              "mbt2018-mean"}
-    assert len(SHIPPED) == 15
+    assert len(SHIPPED) == 9
 
 
 @pytest.mark.parametrize("slug,quality", [*SHIPPED, ("hific", 2)])
@@ -98,7 +99,7 @@ def test_shipped_rate_point_agrees_across_frameworks(slug, quality):
     torch_codec, tf_codec = TorchLearnedCodec(entry), TFLearnedCodec(entry)
     torch_model, _ = torch_codec._model(quality)
     (tf_model, _), _ = tf_codec._model(quality)
-    for path in [PARITY_PHOTOS[(quality + 1) % 2]]:
+    for path in [PARITY_PHOTOS[(quality // 2) % 2]]:
         image = load_rgb(path)
         y_t, symbols_t, z_t = _torch_symbols(torch_model, entry.prior, image)
         y_f, symbols_f, z_f = _tf_symbols(tf_model, image)

@@ -63,6 +63,7 @@ class GenerativeCodec(LearnedCodec):
                                                            strict=True))
         self.description = (f"{entry.summary} (rate points = bottleneck channels: {channels}; "
                             "symbols range coded)")
+        self.in_default_run = False  # the GAN family is selected by name
 
     # --- what subclasses provide -------------------------------------------------------
     def weights_file(self, quality: int) -> Path | None:

@@ -39,7 +39,6 @@ class TFGenerativeCodec(TensorFlowFramework, GenerativeCodec):
         self.no_weights_reason = (
             f"no weights: the torch/{entry.slug} weights (converted at load time) or a "
             f"'codecbench convert' output in {convert_paths.WEIGHTS_ENV}")
-        self.in_default_run = False  # the twin of torch/<slug>: select it by name
 
     def weights_file(self, quality: int) -> Path | None:
         return (convert_paths.find_tf_weights(self.entry.slug, quality)

@@ -92,6 +92,7 @@ class TorchWaveOneCodec(TorchFramework, LearnedCodec):
                                   f"put the run folder in {weights_io.WEIGHTS_ENV}")
         self.description = (f"{entry.summary} (rate points = bitplanes 1–{entry.bitplanes}; "
                             "progressive files)")
+        self.in_default_run = False  # the GAN family is selected by name
         self._loaded: LoadedWaveOne | None = None
 
     def __getstate__(self):
