@@ -36,7 +36,7 @@ from codecbench.plugins.learned_models import (  # noqa: E402
     LEARNED_MODELS,
     WAVEONE_MODELS,
 )
-from codecbench.plugins.model_complexity import complexity  # noqa: E402
+from codecbench.plugins.model_complexity import complexity, markdown_lines  # noqa: E402
 from codecbench.plugins.torch.weights import SHIPPED_WEIGHTS  # noqa: E402
 
 SLUGS = ("hific", "hific-omgd", "agustsson2019-gc", "rippel2017-waveone")
@@ -71,18 +71,6 @@ def value_at(curve: pd.DataFrame, bpp: float, metric: str = "psnr") -> str:
     if curve.empty or not curve["bpp"].min() <= bpp <= curve["bpp"].max():
         return "–"
     return f"{np.interp(bpp, curve['bpp'], curve[metric]):.2f}"
-
-
-def complexity_lines(slug: str, quality: str) -> list[str]:
-    measured = complexity(slug)[quality]
-    return [
-        "| part | parameters | kMAC / pixel |", "|---|---|---|",
-        f"| encoder | {measured['encoder_params']:,} | {measured['encoder_kmacs_per_pixel']:.2f} |",
-        f"| decoder | {measured['decoder_params']:,} | {measured['decoder_kmacs_per_pixel']:.2f} |",
-        "", "Measured with torch's FLOP counter on a 256×256 input "
-        "(`plugins/model_complexity.json`; convolutions and matrix products, entropy "
-        "coding excluded).",
-    ]
 
 
 def architecture(slug: str) -> str:
@@ -173,9 +161,9 @@ def card(slug: str, board: pd.DataFrame, teacher: pd.DataFrame | None,
                      f"{record['train_seconds']:.0f} | "
                      f"{accuracy if accuracy == '' else f'{accuracy:.2f}'} | "
                      f"`{record['weights_id'][:16]}` |")
-    lines += ["", "**Parameters and MACs.**", "",
-              *complexity_lines(slug, str(max(int(k) for k in complexity(slug)
-                                              if k.isdigit()))), ""]
+    qualities = (GENERATIVE_MODELS[slug].qualities if slug in GENERATIVE_MODELS
+                 else [int(name[1:]) for name in runs if name[1:].isdigit()] or [1])
+    lines += ["", *markdown_lines(slug, qualities)]
     columns = ["quality", "bpp", "bpp-estimate", "PSNR dB", "MS-SSIM",
                *[m.upper() for m in perceptual], "JPEG PSNR at this bpp",
                "mbt2018-mean PSNR at this bpp", "decode s"]

@@ -25,6 +25,7 @@ import pandas as pd
 
 from codecbench.evaluators.rd import bd_rate
 from codecbench.plugins.learned_models import LEARNED_MODELS
+from codecbench.plugins.model_complexity import markdown_lines
 from codecbench.plugins.torch.weights import SHIPPED_WEIGHTS
 
 METRICS = ("bpp", "bpp-estimate", "psnr", "ms-ssim")
@@ -82,6 +83,7 @@ def card(slug: str, board: pd.DataFrame) -> tuple[str, float]:
         "models (minutes, not the days CompressAI trains for): the RD numbers below are what "
         "these weights do, well below the papers' published curves.",
         "",
+        *markdown_lines(slug, entry.qualities),
         f"**Evaluation** on the bundled `sample` set (6 photos, 451–600 px), "
         f"`codecbench run`, CPU ({platform.machine()}, {os.cpu_count()} cores). BD-rate "
         f"against JPEG (PSNR, PCHIP, over the common PSNR range): **{bd_text}**.",

@@ -27,6 +27,7 @@ from make_model_cards import METRICS, evaluate
 
 from codecbench.evaluators.rd import bd_rate
 from codecbench.plugins.learned_models import RECURRENT_MODELS
+from codecbench.plugins.model_complexity import markdown_lines
 from codecbench.plugins.torch.weights import SHIPPED_WEIGHTS
 
 REFERENCES = ("jpeg", "torch/bls2017-factorized", "torch/bmshj2018-hyperprior")
@@ -109,6 +110,7 @@ def card(slug: str, board) -> str:
         "These are minutes of CPU training of a small network (the papers train for days on "
         "GPUs): the numbers below are what these weights do, far below the papers' curves.",
         "",
+        *markdown_lines(slug, (1, 4, 16)),
         f"**Evaluation** on the bundled `sample` set (6 photos, 451–600 px), `codecbench run`, "
         f"CPU ({platform.machine()}, {os.cpu_count()} cores). BD-rate (PSNR, PCHIP) against "
         f"JPEG: **{bd_text(board, 'jpeg', codec)[0]}**; against torch/bls2017-factorized: "

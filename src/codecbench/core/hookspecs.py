@@ -71,7 +71,12 @@ def register_metrics(register):
 
     Call ``register(metric)`` once per metric, an instance of
     :class:`codecbench.Metric`. A metric computes one number per image from
-    ``(reference, reconstruction, compressed_size)``.
+    ``(reference, reconstruction, compressed_size)``; a
+    :class:`codecbench.core.metric.SetMetric` (FID, KID) instead gives per-image
+    ``features`` and one ``distance`` per codec × quality × dataset. A metric that needs
+    something absent (pretrained weights) is still registered and says why through
+    ``Metric.availability()``; it is then listed as unavailable and left out of the
+    default run.
     """
 
 

@@ -32,3 +32,21 @@ def complexity(slug: str) -> dict[str, dict] | None:
     if entry is None:
         return None
     return {"measured_on": _document()["measured_on"], **entry}
+
+
+def markdown_lines(slug: str, qualities) -> list[str]:
+    """The model-card section: parameters and kMAC/pixel of encoder and decoder at each of
+    ``qualities`` (one row pair per quality; one table when they are all the same)."""
+    measured = complexity(slug)
+    rows = {str(q): measured[str(q)] for q in qualities}
+    distinct = {json.dumps(r, sort_keys=True) for r in rows.values()}
+    lines = ["**Parameters and MACs.**", "",
+             "| rate point | part | parameters | kMAC / pixel |", "|---|---|---|---|"]
+    labels = {"all": next(iter(rows.values()))} if len(distinct) == 1 else rows
+    for label, record in labels.items():
+        for part in ("encoder", "decoder"):
+            lines.append(f"| {label} | {part} | {record[part + '_params']:,} | "
+                         f"{record[part + '_kmacs_per_pixel']:.2f} |")
+    return [*lines, "", f"Measured with torch's FLOP counter on a {measured['measured_on']} "
+            "input (`plugins/model_complexity.json`; convolutions and matrix products, "
+            "entropy coding excluded).", ""]
