@@ -39,6 +39,26 @@ class LoadedRecurrent:
     iterations: int = 0
 
 
+def decode_progressive(file: LearnedFile, expected: tuple[int, ...], unit: str,
+                       decode_grid) -> list[np.ndarray]:
+    """The ``C×h×w`` bit grid of every latent of a progressive file, in order:
+    ``decode_grid(string, t, previous grid or None)`` decodes latent ``t`` (the context
+    model conditions on the previous grid). Refuses a file whose latent count is not its
+    quality or whose shapes are not ``expected``; ``unit`` names a latent in the errors
+    (``iteration``, ``bitplane``)."""
+    if len(file.latents) != file.quality:
+        raise ContainerError(f"file says {file.quality} {unit}s but holds "
+                             f"{len(file.latents)}")
+    grids, previous = [], None
+    for t, latent in enumerate(file.latents):
+        if tuple(latent.shape) != expected:
+            raise ContainerError(f"{unit} {t + 1} has shape {latent.shape}, expected "
+                                 f"{expected} for a {file.width}×{file.height} image")
+        previous = decode_grid(latent.string, t, previous)
+        grids.append(previous)
+    return grids
+
+
 def truncate(data: bytes, iterations: int) -> bytes:
     """The file of the first ``iterations`` iterations of a recurrent codec's file.
 
@@ -161,23 +181,16 @@ class RecurrentCodec(LearnedCodec):
         """The ``C×h×w`` bits of every iteration of a parsed file, checked against its size."""
         tiling = recurrent_tiling.Tiling(file.height, file.width, self.entry.patch)
         expected = (self.entry.code_channels, *tiling.code_grid)
-        if len(file.latents) != file.quality:
-            raise ContainerError(f"file says {file.quality} iterations but holds "
-                                 f"{len(file.latents)} codes")
-        grids, previous = [], None
-        for t, latent in enumerate(file.latents):
-            if tuple(latent.shape) != expected:
-                raise ContainerError(f"iteration {t + 1} code has shape {latent.shape}, "
-                                     f"expected {expected} for a {file.width}×{file.height} image")
-            if loaded.probabilities is None:
-                grid = binary_codes.unpack(latent.string, expected)
-            else:
-                indexes = binary_codes.context_indexes(
-                    t, binary_codes.context_states(previous, expected))
-                grid = self._decode_bits(latent.string, indexes, loaded.coder_tables)
-            grids.append(grid)
-            previous = grid
-        return grids
+        if loaded.probabilities is None:
+            return decode_progressive(file, expected, "iteration",
+                                      lambda string, t, previous: binary_codes.unpack(
+                                          string, expected))
+        return decode_progressive(
+            file, expected, "iteration",
+            lambda string, t, previous: self._decode_bits(
+                string, binary_codes.context_indexes(
+                    t, binary_codes.context_states(previous, expected)),
+                loaded.coder_tables))
 
     def truncate(self, data: bytes, iterations: int) -> bytes:
         """See :func:`truncate`."""

@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from codecbench.core.codec import Family
-from codecbench.core.learned_container import ContainerError, Latent, LearnedFile
+from codecbench.core.learned_container import Latent, LearnedFile
 from codecbench.plugins import binary_codes, bitplanes
 from codecbench.plugins.generative_codec import padded_batch, to_image
 from codecbench.plugins.learned_codec import LearnedCodec
 from codecbench.plugins.learned_models import WaveOneModel
+from codecbench.plugins.recurrent_codec import decode_progressive
 from codecbench.plugins.torch import weights as weights_io
 from codecbench.plugins.torch.framework import TorchFramework
 from codecbench.plugins.torch.recurrent_codecs import (
@@ -149,18 +150,12 @@ class TorchWaveOneCodec(TorchFramework, LearnedCodec):
         multiple = self.entry.padding_multiple
         expected = (len(loaded.probabilities[0]), -(-file.height // multiple),
                     -(-file.width // multiple))
-        if len(file.latents) != file.quality:
-            raise ContainerError(f"file says {file.quality} bitplanes but holds "
-                                 f"{len(file.latents)}")
-        planes, previous = [], None
-        for t, latent in enumerate(file.latents):
-            if tuple(latent.shape) != expected:
-                raise ContainerError(f"bitplane {t + 1} has shape {latent.shape}, expected "
-                                     f"{expected} for a {file.width}×{file.height} image")
-            indexes = binary_codes.context_indexes(
-                t, binary_codes.context_states(previous, expected))
-            previous = rans_decode_bits(latent.string, indexes, loaded.coder_tables)
-            planes.append(previous)
+        planes = decode_progressive(
+            file, expected, "bitplane",
+            lambda string, t, previous: rans_decode_bits(
+                string, binary_codes.context_indexes(
+                    t, binary_codes.context_states(previous, expected)),
+                loaded.coder_tables))
         return np.stack(planes)
 
     def _decompress(self, loaded: LoadedWaveOne, file: LearnedFile) -> np.ndarray:
