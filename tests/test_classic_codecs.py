@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from codecbench.core.images import load_rgb
+from codecbench.core.metric import Measurement
 from codecbench.core.plugins import Registry
 from codecbench.evaluators.metrics.basic import PSNR
 from codecbench.testing import check_codec
@@ -64,7 +65,7 @@ def test_rate_sweep_on_a_real_photo(registry, name, photo_full):
         decoded = codec.decode(data)
         assert decoded.shape == photo_full.shape and decoded.dtype == np.uint8
         bpp.append(8 * len(data) / pixels)
-        psnr.append(PSNR().compute(photo_full, decoded, len(data)))
+        psnr.append(PSNR().compute(Measurement(photo_full, decoded, len(data))))
     assert all(b2 > b1 for b1, b2 in zip(bpp, bpp[1:], strict=False)), bpp
     assert bpp[0] <= 0.4 and bpp[-1] >= 1.5, f"sweep {bpp[0]:.3f}-{bpp[-1]:.3f} bpp"
     assert psnr[-1] > 38.0, f"highest quality only {psnr[-1]:.2f} dB"

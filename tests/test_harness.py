@@ -65,10 +65,11 @@ def test_rows_csv_columns_and_run_json_provenance(registry, small_photo_dir, tmp
     assert list(rows.columns) == [
         "schema_version", "dataset_hash", "codec", "codec_version", "framework", "family", "quality", "dataset", "image_id",
         "width", "height", "bytes", "bpp", "bpp-estimate", "psnr", "psnr-y", "encode_s",
-        "decode_s", "error",
+        "decode_s", "error", "metric_errors",
     ]
     assert (rows["bpp-estimate"] == "").all()  # JPEG has no entropy-model estimate: empty cells
-    assert (rows["schema_version"] == 2).all()
+    assert (rows["metric_errors"] == "").all()  # ... and that is not an error
+    assert (rows["schema_version"] == 3).all()
     assert (rows["dataset_hash"] == dataset.content_hash()).all()
     assert len(rows) == 6
     assert (rows["encode_s"] > 0).all() and (rows["decode_s"] > 0).all()

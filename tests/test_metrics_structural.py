@@ -11,6 +11,7 @@ from PIL import Image
 from scipy.signal import convolve2d
 
 from codecbench.core.images import load_rgb
+from codecbench.core.metric import Measurement
 from codecbench.evaluators.metrics.basic import PSNRY
 from codecbench.evaluators.metrics.structural import (
     MS_SSIM_MIN_SIDE,
@@ -128,7 +129,7 @@ def test_identical_images_and_decibels(photo):
     assert ms_ssim(big, big) == pytest.approx(1.0, abs=1e-6)
     noisy = jpeg_roundtrip(big, 40)
     value = ms_ssim(big, noisy)
-    assert MSSSIMDecibels().compute(big, noisy, 0) == pytest.approx(-10 * math.log10(1 - value))
+    assert MSSSIMDecibels().compute(Measurement(big, noisy, 0)) == pytest.approx(-10 * math.log10(1 - value))
     assert 0.9 < value < 1.0
 
 
@@ -136,7 +137,7 @@ def test_psnr_y_is_bt601_luma_psnr(photo):
     noisy = jpeg_roundtrip(photo, 30)
     y = lambda im: 0.299 * im[..., 0] + 0.587 * im[..., 1] + 0.114 * im[..., 2]  # noqa: E731
     mse = np.mean((y(photo.astype(float)) - y(noisy.astype(float))) ** 2)
-    assert PSNRY().compute(photo, noisy, 0) == pytest.approx(10 * math.log10(255**2 / mse), abs=1e-9)
+    assert PSNRY().compute(Measurement(photo, noisy, 0)) == pytest.approx(10 * math.log10(255**2 / mse), abs=1e-9)
 
 
 def test_quality_orders_the_metrics():

@@ -11,6 +11,7 @@ pytest.importorskip("torchvision")
 
 import torch  # noqa: E402
 
+from codecbench.core.metric import Measurement  # noqa: E402
 from codecbench.evaluators.metrics import perceptual_weights as pw  # noqa: E402
 from codecbench.evaluators.metrics.perceptual import DISTSMetric, LPIPSMetric  # noqa: E402
 from codecbench.plugins.torch import perceptual  # noqa: E402
@@ -58,7 +59,7 @@ def test_lpips_equals_the_lpips_package_on_the_same_weights(with_weights, net):
     size = 96 if net == "vgg" else 160
     a = photo(0, size, size + 17, 20, 30)
     for b in (_distorted(a, 8.0), photo(3, size, size + 17, 20, 30)):
-        ours = LPIPSMetric(net).compute(a, b, 0)
+        ours = LPIPSMetric(net).compute(Measurement(a, b, 0))
         with torch.no_grad():
             theirs = reference(perceptual.image_tensor(a), perceptual.image_tensor(b),
                                normalize=True).item()
@@ -86,7 +87,7 @@ def test_dists_equals_the_dists_package_on_the_same_weights(with_weights, monkey
 
     a = photo(1, 96, 113, 10, 10)
     for b in (_distorted(a, 10.0), photo(2, 96, 113, 10, 10)):
-        ours = DISTSMetric().compute(a, b, 0)
+        ours = DISTSMetric().compute(Measurement(a, b, 0))
         theirs = reference(perceptual.image_tensor(a), perceptual.image_tensor(b)).item()
         assert ours == pytest.approx(theirs, rel=1e-4, abs=1e-6)
 
@@ -95,8 +96,8 @@ def test_dists_equals_the_dists_package_on_the_same_weights(with_weights, monkey
 def test_zero_for_identical_images_and_rising_with_noise_on_a_real_photo(with_weights,
                                                                          metric):
     image = photo(4, 128, 150, 100, 100)
-    assert metric.compute(image, image, 0) == pytest.approx(0.0, abs=1e-5)
-    values = [metric.compute(image, _distorted(image, sigma), 0) for sigma in (2, 8, 24)]
+    assert metric.compute(Measurement(image, image, 0)) == pytest.approx(0.0, abs=1e-5)
+    values = [metric.compute(Measurement(image, _distorted(image, sigma), 0)) for sigma in (2, 8, 24)]
     assert values[0] < values[1] < values[2]
 
 

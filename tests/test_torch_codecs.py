@@ -9,6 +9,7 @@ from codecbench.core.learned_container import ContainerError, parse
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
+from codecbench.core.metric import Measurement  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
 from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
 from codecbench.plugins.torch import weights as weights_io  # noqa: E402
@@ -210,7 +211,7 @@ def test_shipped_models_beat_jpeg_in_bd_rate_on_the_sample_set(monkeypatch):
             for image in images:
                 data = codec.encode(image, quality)
                 bits += 8 * len(data) / (image.shape[0] * image.shape[1])
-                distortion += psnr.compute(image, codec.decode(data), len(data))
+                distortion += psnr.compute(Measurement(image, codec.decode(data), len(data)))
             rates.append(bits / len(images))
             qualities_db.append(distortion / len(images))
         return rates, qualities_db

@@ -3,28 +3,34 @@
 ``rows.csv`` has one row per codec × quality × image::
 
     schema_version, dataset_hash, codec, codec_version, framework, family, quality, dataset, image_id,
-    width, height, bytes, bpp, <one column per metric>, encode_s, decode_s, error
+    width, height, bytes, bpp, <one column per metric>, encode_s, decode_s, error,
+    metric_errors
 
 ``leaderboard.csv`` has one row per dataset × codec × quality (``schema_version,
 dataset_hash, dataset, codec, codec_version, framework, family, quality, …``): the arithmetic
 mean of ``bytes``, ``bpp``, every metric, ``encode_s`` and ``decode_s`` over
-the images without error, with ``n_images`` (rows without error) and
-``n_errors``.
+the images without error, with ``n_images`` (rows without error), ``n_errors`` and, per
+metric, ``n_<metric>``: the number of images its mean was taken over (fewer than
+``n_images`` where the metric failed or did not apply on some images).
 
-A row with a non-empty ``error`` holds no measurement: its numeric cells are
-empty. ``bpp = 8 × bytes / (width × height)`` always, computed by
-:func:`bits_per_pixel`.
+A row with a non-empty ``error`` (the task failed: encode, decode, a worker) holds no
+measurement: its numeric cells are empty. A metric that fails on an image costs only its
+own cell: the message goes to ``metric_errors``, a JSON object ``{"metric": "message"}``
+(``{}`` or empty when none failed), and ``bytes``, ``bpp`` and the other metrics stay.
+``bpp = 8 × bytes / (width × height)`` always, computed by :func:`bits_per_pixel`.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 SCHEMA_VERSION = 1
 """Version of the results store (SQLite) layout."""
-CSV_SCHEMA_VERSION = 2
+CSV_SCHEMA_VERSION = 3
 """Version of the exported CSV layout, in every row's ``schema_version`` cell (2 added
-``schema_version`` and ``dataset_hash``; CSVs without the column are version 1)."""
+``schema_version`` and ``dataset_hash``, 3 ``metric_errors`` in rows and ``n_<metric>`` in
+leaderboards; CSVs without the column are version 1)."""
 PROVENANCE_COLUMNS = ("schema_version", "dataset_hash")
 
 KEY_COLUMNS = ("codec", "quality", "dataset", "image_id")
@@ -43,9 +49,15 @@ LEADING_COLUMNS = (
     "bytes",
     "bpp",
 )
-TRAILING_COLUMNS = ("encode_s", "decode_s", "error")
+TRAILING_COLUMNS = ("encode_s", "decode_s", "error", "metric_errors")
 GROUP_COLUMNS = ("dataset", "codec", "codec_version", "framework", "family", "quality")
 COUNT_COLUMNS = ("n_images", "n_errors")
+METRIC_COUNT_PREFIX = "n_"
+
+
+def metric_count_column(metric: str) -> str:
+    """``n_<metric>``: how many images a leaderboard mean of ``metric`` was taken over."""
+    return METRIC_COUNT_PREFIX + metric
 
 
 def with_provenance(frame, dataset_hash: str):
@@ -91,6 +103,8 @@ class ResultRow:
     encode_s: float | None = None
     decode_s: float | None = None
     error: str = ""
+    metric_errors: dict[str, str] = field(default_factory=dict)
+    """Per-metric failures of a measured row: ``{metric name: message}``."""
     set_features: dict = field(default_factory=dict, repr=False, compare=False)
     """Set metrics' ``(original, reconstruction)`` features (stored, not a CSV column)."""
 
@@ -126,6 +140,9 @@ class ResultRow:
         record["encode_s"] = None if failed else self.encode_s
         record["decode_s"] = None if failed else self.decode_s
         record["error"] = self.error
+        record["metric_errors"] = (
+            "" if failed or not self.metric_errors
+            else json.dumps(self.metric_errors, ensure_ascii=False, sort_keys=True))
         return record
 
 

@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS rows (
     encode_s REAL,
     decode_s REAL,
     error TEXT NOT NULL,
+    metric_errors TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (codec, quality, dataset, image_id)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,6 +66,7 @@ _FIELDS = (
     "encode_s",
     "decode_s",
     "error",
+    "metric_errors",
 )
 
 
@@ -83,6 +85,11 @@ class ResultsStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_CREATE)
+        columns = {info[1] for info in self._db.execute("PRAGMA table_info(rows)")}
+        if "metric_errors" not in columns:  # stores written before per-metric errors
+            with self._db:
+                self._db.execute(
+                    "ALTER TABLE rows ADD COLUMN metric_errors TEXT NOT NULL DEFAULT '{}'")
         version = self.get_meta("schema_version")
         if version is None:
             self.set_meta("schema_version", SCHEMA_VERSION)
@@ -139,6 +146,7 @@ class ResultsStore:
             row.encode_s,
             row.decode_s,
             row.error,
+            json.dumps(row.metric_errors),
         )
         with self._db:  # the row and its set-metric features commit together
             self._db.execute(
@@ -159,9 +167,11 @@ class ResultsStore:
         return {tuple(r) for r in cur}
 
     def delete_errors(self) -> int:
-        """Forget error rows so that their tasks run again; returns how many."""
+        """Forget error rows (and rows with a failed metric) so that their tasks run again;
+        returns how many."""
         with self._db:
-            return self._db.execute("DELETE FROM rows WHERE error != ''").rowcount
+            return self._db.execute(
+                "DELETE FROM rows WHERE error != '' OR metric_errors NOT IN ('{}', '')").rowcount
 
     def codec_versions(self) -> dict[str, set[str]]:
         versions: dict[str, set[str]] = {}
@@ -175,6 +185,7 @@ class ResultsStore:
         for values in cur:
             fields = dict(zip(_FIELDS, values, strict=True))
             fields["metrics"] = json.loads(fields["metrics"])
+            fields["metric_errors"] = json.loads(fields["metric_errors"] or "{}")
             result.append(ResultRow(**fields))
         result.sort(key=lambda r: (r.dataset, r.codec, r.image_id, *quality_sort_key(r.quality)))
         return result
@@ -199,6 +210,12 @@ class ResultsStore:
         cur = self._db.execute("SELECT COUNT(*), COALESCE(SUM(error != ''), 0) FROM rows")
         total, errors = cur.fetchone()
         return int(total), int(errors)
+
+    def count_metric_errors(self) -> int:
+        """Measured rows with at least one failed metric."""
+        cur = self._db.execute(
+            "SELECT COUNT(*) FROM rows WHERE error = '' AND metric_errors NOT IN ('{}', '')")
+        return int(cur.fetchone()[0])
 
 
 def _array_bytes(array) -> bytes:

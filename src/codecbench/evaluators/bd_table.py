@@ -1,7 +1,8 @@
 """The Bjøntegaard-delta table: every codec against an anchor codec, per dataset and metric.
 
-For each dataset, codec and quality metric (``psnr``, ``psnr-y``, ``ms-ssim-db`` by
-default) the mean RD curve of the leaderboard (one point per quality) is compared with
+For each dataset, codec and quality metric (the metrics that declare themselves RD axes:
+``psnr``, ``psnr-y``, ``ms-ssim-db`` among the built-ins, and any plugin metric that does)
+the mean RD curve of the leaderboard (one point per quality) is compared with
 the anchor's (``jpeg`` by default) by :func:`~codecbench.evaluators.rd.bd_rate` (percent
 rate at equal quality; negative is better) and :func:`~codecbench.evaluators.rd.bd_quality`
 (metric units at equal rate; positive is better). Where the number would mislead (too few
@@ -10,12 +11,17 @@ curve's quality range, the anchor missing) the value is empty and the ``*_reason
 says why. ``quality_low``/``quality_high`` give the interval the BD-rate averages over,
 ``bpp_low``/``bpp_high`` the one of the BD-metric: where curves cross (learned models that
 saturate, for instance) the two can even disagree in sign, each true on its interval.
+
+A metric where lower is better (LPIPS, DISTS, FID) is compared on its negation, so the
+same reading holds for every row: BD-rate negative and BD-metric positive mean better
+than the anchor (BD-metric is then the metric's *decrease* at equal rate);
+``quality_low``/``quality_high`` stay in the metric's own units.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pandas as pd
 
@@ -27,15 +33,19 @@ BD_COLUMNS = ("dataset", "codec", "family", "anchor", "metric", "method", "bd_ra
               "bpp_low", "bpp_high")
 
 
-def _curve(frame: pd.DataFrame, metric: str):
+def _curve(frame: pd.DataFrame, metric: str, sign: float = 1.0):
     curve = frame[["bpp", metric]].astype(float).dropna().sort_values("bpp")
-    return curve["bpp"].tolist(), curve[metric].tolist()
+    return curve["bpp"].tolist(), (sign * curve[metric]).tolist()
 
 
 def bd_table(leaderboard: pd.DataFrame, anchor: str = "jpeg",
              metrics: Sequence[str] = BD_METRICS, method: str = "pchip",
-             min_overlap: float = MIN_OVERLAP) -> pd.DataFrame:
-    """One row per dataset × codec (other than the anchor) × metric; see the module docstring."""
+             min_overlap: float = MIN_OVERLAP,
+             lower_is_better: Collection[str] = ()) -> pd.DataFrame:
+    """One row per dataset × codec (other than the anchor) × metric; see the module docstring.
+
+    ``lower_is_better`` names the metrics compared on their negation.
+    """
     records = []
     metrics = [m for m in metrics if m in leaderboard.columns]
     for dataset, frame in leaderboard.groupby("dataset", sort=True):
@@ -54,15 +64,18 @@ def bd_table(leaderboard: pd.DataFrame, anchor: str = "jpeg",
                                   bd_metric=math.nan, bd_metric_reason=reason)
                     records.append(record)
                     continue
-                anchor_bpp, anchor_q = _curve(anchor_rows, metric)
-                test_bpp, test_q = _curve(rows, metric)
+                sign = -1.0 if metric in lower_is_better else 1.0
+                anchor_bpp, anchor_q = _curve(anchor_rows, metric, sign)
+                test_bpp, test_q = _curve(rows, metric, sign)
                 rate, rate_reason = bd_rate(anchor_bpp, anchor_q, test_bpp, test_q, method,
                                             min_overlap)
                 quality, quality_reason = bd_quality(anchor_bpp, anchor_q, test_bpp, test_q,
                                                      method, min_overlap)
                 if not rate_reason:
-                    record["quality_low"] = max(min(anchor_q), min(test_q))
-                    record["quality_high"] = min(max(anchor_q), max(test_q))
+                    low = max(min(anchor_q), min(test_q))
+                    high = min(max(anchor_q), max(test_q))
+                    record["quality_low"], record["quality_high"] = sorted(
+                        (sign * low, sign * high))
                 if not quality_reason:
                     record["bpp_low"] = max(min(anchor_bpp), min(test_bpp))
                     record["bpp_high"] = min(max(anchor_bpp), max(test_bpp))

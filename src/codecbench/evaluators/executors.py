@@ -1,16 +1,21 @@
 """Executors: how tasks are run. The harness talks only to :class:`Executor`.
 
-* :class:`SerialExecutor` runs tasks one after the other in this process
-  (``-j 1``). Its per-task timeout uses ``SIGALRM``: it interrupts Python code,
-  but a call stuck inside native code that never returns to the interpreter
-  can only be stopped by the process executor.
-* :class:`ProcessExecutor` runs tasks in ``N`` worker processes (``-j N``),
-  one task per worker at a time. A task past its timeout, or a worker that
-  dies (segfault, out of memory), costs only that task: the worker is killed
-  and replaced, and the task becomes an error row.
+* :class:`ProcessExecutor` (the default, at every ``-j``) runs tasks in ``N`` worker
+  processes, one task per worker at a time. Nothing a codec or a metric does can end or
+  hang the run: a task past its timeout, or a worker that dies (``os._exit``, a
+  segfault, out of memory), costs only that task — the worker is killed and replaced,
+  and the task becomes an error row. ``SystemExit`` and other exceptions inside a task
+  are error rows too.
+* :class:`InProcessExecutor` (``--in-process``, for debugging with a debugger or a
+  profiler) runs tasks one after the other in this process. It is **unprotected**: a
+  codec calling ``os._exit``, crashing the interpreter or blocking in native code ends
+  or hangs the run. Its per-task timeout is a ``SIGALRM`` that raises
+  :class:`~codecbench.evaluators.task.TaskTimeout`, a ``BaseException`` (a codec's
+  ``except Exception`` does not swallow it), so it interrupts Python code only.
 
-A new executor (Ray, a cluster queue) implements :meth:`Executor.run` and
-nothing else changes.
+Workers keep each codec and the metrics they were sent (a learned codec loads its model
+once per worker, not once per task) and the image of their last task (tasks come image
+by image, so an image crosses the pipe once per worker rather than once per task).
 """
 
 from __future__ import annotations
@@ -25,6 +30,12 @@ from multiprocessing.connection import wait
 
 from codecbench.core.results_schema import ResultRow
 from codecbench.evaluators.task import Task, TaskTimeout, describe_error, evaluate
+
+EXECUTORS = ("process", "in-process")
+STARTUP_GRACE_S = 120.0
+"""Time a worker may take to start and unpickle what a task needs (importing a framework)
+before the task's own time limit begins; past it the task is a timeout all the same."""
+STARTED = "started"
 
 
 class Executor(abc.ABC):
@@ -53,8 +64,8 @@ class Executor(abc.ABC):
         return task.row(error=f"timeout: task did not finish within {self.timeout:g} s")
 
 
-class SerialExecutor(Executor):
-    """In-process, one task at a time."""
+class InProcessExecutor(Executor):
+    """In-process, one task at a time; unprotected (see the module docstring)."""
 
     def run(self, tasks: Iterable[Task]) -> Iterator[ResultRow]:
         use_alarm = self.timeout is not None and threading.current_thread() is threading.main_thread()
@@ -78,17 +89,41 @@ def _raise_timeout(signum, frame):
     raise TaskTimeout()
 
 
+# Messages from the parent to a worker: ("codec", name, codec), ("metrics", metrics),
+# ("image", key, array), ("task", task without codec/metrics/image), or None to stop.
+
+
 def _worker_main(connection) -> None:
-    """Worker loop: receive a task, send back its row; ``None`` stops the worker."""
+    """Worker loop: keep what the parent sent, evaluate tasks, send back their rows."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
+    codecs: dict[str, object] = {}
+    metrics: tuple = ()
+    image = None
     while True:
         try:
-            task = connection.recv()
+            message = connection.recv()
         except EOFError:
             return
-        if task is None:
+        if message is None:
             return
-        connection.send(evaluate(task))
+        kind = message[0]
+        if kind == "codec":
+            codecs[message[1]] = message[2]
+        elif kind == "metrics":
+            metrics = message[1]
+        elif kind == "image":
+            image = message[2]
+        else:
+            task = message[1]
+            task.codec = codecs[task.codec_name]
+            task.metrics = metrics
+            task.image = image
+            connection.send(STARTED)  # the task's time limit runs from here
+            try:
+                row = evaluate(task)
+            except BaseException as exc:  # noqa: BLE001 - the parent must get a row
+                row = task.row(error=describe_error("worker", exc))
+            connection.send(row)
 
 
 class _Worker:
@@ -99,6 +134,24 @@ class _Worker:
         child_end.close()
         self.task: Task | None = None
         self.deadline = float("inf")
+        self.codecs: set[str] = set()
+        self.metrics: tuple | None = None
+        self.image_key: tuple | None = None
+
+    def send(self, task: Task) -> None:
+        """Send what the worker lacks (codec, metrics, image), then the task itself."""
+        if task.codec.name not in self.codecs:
+            self.connection.send(("codec", task.codec.name, task.codec))
+            self.codecs.add(task.codec.name)
+        if self.metrics is not task.metrics:
+            self.connection.send(("metrics", task.metrics))
+            self.metrics = task.metrics
+        key = (task.dataset, task.image_id)
+        if self.image_key != key:
+            self.image_key = None
+            self.connection.send(("image", key, task.image))
+            self.image_key = key
+        self.connection.send(("task", task.without_payload()))
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -110,12 +163,12 @@ class _Worker:
 class ProcessExecutor(Executor):
     """``workers`` processes, started with ``start_method`` (default ``spawn``).
 
-    Tasks (codec, metrics and image) are pickled to the workers, so codecs
-    must be picklable; ``spawn`` keeps torch/TF thread pools out of forked
-    children.
+    Codecs, metrics and images are pickled to the workers, so codecs must be picklable;
+    ``spawn`` keeps torch/TF thread pools out of forked children.
     """
 
-    def __init__(self, workers: int, timeout: float | None = None, start_method: str = "spawn"):
+    def __init__(self, workers: int = 1, timeout: float | None = None,
+                 start_method: str = "spawn"):
         super().__init__(timeout)
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -154,12 +207,13 @@ class ProcessExecutor(Executor):
     def _dispatch(self, task: Task) -> ResultRow | None:
         worker = next(w for w in self._pool if w.task is None)
         try:
-            worker.connection.send(task)
+            worker.send(task)
         except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable codec
             self._replace(worker)
             return task.row(error=describe_error("send task to worker", exc))
         worker.task = task
-        worker.deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
+        worker.deadline = (time.monotonic() + STARTUP_GRACE_S + self.timeout if self.timeout
+                           else float("inf"))
         return None
 
     def _collect(self, busy: list[_Worker]) -> Iterator[ResultRow]:
@@ -170,19 +224,30 @@ class ProcessExecutor(Executor):
             handles[worker.connection] = worker
             handles[worker.process.sentinel] = worker
         ready = wait(list(handles), timeout=wait_s)
-        finished = []
+        finished: list[_Worker] = []
         for handle in ready:
             worker = handles[handle]
             if worker in finished:
                 continue
             finished.append(worker)
             task = worker.task
+            assert task is not None
             try:
                 row = worker.connection.recv()
+                if row == STARTED:
+                    if self.timeout:
+                        worker.deadline = time.monotonic() + self.timeout
+                    finished.remove(worker)
+                    continue
+                if not isinstance(row, ResultRow) or row.key != task.key:
+                    raise EOFError("unexpected reply")
             except (EOFError, OSError):
                 worker.process.join(timeout=5)
                 code = worker.process.exitcode
                 row = task.row(error=f"worker: process died while running the task (exit code {code})")
+                self._replace(worker)
+            except Exception as exc:  # noqa: BLE001 - e.g. a row that does not unpickle
+                row = task.row(error=describe_error("receive row from worker", exc))
                 self._replace(worker)
             else:
                 worker.task = None
@@ -191,6 +256,7 @@ class ProcessExecutor(Executor):
         for worker in busy:
             if worker not in finished and worker.deadline <= now:
                 task = worker.task
+                assert task is not None
                 self._replace(worker)
                 yield self.timeout_row(task)
 
@@ -210,11 +276,14 @@ class ProcessExecutor(Executor):
         self._pool = []
 
 
-def make_executor(jobs: int, timeout: float | None = None, kind: str | None = None) -> Executor:
-    """``serial`` for ``jobs == 1`` unless ``kind`` says otherwise, else ``process``."""
-    kind = kind or ("serial" if jobs == 1 else "process")
-    if kind == "serial":
-        return SerialExecutor(timeout)
+def make_executor(jobs: int = 1, timeout: float | None = None,
+                  kind: str | None = None) -> Executor:
+    """``process`` with ``jobs`` workers (the default), or ``in-process`` (one at a time)."""
+    kind = kind or "process"
+    if kind == "in-process":
+        if jobs != 1:
+            raise ValueError(f"the in-process executor runs one task at a time, not -j {jobs}")
+        return InProcessExecutor(timeout)
     if kind == "process":
         return ProcessExecutor(jobs, timeout)
-    raise ValueError(f"unknown executor {kind!r}; valid: serial, process")
+    raise ValueError(f"unknown executor {kind!r}; valid: {', '.join(EXECUTORS)}")

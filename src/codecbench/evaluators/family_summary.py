@@ -23,8 +23,12 @@ SUMMARY_METRICS = ("psnr", "ssim", "ms-ssim")
 
 def family_summary(leaderboard: pd.DataFrame, target_bpp: float = 0.5,
                    metrics: Sequence[str] = SUMMARY_METRICS,
-                   rank_by: str = "psnr") -> pd.DataFrame:
-    """Rows ``dataset, family, best_codec, n_codecs, <metric>@<bpp>…``; see the module doc."""
+                   rank_by: str = "psnr", higher_is_better: bool = True) -> pd.DataFrame:
+    """Rows ``dataset, family, best_codec, n_codecs, <metric>@<bpp>…``; see the module doc.
+
+    The best codec has the highest ``rank_by`` at the target rate, or the lowest when
+    ``higher_is_better`` is false.
+    """
     metrics = [m for m in metrics if m in leaderboard.columns]
     if rank_by not in metrics:
         raise ValueError(f"cannot rank families by {rank_by!r}: not among the metrics "
@@ -44,7 +48,8 @@ def family_summary(leaderboard: pd.DataFrame, target_bpp: float = 0.5,
             record = {"dataset": dataset, "family": family, "n_codecs": len(members),
                       "best_codec": "", **dict.fromkeys(columns.values(), math.nan)}
             if reaching:
-                best = max(reaching, key=lambda r: r[rank_by])
+                sign = 1.0 if higher_is_better else -1.0
+                best = max(reaching, key=lambda r: sign * r[rank_by])
                 record["best_codec"] = best["codec"]
                 record.update({columns[m]: best[m] for m in metrics})
             records.append(record)

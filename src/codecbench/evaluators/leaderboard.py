@@ -13,6 +13,7 @@ from codecbench.core.results_schema import (
     KEY_COLUMNS,
     ResultRow,
     metric_columns,
+    metric_count_column,
     row_columns,
 )
 
@@ -30,6 +31,7 @@ def rows_frame(rows: Iterable[ResultRow], metric_names: Sequence[str]) -> pd.Dat
     numeric = ["bpp", *metric_columns(metric_names), *TIMING_COLUMNS]
     frame[numeric] = frame[numeric].astype("float64")
     frame["error"] = frame["error"].fillna("").astype(str)
+    frame["metric_errors"] = frame["metric_errors"].fillna("").astype(str)
     return frame
 
 
@@ -38,19 +40,26 @@ def aggregate(frame: pd.DataFrame, metric_names: Sequence[str]) -> pd.DataFrame:
 
     Columns: ``dataset, codec, codec_version, framework, family, quality``,
     the means of ``bytes``, ``bpp``, every metric, ``encode_s``, ``decode_s``,
-    then ``n_images`` (rows without error) and ``n_errors``. Rows are sorted
-    by dataset, codec and mean bpp (the order of a rate-distortion curve).
+    then ``n_images`` (rows without error), ``n_errors`` and ``n_<metric>`` per metric
+    (the images that metric's mean is over: a metric that failed or did not apply on an
+    image has no value there). Rows are sorted by dataset, codec and mean bpp (the order
+    of a rate-distortion curve).
     """
-    value_columns = [*MEASURED_COLUMNS, *metric_columns(metric_names), *TIMING_COLUMNS]
+    metrics = metric_columns(metric_names)
+    value_columns = [*MEASURED_COLUMNS, *metrics, *TIMING_COLUMNS]
+    count_columns = [*COUNT_COLUMNS, *(metric_count_column(m) for m in metrics)]
     # rows of one dataset name but different contents (hashes) are never averaged together
     groups = ["dataset_hash", *GROUP_COLUMNS] if "dataset_hash" in frame else list(GROUP_COLUMNS)
     if frame.empty:
-        return pd.DataFrame(columns=[*groups, *value_columns, *COUNT_COLUMNS])
+        return pd.DataFrame(columns=[*groups, *value_columns, *count_columns])
     work = frame[[*groups, *value_columns]].astype(dict.fromkeys(value_columns, "float64"))
     work["n_errors"] = (frame["error"] != "").astype(int)
     work["n_images"] = 1 - work["n_errors"]
+    for metric in metrics:
+        work[metric_count_column(metric)] = work[metric].notna().astype(int)
     # Error rows hold no measurement (NaN), so the means are over the rows without error.
-    aggregations = {**dict.fromkeys(value_columns, "mean"), "n_images": "sum", "n_errors": "sum"}
+    aggregations = {**dict.fromkeys(value_columns, "mean"),
+                    **dict.fromkeys(count_columns, "sum")}
     table = work.groupby(groups, sort=False, dropna=False).agg(aggregations)
     table = table.reset_index()
     order = table["bpp"].fillna(np.inf)

@@ -26,13 +26,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from codecbench.evaluators.bd_table import BD_METRICS, bd_table, bd_wide
-from codecbench.evaluators.family_summary import family_summary
+from codecbench.core.metric import MetricSpec
+from codecbench.core.results_schema import metric_count_column
+from codecbench.evaluators.bd_table import bd_table, bd_wide
+from codecbench.evaluators.family_summary import SUMMARY_METRICS, family_summary
+from codecbench.evaluators.metric_specs import rd_axes, specs_for
 from codecbench.evaluators.rd import MIN_OVERLAP
 
 FORMATS = ("csv", "md", "html", "json")
-POINT_COLUMNS = ("codec", "family", "quality", "bpp", "bpp-estimate", "psnr", "psnr-y", "ssim",
-                 "ms-ssim", "ms-ssim-db", "encode_s", "decode_s", "n_images", "n_errors")
+LEADING_POINT_COLUMNS = ("codec", "family", "quality", "bpp")
+TRAILING_POINT_COLUMNS = ("encode_s", "decode_s", "n_images", "n_errors")
 
 
 @dataclass
@@ -46,19 +49,39 @@ class LeaderboardReport:
     method: str
     target_bpp: float
     provenance: list[str] = field(default_factory=list)
+    specs: dict[str, MetricSpec] = field(default_factory=dict)
+    """Every metric column of the table, with its declarations."""
+    rd_metrics: list[str] = field(default_factory=list)
+    """The metrics with BD columns and RD plots."""
 
 
 def build_report(table: pd.DataFrame, anchor: str = "jpeg", method: str = "pchip",
                  target_bpp: float = 0.5, provenance: list[str] | None = None,
-                 min_overlap: float = MIN_OVERLAP) -> LeaderboardReport:
-    """The BD table, family summary and provenance lines of a leaderboard."""
-    rank_by = next((m for m in ("psnr", "ms-ssim", "ssim") if m in table.columns), None)
-    families = (family_summary(table, target_bpp, rank_by=rank_by) if rank_by
-                else pd.DataFrame())
-    bd = bd_table(table, anchor=anchor, metrics=BD_METRICS, method=method,
-                  min_overlap=min_overlap)
+                 min_overlap: float = MIN_OVERLAP,
+                 specs: dict[str, MetricSpec] | None = None,
+                 rd_metrics: list[str] | None = None) -> LeaderboardReport:
+    """The BD table, family summary and provenance lines of a leaderboard.
+
+    ``specs`` (default: :func:`~codecbench.evaluators.metric_specs.specs_for` the table)
+    says what each metric column is; ``rd_metrics`` chooses the RD axes (default: every
+    metric declaring itself one).
+    """
+    specs = specs_for(table) if specs is None else dict(specs)
+    axes = rd_axes(specs, rd_metrics)
+    ranked = [m for m in axes if specs[m].higher_is_better] or axes
+    rank_by = "psnr" if "psnr" in ranked else (ranked[0] if ranked else None)
+    if rank_by is None:
+        rank_by = next((m for m in ("ms-ssim", "ssim") if m in table.columns), None)
+    summary_metrics = [*dict.fromkeys([*axes, *SUMMARY_METRICS])]
+    families = (family_summary(table, target_bpp, metrics=summary_metrics, rank_by=rank_by,
+                               higher_is_better=specs[rank_by].higher_is_better
+                               if rank_by in specs else True)
+                if rank_by else pd.DataFrame())
+    lower = {m for m in axes if not specs[m].higher_is_better}
+    bd = bd_table(table, anchor=anchor, metrics=axes, method=method,
+                  min_overlap=min_overlap, lower_is_better=lower)
     return LeaderboardReport(table, bd, families, anchor, method, target_bpp,
-                             list(provenance or []))
+                             list(provenance or []), specs, axes)
 
 
 def provenance_lines(run_records: list[dict]) -> list[str]:
@@ -81,39 +104,62 @@ def provenance_lines(run_records: list[dict]) -> list[str]:
     return lines
 
 
-def _format(value, column: str) -> str:
+def _fine_columns(specs: dict[str, MetricSpec]) -> set[str]:
+    """Metrics shown with four decimals: those bounded by ±1 (SSIM, MS-SSIM)."""
+    return {name for name, spec in specs.items()
+            if -1.0 <= spec.valid_range[0] and spec.valid_range[1] <= 1.0}
+
+
+def _format(value, column: str, fine: set[str] = frozenset({"ssim", "ms-ssim"})) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
         if column in ("encode_s", "decode_s"):
             return f"{value * 1000:.1f} ms"
-        if column.split("@")[0] in ("ssim", "ms-ssim"):
+        if column.split("@")[0] in fine:
             return f"{value:.4f}"
         return f"{value:.3f}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
 
 
-def _cells(frame: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+def _cells(frame: pd.DataFrame, fine: set[str] | None = None
+           ) -> tuple[list[str], list[list[str]]]:
+    fine = {"ssim", "ms-ssim"} if fine is None else fine
     columns = [str(c) for c in frame.columns]
-    rows = [[_format(value, column) for column, value in zip(columns, row, strict=True)]
+    rows = [[_format(value, column, fine) for column, value in zip(columns, row, strict=True)]
             for row in frame.itertuples(index=False)]
     return columns, rows
 
 
-def _markdown_table(frame: pd.DataFrame) -> str:
+def markdown_cell(text: str) -> str:
+    """``text`` safe in a GitHub-flavoured Markdown table cell: HTML escaped (a codec name
+    cannot inject markup), line breaks flattened, pipes escaped."""
+    flat = " ".join(text.splitlines()) if ("\n" in text or "\r" in text) else text
+    return html.escape(flat, quote=False).replace("|", "\\|")
+
+
+def _markdown_table(frame: pd.DataFrame, fine: set[str] | None = None) -> str:
     if frame.empty:
         return "(none)\n"
-    columns, rows = _cells(frame)
+    columns, rows = _cells(frame, fine)
 
     def line(cells):
-        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+        return "| " + " | ".join(markdown_cell(cell) for cell in cells) + " |"
 
     return "\n".join([line(columns), "|" + "---|" * len(columns), *map(line, rows)]) + "\n"
 
 
 def _points(report: LeaderboardReport, dataset: str) -> pd.DataFrame:
+    """The RD points: every metric column, and ``n_<metric>`` where a mean is over fewer
+    images than ``n_images``."""
     frame = report.table[report.table["dataset"] == dataset]
-    return frame[[c for c in POINT_COLUMNS if c in frame.columns]]
+    columns = [*LEADING_POINT_COLUMNS, *report.specs, *TRAILING_POINT_COLUMNS]
+    for name in report.specs:
+        count = metric_count_column(name)
+        if count in frame.columns and "n_images" in frame.columns and (
+                frame[count] != frame["n_images"]).any():
+            columns.append(count)
+    return frame[[c for c in dict.fromkeys(columns) if c in frame.columns]]
 
 
 def _sections(report: LeaderboardReport):
@@ -135,8 +181,9 @@ def markdown(report: LeaderboardReport, plot_files: list[str] = ()) -> str:
     parts = ["# codecbench leaderboard\n"]
     if report.provenance:
         parts.append("Provenance:\n\n" + "".join(f"* {line}\n" for line in report.provenance))
+    fine = _fine_columns(report.specs)
     for title, frame in _sections(report):
-        parts.append(f"## {title}\n\n{_markdown_table(frame)}")
+        parts.append(f"## {markdown_cell(title)}\n\n{_markdown_table(frame, fine)}")
     if plot_files:
         parts.append("## Rate–distortion plots\n\n" + "".join(
             f"![{Path(name).stem}]({name})\n\n" for name in plot_files))
@@ -176,10 +223,10 @@ figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
 """
 
 
-def _html_table(frame: pd.DataFrame) -> str:
+def _html_table(frame: pd.DataFrame, fine: set[str] | None = None) -> str:
     if frame.empty:
         return "<p>(none)</p>"
-    columns, rows = _cells(frame)
+    columns, rows = _cells(frame, fine)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
                    for row in rows)
@@ -201,8 +248,9 @@ def html_page(report: LeaderboardReport, svg_plots: dict[str, str] | None = None
     if report.provenance:
         parts.append("<h2>Provenance</h2><ul>" + "".join(
             f"<li>{html.escape(line)}</li>" for line in report.provenance) + "</ul>")
+    fine = _fine_columns(report.specs)
     for title, frame in _sections(report):
-        parts.append(f"<h2>{html.escape(title)}</h2>{_html_table(frame)}")
+        parts.append(f"<h2>{html.escape(title)}</h2>{_html_table(frame, fine)}")
     if svg_plots:
         parts.append("<h2>Rate–distortion plots</h2>")
         for name, svg in svg_plots.items():
@@ -246,8 +294,9 @@ def write_outputs(report: LeaderboardReport, out_dir: Path, formats, units=None)
     written = []
     plots = []
     if {"md", "html"} & set(formats):
-        plots = write_rd_plots(report.table, out_dir / "plots", anchor=report.anchor,
-                               units=units)
+        units = {name: spec.unit for name, spec in report.specs.items()} | dict(units or {})
+        plots = write_rd_plots(report.table, out_dir / "plots", metrics=report.rd_metrics,
+                               anchor=report.anchor, units=units)
         written += plots
     if "md" in formats:
         links = [f"plots/{p.name}" for p in plots if p.suffix == ".svg"]

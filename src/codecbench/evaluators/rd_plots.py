@@ -30,8 +30,8 @@ AXIS_LABELS = {
     "psnr": "PSNR (dB)", "psnr-y": "PSNR-Y (dB)", "ms-ssim-db": "MS-SSIM (dB)",
     "ssim": "SSIM", "ms-ssim": "MS-SSIM", "bpp-estimate": "estimated rate (bpp)",
 }
-PLOT_METRICS = ("psnr", "psnr-y", "ms-ssim-db", "ms-ssim")
-"""Plotted when present (MS-SSIM linear only when its dB form is absent)."""
+PLOT_METRICS = ("psnr", "psnr-y", "ms-ssim-db")
+"""The built-in RD axes (reports plot every metric declaring itself one)."""
 
 
 def rd_figure(leaderboard: pd.DataFrame, dataset: str, metric: str, anchor: str | None = None,
@@ -81,8 +81,6 @@ def write_rd_plots(leaderboard: pd.DataFrame, out_dir: Path,
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     metrics = [m for m in metrics if m in leaderboard.columns]
-    if "ms-ssim-db" in metrics and "ms-ssim" in metrics:
-        metrics.remove("ms-ssim")
     for dataset in sorted(leaderboard["dataset"].unique()):
         for metric in metrics:
             figure = rd_figure(leaderboard, dataset, metric, anchor, units)

@@ -5,7 +5,9 @@ A run lives in a directory::
     results.sqlite    every finished task, committed as it finishes (resume source)
     rows.csv          one row per codec × quality × image        (written at the end)
     leaderboard.csv   means per dataset × codec × quality        (written at the end)
-    run.json          provenance: versions, plugins, hardware, dataset hash, commands
+    run.json          provenance: versions, plugins, hardware, dataset hash, commands,
+                      status (running, complete, incomplete, interrupted)
+    run.lock          held (an OS file lock) by the process running it
 
 Running again on the same directory computes only the tasks missing from
 ``results.sqlite``. The run refuses to mix results: a different dataset hash,
@@ -15,8 +17,11 @@ an error naming the difference.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +38,7 @@ from codecbench.core.results_schema import SCHEMA_VERSION, ResultRow, with_prove
 from codecbench.core.results_store import ResultsStore
 from codecbench.evaluators.executors import make_executor
 from codecbench.evaluators.leaderboard import aggregate, rows_frame
+from codecbench.evaluators.run_lock import RunLock
 from codecbench.evaluators.set_metrics import set_metric_values, with_set_metrics
 from codecbench.evaluators.task import Task, describe_error
 
@@ -66,6 +72,15 @@ class RunSummary:
     errors: int
     leaderboard: pd.DataFrame = field(repr=False)
     metric_names: list[str] = field(default_factory=list)
+    metric_error_rows: int = 0
+    """Rows measured but with at least one failed metric."""
+    missing: int = 0
+    """Planned tasks without a stored row (0 when the run is complete)."""
+
+    @property
+    def ok(self) -> bool:
+        """Every planned task stored, without error, every metric computed."""
+        return not (self.errors or self.metric_error_rows or self.missing)
 
 
 def plan_codecs(codecs: Sequence[Codec], qualities: Sequence[str] | None) -> list[CodecPlan]:
@@ -106,17 +121,25 @@ def plan_codecs(codecs: Sequence[Codec], qualities: Sequence[str] | None) -> lis
     return plans
 
 
-def run_fingerprint(plans, dataset_name: str, dataset_hash: str, metric_names) -> dict:
+def metric_versions(metrics: Sequence[Metric]) -> dict[str, str]:
+    """``{metric name: version}``: part of what makes two runs' values comparable."""
+    return {m.name: str(m.version) for m in metrics}
+
+
+def run_fingerprint(plans, dataset_name: str, dataset_hash: str, metrics: Sequence[Metric]
+                    ) -> dict:
     """What makes two invocations 'the same run' (used to find a run to resume)."""
     return {
         "codecs": {p.codec.name: [quality_key(q) for q in p.qualities] for p in plans},
         "dataset": dataset_name,
         "dataset_hash": dataset_hash,
-        "metrics": list(metric_names),
+        "metrics": metric_versions(metrics),
     }
 
 
-def _check_compatible(store: ResultsStore, plans, dataset: Dataset, dataset_hash, metric_names):
+def _check_compatible(store: ResultsStore, plans, dataset: Dataset, dataset_hash,
+                      metrics: Sequence[Metric]):
+    metric_names = [m.name for m in metrics]
     stored_hash = store.get_meta("dataset_hash")
     if stored_hash is not None and stored_hash != dataset_hash:
         raise RunConfigError(
@@ -129,6 +152,16 @@ def _check_compatible(store: ResultsStore, plans, dataset: Dataset, dataset_hash
             f"{store.run_dir} was run with metrics {stored_metrics}, not {list(metric_names)}; "
             "use the same --metric options or a new --out directory"
         )
+    stored_metric_versions = store.get_meta("metric_versions")
+    if stored_metric_versions is not None:
+        changed = [f"{name} {stored_metric_versions[name]!r} → {version!r}"
+                   for name, version in metric_versions(metrics).items()
+                   if name in stored_metric_versions and stored_metric_versions[name] != version]
+        if changed:
+            raise RunConfigError(
+                f"{store.run_dir} holds values of other metric versions ({'; '.join(changed)}); "
+                "use a new --out directory"
+            )
     stored_versions = store.codec_versions()
     for plan in plans:
         old = stored_versions.get(plan.codec.name, set()) - {plan.version, ""}
@@ -157,6 +190,7 @@ def _tasks(plans, dataset: Dataset, metrics, done: set) -> tuple[int, Iterator]:
         for image_id in image_ids
     }
     total = sum(len(v) for v in missing.values())
+    metrics = tuple(metrics)  # one tuple shared by every task (workers keep it)
 
     def generate():
         for image_id in image_ids:
@@ -182,7 +216,7 @@ def _tasks(plans, dataset: Dataset, metrics, done: set) -> tuple[int, Iterator]:
                     )
                     continue
                 yield Task(plan.codec, plan.version, quality, dataset.name, image_id, image,
-                           tuple(metrics))
+                           metrics)
 
     return total, generate()
 
@@ -256,13 +290,7 @@ def _provenance(plans, dataset, dataset_hash, metrics, plugins, previous: dict |
                 for p in plans
             ],
             "metrics": [
-                {
-                    "name": m.name,
-                    "unit": m.unit,
-                    "higher_is_better": m.higher_is_better,
-                    "description": m.description,
-                    "plugin": plugins.get(("metrics", m.name)),
-                }
+                {**m.spec().as_record(), "plugin": plugins.get(("metrics", m.name))}
                 for m in metrics
             ],
         }
@@ -302,7 +330,11 @@ def run_evaluation(
 ) -> RunSummary:
     """Evaluate ``codecs`` on ``dataset`` with ``metrics`` into ``run_dir`` (resuming it).
 
+    ``executor`` is ``process`` (default: ``jobs`` worker processes) or ``in-process``.
     ``plugins`` maps ``(kind, name)`` to the plugin that registered it, for provenance.
+    The run directory is locked while the run lasts (:mod:`.run_lock`). When the run is
+    interrupted (Ctrl-C, SIGTERM), what was computed is kept, the exports are written,
+    ``run.json`` says ``interrupted`` and :class:`RunInterrupted` is raised.
     """
     if not codecs:
         raise RunConfigError("no codec selected")
@@ -312,36 +344,88 @@ def run_evaluation(
     metric_names = [m.name for m in metrics]
     plans = plan_codecs(codecs, qualities)
     dataset_hash = dataset_hash or dataset.content_hash()
-    with ResultsStore(run_dir) as store:
-        _check_compatible(store, plans, dataset, dataset_hash, metric_names)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    command = command if command is not None else sys.argv
+    with RunLock(run_dir, command), ResultsStore(run_dir) as store:
+        _check_compatible(store, plans, dataset, dataset_hash, metrics)
         store.set_meta("dataset_hash", dataset_hash)
         store.set_meta("metrics", metric_names)
+        store.set_meta("metric_versions", metric_versions(metrics))
         if retry_errors:
             store.delete_errors()
         previous = None
         if (run_dir / RUN_JSON).is_file():
-            previous = json.loads((run_dir / RUN_JSON).read_text())
+            try:
+                previous = json.loads((run_dir / RUN_JSON).read_text())
+            except ValueError:
+                previous = None  # a damaged run.json is rewritten from this invocation
         record = _provenance(plans, dataset, dataset_hash, metrics, plugins or {}, previous,
-                             command if command is not None else sys.argv)
-        record["fingerprint"] = run_fingerprint(plans, dataset.name, dataset_hash, metric_names)
+                             command)
+        record["fingerprint"] = run_fingerprint(plans, dataset.name, dataset_hash, metrics)
         _write_run_json(run_dir, record)
 
-        total, items = _tasks(plans, dataset, metrics, store.done_keys())
+        done = store.done_keys()
+        planned = {(p.codec.name, quality_key(q), dataset.name, image_id)
+                   for p in plans for q in p.qualities for image_id in dataset.image_ids()}
+        total, items = _tasks(plans, dataset, metrics, done)
         computed = 0
-        with make_executor(jobs, timeout, executor) as pool, tqdm(
-            total=total, desc="codecbench", unit="task", file=sys.stderr, disable=not progress,
-            dynamic_ncols=True,
-        ) as bar:
-            for row in _split(items, pool):
-                store.add(row)
-                computed += 1
-                bar.update(1)
+        try:
+            with _interrupt_on_sigterm(), make_executor(jobs, timeout, executor) as pool, tqdm(
+                total=total, desc="codecbench", unit="task", file=sys.stderr,
+                disable=not progress, dynamic_ncols=True,
+            ) as bar:
+                for row in _split(items, pool):
+                    store.add(row)
+                    computed += 1
+                    bar.update(1)
+        except (KeyboardInterrupt, RunInterrupted) as exc:
+            write_exports(store, metric_names)
+            _finish(record, store, planned, "interrupted")
+            _write_run_json(run_dir, record)
+            raise RunInterrupted(
+                f"interrupted after {computed} of {total} tasks; the same command resumes "
+                f"{run_dir}") from exc
 
         table = write_exports(store, metric_names)
-        rows, errors = store.count()
-        record["status"] = "complete"
-        record["finished_utc"] = provenance.utc_now()
-        record["rows"] = rows
-        record["errors"] = errors
+        missing = _finish(record, store, planned, "complete")
         _write_run_json(run_dir, record)
-    return RunSummary(run_dir, total, computed, rows, errors, table, metric_names)
+    rows, errors = int(record["rows"]), int(record["errors"])
+    return RunSummary(run_dir, total, computed, rows, errors, table, metric_names,
+                      metric_error_rows=record["metric_error_rows"], missing=missing)
+
+
+def _finish(record: dict, store: ResultsStore, planned: set, status: str) -> int:
+    """Record the end of an invocation in ``record``; returns how many planned tasks have
+    no stored row (a complete run has none; otherwise the status is ``incomplete``)."""
+    missing = len(planned - store.done_keys())
+    rows, errors = store.count()
+    if status == "complete" and missing:
+        status = "incomplete"
+    record["status"] = status
+    record["finished_utc"] = provenance.utc_now()
+    record["rows"] = rows
+    record["errors"] = errors
+    record["metric_error_rows"] = store.count_metric_errors()
+    record["missing_tasks"] = missing
+    return missing
+
+
+class RunInterrupted(BaseException):
+    """The run was stopped (Ctrl-C or SIGTERM) before every task was computed."""
+
+
+@contextlib.contextmanager
+def _interrupt_on_sigterm():
+    """Turn SIGTERM into :class:`RunInterrupted` while the tasks run (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise RunInterrupted("terminated")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

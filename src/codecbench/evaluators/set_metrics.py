@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from codecbench.core.results_schema import metric_count_column
 from codecbench.core.results_store import ResultsStore
 
 GROUP = ["dataset", "codec", "quality"]
@@ -45,15 +46,19 @@ def set_metric_values(store: ResultsStore, metric_names: Sequence[str]) -> pd.Da
 
     names = set_metric_names(metric_names)
     records: dict[tuple, dict] = {}
+    columns = list(GROUP)
     for name in names:
         metric = get_registry().get("metrics", name)
+        columns += [name, metric_count_column(name)]
         for key, (real, fake) in store.set_features(name).items():
             try:
                 value = metric.distance(np.concatenate(real), np.concatenate(fake))
             except (ValueError, np.linalg.LinAlgError):
                 value = math.nan
-            records.setdefault(key, dict(zip(GROUP, key, strict=True)))[name] = value
-    return pd.DataFrame.from_records(list(records.values()), columns=[*GROUP, *names])
+            record = records.setdefault(key, dict(zip(GROUP, key, strict=True)))
+            record[name] = value
+            record[metric_count_column(name)] = len(real)
+    return pd.DataFrame.from_records(list(records.values()), columns=columns)
 
 
 def with_set_metrics(table: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:

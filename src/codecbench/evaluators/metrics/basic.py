@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from codecbench.core.hookspecs import hookimpl
-from codecbench.core.metric import Metric
+from codecbench.core.metric import Measurement, Metric
 from codecbench.core.results_schema import bits_per_pixel
 
 
@@ -22,11 +22,12 @@ class BitsPerPixel(Metric):
     name = "bpp"
     unit = "bpp"
     higher_is_better = False
+    valid_range = (0.0, math.inf)
     description = "8 × file bytes / (H × W), header included"
 
-    def compute(self, reference, reconstruction, compressed_size):
-        height, width = reference.shape[:2]
-        return bits_per_pixel(compressed_size, width, height)
+    def compute(self, measurement: Measurement) -> float:
+        return bits_per_pixel(measurement.compressed_size, measurement.width,
+                              measurement.height)
 
 
 class EstimatedBitsPerPixel(Metric):
@@ -43,14 +44,13 @@ class EstimatedBitsPerPixel(Metric):
     name = "bpp-estimate"
     unit = "bpp"
     higher_is_better = False
-    uses_estimate = True
+    valid_range = (0.0, math.inf)
     description = "entropy-model estimate Σ −log2 p(ŷ) / (H × W); empty for classical codecs"
 
-    def compute(self, reference, reconstruction, compressed_size, estimated_bits=None):
-        if estimated_bits is None:
+    def compute(self, measurement: Measurement) -> float:
+        if measurement.estimated_bits is None:
             return math.nan
-        height, width = reference.shape[:2]
-        return float(estimated_bits) / (width * height)
+        return float(measurement.estimated_bits) / measurement.pixels
 
 
 class PSNR(Metric):
@@ -66,9 +66,13 @@ class PSNR(Metric):
     name = "psnr"
     unit = "dB"
     higher_is_better = True
+    valid_range = (0.0, math.inf)
+    allows_infinity = True
+    rd_axis = True
     description = "10·log10(255²/MSE), MSE over all RGB samples, 8-bit"
 
-    def compute(self, reference, reconstruction, compressed_size):
+    def compute(self, measurement: Measurement) -> float:
+        reference, reconstruction = measurement.reference, measurement.reconstruction
         # Exact integer sum of squared errors (int32 differences, int64 sum): no float
         # rounding, and far fewer bytes touched than float64 temporaries.
         difference = reference.astype(np.int32)
@@ -92,9 +96,13 @@ class PSNRY(Metric):
     name = "psnr-y"
     unit = "dB"
     higher_is_better = True
+    valid_range = (0.0, math.inf)
+    allows_infinity = True
+    rd_axis = True
     description = "PSNR of BT.601 full-range luma 0.299R+0.587G+0.114B, float, peak 255"
 
-    def compute(self, reference, reconstruction, compressed_size):
+    def compute(self, measurement: Measurement) -> float:
+        reference, reconstruction = measurement.reference, measurement.reconstruction
         difference = (reference @ BT601_LUMA - reconstruction @ BT601_LUMA).ravel()
         return psnr_from_mse(float(np.dot(difference, difference)) / difference.size)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 
 import numpy as np
 
@@ -103,6 +104,8 @@ class InceptionSetMetric(SetMetric):
 
     unit = ""
     higher_is_better = False
+    valid_range = (-math.inf, math.inf)  # KID's unbiased estimate can be slightly negative
+    rd_axis = True
 
     def availability(self) -> tuple[bool, str]:
         import importlib.util

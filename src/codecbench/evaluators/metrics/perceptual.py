@@ -13,12 +13,11 @@ module imports neither torch nor the networks until a value is computed.
 
 from __future__ import annotations
 
+import math
 import os
 
-import numpy as np
-
 from codecbench.core.hookspecs import hookimpl
-from codecbench.core.metric import Metric
+from codecbench.core.metric import Measurement, Metric
 from codecbench.evaluators.metrics import perceptual_weights as pw
 
 
@@ -37,6 +36,8 @@ class NetworkDistance(Metric):
 
     higher_is_better = False
     unit = ""
+    valid_range = (0.0, math.inf)
+    rd_axis = True
     files: list[pw.WeightsFile] = []
 
     def availability(self) -> tuple[bool, str]:
@@ -45,8 +46,7 @@ class NetworkDistance(Metric):
     def _network(self):
         raise NotImplementedError
 
-    def compute(self, reference: np.ndarray, reconstruction: np.ndarray,
-                compressed_size: int) -> float:
+    def compute(self, measurement: Measurement) -> float:
         import torch
 
         from codecbench.plugins.torch.perceptual import image_tensor
@@ -54,8 +54,8 @@ class NetworkDistance(Metric):
         device = os.environ.get("CODECBENCH_TORCH_DEVICE", "cpu")
         network = self._network().to(device)
         with torch.no_grad():
-            value = network(image_tensor(reference).to(device),
-                            image_tensor(reconstruction).to(device))
+            value = network(image_tensor(measurement.reference).to(device),
+                            image_tensor(measurement.reconstruction).to(device))
         return float(value.item())
 
 

@@ -43,7 +43,7 @@ import os
 import numpy as np
 
 from codecbench.core.hookspecs import hookimpl
-from codecbench.core.metric import Metric
+from codecbench.core.metric import Measurement, Metric
 
 WINDOW_SIZE = 11
 WINDOW_SIGMA = 1.5
@@ -215,7 +215,7 @@ def ssim(reference: np.ndarray, reconstruction: np.ndarray) -> float:
     if cached is not None:
         return cached
     values, _ = _ssim_and_cs(_channels_first(reference), _channels_first(reconstruction))
-    value = float(values.mean())
+    value = min(float(values.mean()), 1.0)  # float32 rounding can exceed the bound
     _LastPair.put(reference, reconstruction, ssim=value)
     return value
 
@@ -226,6 +226,9 @@ def ms_ssim(reference: np.ndarray, reconstruction: np.ndarray) -> float:
     if cached is not None:
         return cached
     value, first_scale_ssim = _ms_ssim(reference, reconstruction)
+    # SSIM ≤ 1 and MS-SSIM ≤ 1 by definition; float32 rounding can exceed that on
+    # identical images
+    value, first_scale_ssim = min(value, 1.0), min(first_scale_ssim, 1.0)
     _LastPair.put(reference, reconstruction, ssim=first_scale_ssim, **{"ms-ssim": value})
     return value
 
@@ -266,10 +269,11 @@ class SSIM(Metric):
     name = "ssim"
     unit = ""
     higher_is_better = True
+    valid_range = (-1.0, 1.0)
     description = "SSIM, 11x11 Gaussian σ=1.5, K1=0.01, K2=0.03, per RGB channel then mean"
 
-    def compute(self, reference, reconstruction, compressed_size):
-        return ssim(reference, reconstruction)
+    def compute(self, measurement: Measurement) -> float:
+        return ssim(measurement.reference, measurement.reconstruction)
 
 
 class MSSSIM(Metric):
@@ -278,22 +282,34 @@ class MSSSIM(Metric):
     name = "ms-ssim"
     unit = ""
     higher_is_better = True
+    valid_range = (0.0, 1.0)
     description = "MS-SSIM, 5 scales (0.0448,0.2856,0.3001,0.2363,0.1333), per RGB channel then mean"
 
-    def compute(self, reference, reconstruction, compressed_size):
-        return ms_ssim(reference, reconstruction)
+    def compute(self, measurement: Measurement) -> float:
+        return ms_ssim(measurement.reference, measurement.reconstruction)
 
 
 class MSSSIMDecibels(Metric):
-    """MS-SSIM on a log scale: ``−10·log10(1 − MS-SSIM)``."""
+    """MS-SSIM on a log scale: ``−10·log10(1 − MS-SSIM)``.
+
+    Derived from ``ms-ssim``: when that metric ran on the same image its value is reused
+    (:attr:`Measurement.values`), otherwise MS-SSIM is computed here.
+    """
 
     name = "ms-ssim-db"
     unit = "dB"
     higher_is_better = True
+    valid_range = (0.0, math.inf)
+    allows_infinity = True
+    rd_axis = True
+    derived_from = "ms-ssim"
     description = "-10·log10(1 - MS-SSIM)"
 
-    def compute(self, reference, reconstruction, compressed_size):
-        return to_decibels(ms_ssim(reference, reconstruction))
+    def compute(self, measurement: Measurement) -> float:
+        base = measurement.values.get("ms-ssim")
+        if base is None or math.isnan(base):
+            base = ms_ssim(measurement.reference, measurement.reconstruction)
+        return to_decibels(base)
 
 
 @hookimpl
