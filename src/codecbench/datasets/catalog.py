@@ -16,6 +16,7 @@ class RemoteFile:
     url: str
     checksum: str | None = None
     archive: bool = False
+    size: int | None = None  # bytes, where known: the body must have exactly this size
 
     @property
     def filename(self) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
+import os
 import random
+import stat
+import sys
 import zlib
 from pathlib import Path
 
@@ -25,6 +29,12 @@ class FolderDataset(Dataset):
     separator (for a glob pattern: relative to the pattern's fixed prefix).
     Images load with the policy of :mod:`codecbench.core.images`.
     :meth:`content_hash` covers the ids, the bytes of the files and the options below.
+
+    An entry with an image suffix that is not a readable regular file — a symbolic
+    link loop or a broken link, a FIFO, a device, a socket, a file without read
+    permission — is skipped with a warning on stderr naming it (a FIFO is never
+    opened), as is a sub-folder that cannot be listed. Recursive listing follows
+    links to folders, except a link back to a folder it is inside of (a loop, reported).
 
     Options (training needs crops and subsets; evaluation uses full images):
 
@@ -70,30 +80,48 @@ class FolderDataset(Dataset):
         self.source = source if source is not None else str(Path(self.root).resolve())
         self.description = description or f"images in {self.root}"
         self._files: dict[str, Path] | None = None
+        self._skipped_reported = False
 
-    def _base_and_paths(self) -> tuple[Path, list[Path]]:
+    def _base_and_paths(self, skipped: list[tuple[Path, str]]) -> tuple[Path, list[Path]]:
         if glob.has_magic(self.root):
             prefix = self.root.split("*")[0].split("?")[0].split("[")[0]
             base = Path(prefix if prefix.endswith(("/", "\\")) else Path(prefix).parent)
-            paths = [Path(p) for p in glob.glob(self.root, recursive=self.recursive)]
+            paths = _without_loops(base, glob.glob(self.root, recursive=self.recursive),
+                                   skipped)
         else:
             base = Path(self.root)
             if not base.exists():
                 raise DatasetNotFoundError(f"dataset folder {self.root!r} does not exist")
             if not base.is_dir():
                 raise DatasetNotFoundError(f"dataset path {self.root!r} is not a directory")
-            paths = list(base.rglob("*") if self.recursive else base.iterdir())
+            try:
+                os.scandir(base).close()
+            except OSError as exc:
+                raise DatasetNotFoundError(f"cannot list dataset folder {self.root!r}: "
+                                           f"{exc.strerror}") from None
+            paths = _walk(base, skipped) if self.recursive else list(base.iterdir())
         return base, paths
 
     def files(self) -> dict[str, Path]:
-        """``image_id -> path`` for every image file, sorted by id."""
+        """``image_id -> path`` for every image file, sorted by id (see the class docstring
+        for the entries skipped with a warning)."""
         if self._files is None:
-            base, paths = self._base_and_paths()
-            images = {
-                p.relative_to(base).as_posix(): p
-                for p in paths
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-            }
+            skipped: list[tuple[Path, str]] = []
+            base, paths = self._base_and_paths(skipped)
+            images = {}
+            for p in paths:
+                if p.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                problem = _not_a_readable_file(p)
+                if problem is None:
+                    images[p.relative_to(base).as_posix()] = p
+                elif problem:
+                    skipped.append((p, problem))
+            if not self._skipped_reported:
+                for path, problem in sorted(skipped, key=lambda item: str(item[0])):
+                    print(f"codecbench: warning: dataset {self.name!r}: skipping {str(path)!r}: "
+                          f"{problem}", file=sys.stderr)
+                self._skipped_reported = True
             if not images:
                 suffixes = " ".join(IMAGE_SUFFIXES)
                 raise DatasetNotFoundError(
@@ -153,3 +181,105 @@ class FolderDataset(Dataset):
         state = dict(self.__dict__)
         state["_files"] = None
         return state
+
+    def __setstate__(self, state):
+        state.setdefault("_skipped_reported", False)
+        self.__dict__.update(state)
+
+
+def _not_a_readable_file(path: Path) -> str | None:
+    """``None`` for a readable regular file, ``""`` for a folder (not an image, said
+    nothing about), else why the entry is skipped. Only regular files are opened."""
+    try:
+        mode = os.stat(path).st_mode  # follows links
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if os.path.islink(path):
+            return f"broken symbolic link (to {os.readlink(path)!r})"
+        return f"cannot read its status ({exc.strerror})"
+    if stat.S_ISDIR(mode):
+        return ""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    if not stat.S_ISREG(mode):
+        return "not a regular file"
+    try:  # O_NONBLOCK: never waits, even if the entry became a FIFO meanwhile
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "not a regular file"
+    finally:
+        os.close(fd)
+    return None
+
+
+def _walk(base: Path, skipped: list[tuple[Path, str]]) -> list[Path]:
+    """Every entry under ``base`` (links to folders followed, loops reported in ``skipped``)."""
+    paths: list[Path] = []
+    inside: dict[str, set[tuple[int, int]]] = {}  # folder -> identities of it and its parents
+
+    def unlistable(exc: OSError) -> None:
+        skipped.append((Path(exc.filename), f"cannot list the folder ({exc.strerror})"))
+
+    for folder, dirnames, filenames in os.walk(base, onerror=unlistable, followlinks=True):
+        info = os.stat(folder)
+        chain = inside.pop(folder, set()) | {(info.st_dev, info.st_ino)}
+        kept = []
+        for name in sorted(dirnames):
+            child = os.path.join(folder, name)
+            if os.path.islink(child):
+                try:
+                    target = os.stat(child)
+                except OSError as exc:
+                    skipped.append((Path(child), f"cannot follow the link ({exc.strerror})"))
+                    continue
+                if (target.st_dev, target.st_ino) in chain:
+                    skipped.append((Path(child), "symbolic link loop (to a folder it is "
+                                    f"inside of, {os.path.realpath(child)!r})"))
+                    continue
+            inside[child] = chain
+            kept.append(name)
+            paths.append(Path(child))
+        dirnames[:] = kept
+        paths.extend(Path(folder, name) for name in filenames)
+    return paths
+
+
+def _without_loops(base: Path, matches: list[str], skipped: list[tuple[Path, str]]) -> list[Path]:
+    """Glob ``matches`` minus those reached through a link to a folder above the link
+    (``**`` follows such loops until the system stops it); each loop is reported once."""
+    looping: dict[str, bool] = {}
+
+    def loops(link: str) -> bool:
+        if link not in looping:
+            looping[link] = False
+            if os.path.islink(link):
+                target = os.path.realpath(link)
+                parent = os.path.realpath(os.path.dirname(link))
+                looping[link] = parent == target or parent.startswith(target.rstrip(os.sep)
+                                                                       + os.sep)
+                if looping[link]:
+                    skipped.append((Path(link), "symbolic link loop (to a folder it is inside "
+                                    f"of, {target!r})"))
+        return looping[link]
+
+    kept = []
+    for match in matches:
+        path = Path(match)
+        try:
+            parts = path.relative_to(base).parts
+        except ValueError:
+            parts = path.parts
+            ancestors = []
+        else:
+            ancestors = [base.joinpath(*parts[:i]) for i in range(1, len(parts))]
+        if not any(loops(str(a)) for a in ancestors):
+            kept.append(path)
+    return kept

@@ -5,8 +5,9 @@ Layout under ``data_dir()/<name>/``::
     downloads/        the files as fetched (archives, or the images themselves)
     files/            what the images are read from (archives extracted here; plain
                       images copied here)
-    checksums.json    SHA-256 of every download, recorded at first download
-                      (trust on first use where no checksum is published)
+    checksums.json    SHA-256 of every download, recorded once the first download
+                      was checked and extracted in full (trust on first use where no
+                      checksum is published); a failed or refused file is never recorded
 
 Placing the files by hand works too: put the downloads (or the extracted images) where
 ``codecbench datasets path NAME`` says, then ``codecbench datasets verify NAME``.
@@ -23,7 +24,7 @@ import numpy as np
 
 from codecbench.core.dataset import Dataset
 from codecbench.datasets import cifar
-from codecbench.datasets.archives import extract
+from codecbench.datasets.archives import UnsafeArchiveError, extract
 from codecbench.datasets.cache import data_dir
 from codecbench.datasets.catalog import RemoteSpec
 from codecbench.datasets.download import (
@@ -124,7 +125,14 @@ class RemoteDataset(Dataset):
                 f"'codecbench datasets verify {self.name}'")
 
     def ensure(self, progress: bool = True) -> None:
-        """Download, verify and extract whatever is missing."""
+        """Download, verify and extract whatever is missing.
+
+        A file that fails its checksum, is refused as unsafe (see
+        :mod:`codecbench.datasets.archives`) or exceeds a download cap is deleted from
+        ``downloads/``. Checksums first seen here (trust on first use) are written to
+        ``checksums.json`` only once every file was downloaded, checked and extracted and the
+        expected number of images was found; nothing that failed is ever recorded.
+        """
         if self.status() == "cached":
             return
         recorded = self._recorded()
@@ -132,27 +140,37 @@ class RemoteDataset(Dataset):
             target = self.downloads_dir / remote.filename
             if not target.exists():
                 try:
-                    sha256 = download(self.url(remote), target, remote.checksum, progress)
+                    download(self.url(remote), target, remote.checksum, progress,
+                             size=remote.size)
                 except DownloadError as exc:
                     raise DatasetUnavailableError(
                         f"dataset {self.name!r} is not cached and {exc}; to use it offline, "
                         + self.how_to_place()
                     ) from exc
-                recorded.setdefault(remote.filename, sha256)
-                self._record(recorded)
-            self._check(remote, target, recorded)
-            if remote.archive:
-                extract(target, self.files_dir)
-            else:
-                self.files_dir.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(target, self.files_dir / remote.filename)
+            try:
+                self._check(remote, target, recorded)
+                if remote.archive:
+                    extract(target, self.files_dir)
+                else:
+                    self.files_dir.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(target, self.files_dir / remote.filename)
+            except (ChecksumError, UnsafeArchiveError):
+                target.unlink(missing_ok=True)  # refused: never kept, never trusted
+                raise
+        problem = self._count_problem()
+        if problem:
+            raise DatasetUnavailableError(problem)
         self._record(recorded)
-        count = len(self._image_paths())
-        if count < self.files_needed:
-            raise DatasetUnavailableError(
-                f"dataset {self.name!r}: found {count} files matching {self.spec.image_glob!r} in "
-                f"{self.files_dir}, expected {self.files_needed}"
-            )
+
+    def _count_problem(self) -> str | None:
+        """Why the files in ``files/`` do not make the set complete; ``None`` when they do."""
+        count = len(self._image_paths()) if self.files_dir.is_dir() else 0
+        needed = self.files_needed
+        if count == 0 or (needed and count != needed):
+            expected = f", expected {needed}" if needed else ""
+            return (f"dataset {self.name!r}: found {count} files matching "
+                    f"{self.spec.image_glob!r} in {self.files_dir}{expected}")
+        return None
 
     def _check(self, remote, target: Path, recorded: dict[str, str]) -> None:
         if remote.checksum and not matches(target, remote.checksum):
@@ -164,11 +182,14 @@ class RemoteDataset(Dataset):
             raise ChecksumError(f"{target} changed since it was first recorded ({known})")
 
     def verify(self) -> list[str]:
-        """Re-check every file against its published or recorded checksum; the problems.
+        """Every problem with the cached copy; an empty list means it is complete and intact.
 
-        Images placed by hand in ``files/`` stand in for plain-file downloads (their
-        checksum is recorded at first verification); an archive that is gone is fine as
-        long as its images are in place.
+        Checks each download against its published or recorded checksum, that the images
+        are in ``files/`` (each plain-file download by name) and that their number equals
+        the expected count; no images at all is always a problem. Images placed by hand in
+        ``files/`` stand in for plain-file downloads (their checksum is recorded when
+        verification finds no problem); an archive that is gone is fine as long as its
+        images are in place.
         """
         problems = []
         recorded = self._recorded()
@@ -180,10 +201,15 @@ class RemoteDataset(Dataset):
                 if not (remote.archive and self.status() == "cached"):
                     problems.append(f"missing {target}")
                 continue
+            if not remote.archive and not (self.files_dir / remote.filename).is_file():
+                problems.append(f"missing {self.files_dir / remote.filename}")
             try:
                 self._check(remote, target, recorded)
             except ChecksumError as exc:
                 problems.append(str(exc))
+        problem = self._count_problem()
+        if problem:
+            problems.append(problem)
         if not problems:
             self._record(recorded)
         return problems
