@@ -13,11 +13,14 @@ def timed(function, *args) -> float:
     return time.perf_counter() - start
 
 
-def harness_on_sample(codec, out_dir: Path):
-    """``run_evaluation`` of ``codec`` on the sample set, bpp and PSNR, in-process (-j 1)."""
+def harness_on_sample(codec, out_dir: Path, executor: str = "in-process"):
+    """``run_evaluation`` of ``codec`` on the sample set, bpp and PSNR, one task at a time:
+    in this process (the harness's own bookkeeping), or ``executor="process"`` (one
+    isolated worker, the default of ``codecbench run``: adds the worker's start-up and the
+    transfer of codec, image and row)."""
     from codecbench.datasets.builtin import sample_dataset
     from codecbench.evaluators.metrics.basic import PSNR, BitsPerPixel
     from codecbench.evaluators.runner import run_evaluation
 
     return run_evaluation([codec], sample_dataset(), [BitsPerPixel(), PSNR()], out_dir,
-                          jobs=1, progress=False)
+                          jobs=1, executor=executor, progress=False)

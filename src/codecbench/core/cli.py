@@ -20,6 +20,7 @@ from codecbench.core.leaderboard_command import leaderboard
 from codecbench.core.plugins import (
     KINDS,
     NameConflictError,
+    PluginLoadError,
     Registry,
     UnknownNameError,
     get_registry,
@@ -30,7 +31,10 @@ DEFAULT_RESULTS_DIR = Path("codecbench-results")
 
 
 def _registry() -> Registry:
-    return get_registry()
+    try:
+        return get_registry()
+    except PluginLoadError as exc:  # CODECBENCH_STRICT_PLUGINS=1
+        raise click.ClickException(str(exc)) from None
 
 
 def _fail(message: str) -> None:
@@ -67,7 +71,8 @@ def plugins(as_json):
 
 def _describe(kind: str, obj, registry: Registry) -> dict:
     owner = registry.owner(kind, obj.name)
-    record = {"name": obj.name, "plugin": owner.name, "distribution": owner.distribution}
+    record = {"name": obj.name, "plugin": owner.name, "distribution": owner.distribution,
+              "conflict": False}
     if kind == "codecs":
         available, reason = obj.availability()
         record.update(
@@ -92,6 +97,14 @@ def _describe(kind: str, obj, registry: Registry) -> dict:
     return record
 
 
+def _describe_conflict(kind: str, name: str, registry: Registry) -> dict:
+    """The record of a name several plugins registered (unusable until one is removed)."""
+    owners = [registry.plugins[p] for p in registry.conflicts[kind][name]]
+    return {"name": name, "conflict": True, "plugins": [info.name for info in owners],
+            "distributions": [info.distribution for info in owners],
+            "error": registry.conflict_message(kind, name)}
+
+
 @cli.command("list")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -99,11 +112,17 @@ def list_command(kind, as_json):
     """List registered codecs, datasets or metrics."""
     registry = _registry()
     records = [_describe(kind, registry.get(kind, n), registry) for n in registry.names(kind)]
+    records += [_describe_conflict(kind, n, registry) for n in registry.conflicted_names(kind)]
+    records.sort(key=lambda r: r["name"])
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
     for r in records:
-        if kind == "codecs":
+        if r["conflict"]:
+            labels = ", ".join(registry.plugins[p].label for p in r["plugins"])
+            click.echo(f"{r['name']:<32} CONFLICT: registered by {labels}; unusable until "
+                       "all but one are uninstalled")
+        elif kind == "codecs":
             status = "" if r["available"] else f"  UNAVAILABLE: {r['reason']}"
             status += "" if r["in_default_run"] else "  (not in default run)"
             click.echo(f"{r['name']:<32} {r['family']:<9} {r['framework']:<10} "
@@ -145,7 +164,11 @@ def _select_codecs(registry: Registry, patterns):
         codecs = registry.select("codecs", patterns)
         exact = {p for p in patterns if not any(ch in p for ch in "*?[")}
     else:
-        codecs, exact = registry.codecs(), set()
+        try:
+            codecs, exact = registry.codecs(), set()
+        except NameConflictError as exc:
+            raise NameConflictError(f"{exc.args[0]} (or name the codecs to run with "
+                                    "--codec)") from None
         slow = [c.name for c in codecs if not c.in_default_run]
         if slow:
             click.echo("codecbench: not in the default run (seconds per image, your own weights, "
@@ -166,6 +189,8 @@ def _select_codecs(registry: Registry, patterns):
 def _select_dataset(registry: Registry, name: str, max_images=None, subset_seed=None):
     from codecbench.datasets.folder import FolderDataset
 
+    if name in registry.conflicts["datasets"]:
+        _fail(registry.conflict_message("datasets", name))
     if name in registry.objects["datasets"]:
         if max_images is not None or subset_seed is not None:
             _fail("--max-images and --subset-seed apply to a folder given as --dataset, "
@@ -208,9 +233,14 @@ def _find_resumable(fingerprint: dict) -> Path | None:
               help="Folder datasets: with --max-images, a deterministic random subset.")
 @click.option("--metric", "metric_names", multiple=True, help="Metric name; repeatable. Default: all.")
 @click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Parallel workers; 1 runs in this process.")
-@click.option("--executor", type=click.Choice(["serial", "process"]),
-              help="Override the executor chosen from -j.")
+              help="Worker processes running tasks in parallel.")
+@click.option("--executor", type=click.Choice(["process", "in-process"]), default="process",
+              show_default=True,
+              help="process: tasks in worker processes, isolated from the run; in-process: "
+                   "one at a time in this process, for debugging (unprotected: a codec that "
+                   "exits or hangs in native code ends or hangs the run).")
+@click.option("--in-process", "in_process", is_flag=True,
+              help="Same as --executor in-process.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (resumed if it exists). Default: codecbench-results/<UTC time>, "
                    "or the newest unfinished run of the same command.")
@@ -219,16 +249,28 @@ def _find_resumable(fingerprint: dict) -> Path | None:
 @click.option("--retry-errors", is_flag=True, help="Run again the tasks that ended in an error.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def run(codec_patterns, qualities, dataset, max_images, subset_seed, metric_names, jobs, executor,
-        out_dir, timeout, retry_errors, no_progress):
-    """Evaluate codecs on a dataset; resumable; writes rows.csv, leaderboard.csv, run.json."""
+        in_process, out_dir, timeout, retry_errors, no_progress):
+    """Evaluate codecs on a dataset; resumable; writes rows.csv, leaderboard.csv, run.json.
+
+    Exit status 0 only when every planned task is stored without error and every metric
+    has its value; 1 otherwise; 130 when interrupted.
+    """
     from codecbench.datasets.remote import DatasetUnavailableError
     from codecbench.evaluators.leaderboard import format_table
+    from codecbench.evaluators.run_lock import RunDirectoryInUse
     from codecbench.evaluators.runner import (
         RunConfigError,
+        RunInterrupted,
         plan_codecs,
         run_evaluation,
         run_fingerprint,
     )
+
+    if in_process:
+        executor = "in-process"
+    if executor == "in-process" and jobs != 1:
+        _fail(f"the in-process executor runs one task at a time; drop -j {jobs} or use "
+              "--executor process")
 
     registry = _registry()
     try:
@@ -243,7 +285,7 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, metric_name
         dataset_hash = data.content_hash()
         if out_dir is None:
             plans = plan_codecs(codecs, qualities)
-            fingerprint = run_fingerprint(plans, data.name, dataset_hash, [m.name for m in metrics])
+            fingerprint = run_fingerprint(plans, data.name, dataset_hash, metrics)
             out_dir = _find_resumable(fingerprint)
             if out_dir is not None:
                 click.echo(f"codecbench: resuming unfinished run {out_dir}", err=True)
@@ -262,7 +304,11 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, metric_name
             progress=not no_progress, plugins=plugins, command=["codecbench", *sys.argv[1:]],
             dataset_hash=dataset_hash,
         )
-    except (RunConfigError, FileNotFoundError, ValueError, DatasetUnavailableError) as exc:
+    except RunInterrupted as exc:
+        click.echo(f"codecbench: {exc}", err=True)
+        sys.exit(130)
+    except (RunConfigError, RunDirectoryInUse, FileNotFoundError, ValueError,
+            DatasetUnavailableError) as exc:
         _fail(str(exc))
     click.echo(format_table(summary.leaderboard, summary.metric_names))
     reused = summary.rows - summary.tasks_computed
@@ -271,9 +317,17 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, metric_name
         + (f", {reused} kept from earlier invocations" if reused else "")
         + f", {summary.errors} error rows; results in {summary.run_dir}"
     )
+    rows_csv = summary.run_dir / "rows.csv"
     if summary.errors:
         click.echo(f"codecbench: {summary.errors} tasks failed; see the 'error' column of "
-                   f"{summary.run_dir / 'rows.csv'}", err=True)
+                   f"{rows_csv}", err=True)
+    if summary.metric_error_rows:
+        click.echo(f"codecbench: a metric failed on {summary.metric_error_rows} rows; see the "
+                   f"'metric_errors' column of {rows_csv}", err=True)
+    if summary.missing:
+        click.echo(f"codecbench: {summary.missing} planned tasks have no result; run the same "
+                   "command again to compute them", err=True)
+    if not summary.ok:
         sys.exit(1)
 
 
@@ -307,6 +361,10 @@ def datasets_list(as_json):
         dataset = registry.get("datasets", name)
         records.append({"name": name, "status": dataset.status(), "license": dataset.license,
                         "source": dataset.source, "description": dataset.description})
+    for name in registry.conflicted_names("datasets"):
+        records.append({"name": name, "status": "CONFLICT", "license": "", "source": "",
+                        "description": registry.conflict_message("datasets", name)})
+    records.sort(key=lambda r: r["name"])
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
@@ -317,29 +375,48 @@ def datasets_list(as_json):
 @datasets.command("download")
 @click.argument("name")
 def datasets_download(name):
-    """Download, verify and extract NAME into the cache."""
-    from codecbench.datasets.download import ChecksumError
-    from codecbench.datasets.remote import DatasetUnavailableError, RemoteDataset
+    """Download, verify and extract NAME into the cache.
+
+    Every failure (network, size or ratio cap, timeout, checksum, refused archive) ends
+    with a one-line ``Error: ...`` and a non-zero exit status.
+    """
+    import pickle
+
+    from codecbench.datasets.remote import RemoteDataset
 
     dataset = _dataset(name)
     if not isinstance(dataset, RemoteDataset):
         _fail(f"dataset {name!r} is not downloadable ({dataset.status()})")
     try:
         dataset.ensure()
-    except (DatasetUnavailableError, ChecksumError) as exc:
-        _fail(str(exc))
-    click.echo(f"{name}: {len(dataset.image_ids())} images in {dataset.files_dir}")
+        count = len(dataset.image_ids())
+    except (OSError, ValueError, RuntimeError, pickle.UnpicklingError) as exc:
+        # DatasetUnavailableError (network, caps, timeouts), ChecksumError,
+        # UnsafeArchiveError (unsafe, damaged or over a cap), disk errors
+        _fail(_one_line(exc))
+    click.echo(f"{name}: {count} images in {dataset.files_dir}")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @datasets.command("verify")
 @click.argument("name")
 def datasets_verify(name):
-    """Check NAME's files against their published or first-recorded checksums."""
+    """Check that NAME is complete and intact: checksums, files present, expected count.
+
+    Prints ``NAME: OK`` only when there is no problem; otherwise a one-line
+    ``Error: ...`` and a non-zero exit status.
+    """
     dataset = _dataset(name)
     verify = getattr(dataset, "verify", None)  # downloadable and local-copy datasets have one
-    problems = verify() if verify else []
+    try:
+        problems = verify() if verify else []
+    except (OSError, ValueError, RuntimeError) as exc:
+        _fail(f"{name}: {_one_line(exc)}")
     if problems:
-        _fail(f"{name}: " + "; ".join(problems))
+        _fail(f"{name}: " + "; ".join(_one_line(p) for p in problems))
     click.echo(f"{name}: OK")
 
 
@@ -385,6 +462,12 @@ cli.add_command(convert)
 
 def main(argv=None):
     """Console-script entry point."""
-    registry = _registry()
-    registry.register_commands(cli)
+    try:
+        registry = _registry()
+        registry.register_commands(cli)
+    except (click.ClickException, PluginLoadError) as exc:
+        if not isinstance(exc, click.ClickException):
+            exc = click.ClickException(str(exc))
+        exc.show()
+        sys.exit(exc.exit_code)
     cli.main(args=argv, prog_name="codecbench")

@@ -8,9 +8,15 @@
   warning on stderr naming the plugin, its distribution and the error; what
   it registered in that hook is discarded. ``CODECBENCH_STRICT_PLUGINS=1``
   turns that into a :class:`PluginLoadError`.
+* ``CODECBENCH_LOAD_PLUGINS`` naming no installed entry point is a warning on
+  stderr that lists the installed ones.
 * Two plugins registering the same codec, dataset or metric name is an error
-  naming both; the name is then unusable (:class:`NameConflictError`) until one
-  plugin is removed, rather than silently picking one.
+  naming both, recorded in the errors of each of them; the name is then unusable
+  (:class:`NameConflictError`) until one plugin is removed, rather than silently
+  picking one. It stays visible (:meth:`Registry.conflicted_names`), and every
+  request that would include it fails: the name itself, a pattern matching it, and
+  "all of that kind" (:meth:`Registry.all`, :meth:`Registry.codecs`,
+  :meth:`Registry.metrics`).
 """
 
 from __future__ import annotations
@@ -95,11 +101,15 @@ class Registry:
         self.objects: dict[str, dict[str, Any]] = {k: {} for k in KINDS}
         self.owners: dict[str, dict[str, str]] = {k: {} for k in KINDS}
         self.conflicts: dict[str, dict[str, list[str]]] = {k: {} for k in KINDS}
+        self._conflict_messages: dict[tuple[str, str], str] = {}
 
     # -- loading ---------------------------------------------------------------
 
     def _fail(self, info: PluginInfo, phase: str, exc: BaseException) -> None:
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        if isinstance(exc, SyntaxError):
+            detail = f"{type(exc).__name__}: {exc.msg} ({exc.filename}, line {exc.lineno})"
+        else:  # one line, whatever the message
+            detail = " ".join("".join(traceback.format_exception_only(type(exc), exc)).split())
         message = f"{info.label} failed in {phase}: {detail}"
         info.errors.append(message)
         if self.strict:
@@ -112,10 +122,17 @@ class Registry:
         ``only`` (default: ``CODECBENCH_LOAD_PLUGINS`` split on commas, when set)
         limits loading to those entry-point names.
         """
-        if only is None and "CODECBENCH_LOAD_PLUGINS" in os.environ:
+        from_env = only is None and "CODECBENCH_LOAD_PLUGINS" in os.environ
+        if from_env:
             only = [n.strip() for n in os.environ["CODECBENCH_LOAD_PLUGINS"].split(",")]
         wanted = None if only is None else {n for n in only if n}
         entry_points = importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP)
+        unknown = sorted((wanted or set()) - {ep.name for ep in entry_points})
+        if unknown:
+            source = "CODECBENCH_LOAD_PLUGINS" if from_env else "the plugin list"
+            installed = ", ".join(sorted({ep.name for ep in entry_points})) or "(none)"
+            _warn(f"{source} names no installed plugin {', '.join(map(repr, unknown))}; "
+                  f"installed entry points: {installed}")
         for entry_point in sorted(entry_points, key=lambda ep: ep.name):
             if wanted is not None and entry_point.name not in wanted:
                 continue
@@ -187,11 +204,12 @@ class Registry:
         info.registered[kind].append(name)
         conflicts = self.conflicts[kind]
         if name in conflicts:
-            conflicts[name].append(info.name)
+            if info.name not in conflicts[name]:
+                conflicts[name].append(info.name)
         elif name in self.objects[kind]:
             first = self.owners[kind].pop(name)
             del self.objects[kind][name]
-            conflicts[name] = [first, info.name]
+            conflicts[name] = list(dict.fromkeys([first, info.name]))
         else:
             self.objects[kind][name] = obj
             self.owners[kind][name] = info.name
@@ -201,7 +219,14 @@ class Registry:
             + ", ".join(self.plugins[p].label for p in conflicts[name])
             + "; the name is unusable until all but one are removed"
         )
-        info.errors.append(message)
+        # every plugin involved carries the (latest, complete) message
+        previous = self._conflict_messages.get((kind, name))
+        self._conflict_messages[(kind, name)] = message
+        for plugin_name in conflicts[name]:
+            errors = self.plugins[plugin_name].errors
+            if previous in errors:
+                errors.remove(previous)
+            errors.append(message)
         if self.strict:
             raise PluginLoadError(message)
         _warn(message)
@@ -222,43 +247,82 @@ class Registry:
         return [e for info in self.plugins.values() for e in info.errors]
 
     def names(self, kind: str) -> list[str]:
+        """The usable names of ``kind`` (conflicted ones are not: see :meth:`conflicted_names`)."""
         return sorted(self.objects[kind])
+
+    def conflicted_names(self, kind: str) -> list[str]:
+        """Names of ``kind`` that several plugins registered (unusable)."""
+        return sorted(self.conflicts[kind])
+
+    def conflict_message(self, kind: str, name: str) -> str:
+        """Why the conflicted ``name`` is unusable, naming every plugin that registered it."""
+        owners = ", ".join(self.plugins[p].label for p in self.conflicts[kind][name])
+        return (f"{kind[:-1]} {name!r} is registered by several plugins: {owners}; "
+                "uninstall all but one of them")
+
+    def check_usable(self, kind: str, name: str) -> bool:
+        """Whether ``name`` is registered (``False`` when it is not);
+        :class:`NameConflictError`, naming the plugins, when several plugins registered it."""
+        if name in self.conflicts[kind]:
+            raise NameConflictError(self.conflict_message(kind, name))
+        return name in self.objects[kind]
 
     def get(self, kind: str, name: str) -> Any:
         """The object registered as ``name``; errors name conflicting plugins or list valid names."""
-        if name in self.objects[kind]:
+        if self.check_usable(kind, name):
             return self.objects[kind][name]
-        if name in self.conflicts[kind]:
-            owners = ", ".join(self.plugins[p].label for p in self.conflicts[kind][name])
-            raise NameConflictError(f"{kind[:-1]} {name!r} is registered by several plugins: {owners}")
         valid = ", ".join(self.names(kind)) or "(none registered)"
         raise UnknownNameError(f"unknown {kind[:-1]} {name!r}; valid {kind}: {valid}")
 
     def select(self, kind: str, patterns: Iterable[str]) -> list[Any]:
-        """Objects matching shell-style ``patterns`` (``'torch/*'``), in pattern order, no repeats."""
+        """Objects matching shell-style ``patterns`` (``'torch/*'``), in pattern order, no repeats.
+
+        A pattern that matches a conflicted name raises :class:`NameConflictError`.
+        """
         selected: dict[str, Any] = {}
         for pattern in patterns:
             if any(ch in pattern for ch in "*?["):
-                matches = fnmatch.filter(self.names(kind), pattern)
+                candidates = sorted({*self.objects[kind], *self.conflicts[kind]})
+                matches = fnmatch.filter(candidates, pattern)
                 if not matches:
                     valid = ", ".join(self.names(kind)) or "(none registered)"
                     raise UnknownNameError(
                         f"pattern {pattern!r} matches no {kind[:-1]}; valid {kind}: {valid}"
                     )
                 for name in matches:
+                    if name in self.conflicts[kind]:
+                        raise NameConflictError(f"pattern {pattern!r} matches "
+                                                + self.conflict_message(kind, name))
                     selected.setdefault(name, self.objects[kind][name])
             else:
                 selected.setdefault(pattern, self.get(kind, pattern))
         return list(selected.values())
 
+    def all(self, kind: str) -> list[Any]:
+        """Every object of ``kind``, sorted by name; :class:`NameConflictError` when a name
+        of that kind is conflicted (rather than leaving it out silently)."""
+        conflicted = self.conflicted_names(kind)
+        if conflicted:
+            raise NameConflictError(
+                f"cannot select every {kind[:-1]}: "
+                + "; ".join(self.conflict_message(kind, name) for name in conflicted)
+            )
+        return [self.objects[kind][n] for n in self.names(kind)]
+
     def owner(self, kind: str, name: str) -> PluginInfo:
         return self.plugins[self.owners[kind][name]]
 
     def codecs(self) -> list[Codec]:
-        return [self.objects["codecs"][n] for n in self.names("codecs")]
+        """Every codec (see :meth:`all`)."""
+        return self.all("codecs")
+
+    def datasets(self) -> list[Dataset]:
+        """Every dataset (see :meth:`all`)."""
+        return self.all("datasets")
 
     def metrics(self) -> list[Metric]:
-        return [self.objects["metrics"][n] for n in self.names("metrics")]
+        """Every metric (see :meth:`all`)."""
+        return self.all("metrics")
 
 
 _REGISTRY: Registry | None = None

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
@@ -106,22 +107,54 @@ def _assign(model: CNNModel, tensors: dict[str, np.ndarray], source: Path) -> No
         variable.assign(tensors[key].astype(variable.dtype.as_numpy_dtype))
 
 
-def _load_initial_weights(model: CNNModel, path: Path) -> dict:
-    """Fine-tuning: start from TF or torch weights, or another TF run's checkpoint."""
-    if path.name.endswith(".tf.safetensors"):
-        source, _, metadata = convert.load_tf_weights(path)
-    elif path.suffix == ".safetensors":
-        source, metadata = convert.model_from_torch_weights(path)
-    elif path.suffix == ".npz":
+def read_checkpoint(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """``(meta, arrays)`` of a ``checkpoint.npz`` (no pickled objects are ever loaded); a
+    corrupt or foreign file raises :class:`TrainingError`."""
+    try:
         with np.load(path) as data:
             meta = json.loads(str(data["meta"]))
-            if meta.get("format") != CHECKPOINT_FORMAT:
-                raise TrainingError(f"{path} is neither a weights file nor a TF checkpoint")
-            _assign(model, {k[len("model/"):]: data[k] for k in data.files
-                            if k.startswith("model/")}, path)
+            arrays = {key: data[key] for key in data.files if key != "meta"}
+    except FileNotFoundError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise TrainingError(f"{path} was refused: it holds pickled Python objects, and "
+                                "codecbench never loads a file whose loading could run "
+                                "code") from None
+        raise TrainingError(f"{path} is not a readable TF training checkpoint "
+                            f"({type(exc).__name__})") from None
+    except (OSError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise TrainingError(f"{path} is not a readable TF training checkpoint (corrupt, "
+                            f"truncated, or not written by codecbench train; "
+                            f"{type(exc).__name__})") from None
+    if not isinstance(meta, dict):
+        raise TrainingError(f"{path} is not a TF training checkpoint")
+    return meta, arrays
+
+
+def _model_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
+
+
+def _load_initial_weights(model: CNNModel, path: Path) -> dict:
+    """Fine-tuning: start from TF or torch weights, or another TF run's checkpoint."""
+    if path.suffix == ".npz":
+        meta, arrays = read_checkpoint(path)
+        if meta.get("format") != CHECKPOINT_FORMAT:
+            raise TrainingError(f"{path} is neither a weights file nor a TF checkpoint")
+        _assign(model, _model_arrays(arrays), path)
         return {"checkpoint": str(path), "lambda": meta.get("lambda"), "steps": meta.get("step")}
-    else:
+    if path.suffix != ".safetensors":
         raise TrainingError(f"{path} is neither a weights file nor a TF checkpoint")
+    try:
+        if path.name.endswith(".tf.safetensors"):
+            source, _, metadata = convert.load_tf_weights(path)
+        else:
+            source, metadata = convert.model_from_torch_weights(path)
+    except ValueError as exc:  # the message names the file
+        raise TrainingError(str(exc)) from None
+    except KeyError as exc:
+        raise TrainingError(f"cannot start from {path}: its metadata has no {exc}") from None
     _assign(model, {k: v.numpy() for k, v in named_variables(source).items()}, path)
     return {"weights": str(path), "lambda": metadata.get("lambda"), "steps": metadata.get("steps")}
 
@@ -151,15 +184,13 @@ def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> Train
         optimizer.build(model.trainable_variables)
     state, parent = LoopState(), None
     if checkpoint_path.exists():
-        with np.load(checkpoint_path) as data:
-            meta = json.loads(str(data["meta"]))
-            if meta.get("format") != CHECKPOINT_FORMAT or meta.get("codec") != codec_name:
-                raise TrainingError(f"{checkpoint_path} is not a checkpoint of {codec_name}")
-            training_loop.check_resumable(meta["config"], config, out)
-            _assign(model, {k[len("model/"):]: data[k] for k in data.files
-                            if k.startswith("model/")}, checkpoint_path)
-            for index, variable in enumerate(optimizer.variables):
-                variable.assign(data[f"optimizer/{index}"])
+        meta, arrays = read_checkpoint(checkpoint_path)
+        if meta.get("format") != CHECKPOINT_FORMAT or meta.get("codec") != codec_name:
+            raise TrainingError(f"{checkpoint_path} is not a checkpoint of {codec_name}")
+        training_loop.check_resumable(meta["config"], config, out)
+        _assign(model, _model_arrays(arrays), checkpoint_path)
+        for index, variable in enumerate(optimizer.variables):
+            variable.assign(arrays[f"optimizer/{index}"])
         state, parent = LoopState(meta["step"], meta["elapsed_s"]), meta["parent"]
         training_loop.rewrite_curves(out / "curves.csv", state.step)
     elif config.init_from is not None:

@@ -28,8 +28,9 @@ def fid_inception():
     """pytorch-fid's FID Inception-v3 (pool3 output) on the local weights, eval mode."""
     from pytorch_fid import inception as fid_module
 
-    state = torch.load(pw.require(pw.BACKBONES["inception"]), map_location="cpu",
-                       weights_only=True)
+    from codecbench.plugins.torch.weights import torch_load
+
+    state = torch_load(pw.require(pw.BACKBONES["inception"]))
     with mock.patch.object(fid_module, "load_state_dict_from_url",
                            lambda *args, **kwargs: state):
         network = fid_module.InceptionV3([fid_module.InceptionV3.BLOCK_INDEX_BY_DIM[FEATURES]],

@@ -49,7 +49,9 @@ DISTS_C = 1e-6
 
 
 def _load_state(path: Path) -> dict:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    from codecbench.plugins.torch.weights import torch_load
+
+    state = torch_load(path)
     return state.get("state_dict", state) if isinstance(state, dict) else state
 
 

@@ -143,14 +143,17 @@ def train(entry: RecurrentModel, codec_name: str, config: TrainingConfig) -> Tra
 def _load_initial_weights(network, path: Path, entry: RecurrentModel, device) -> dict:
     """Fine-tuning: start from recurrent weights (any slug of the same shape) or a checkpoint."""
     if path.suffix == ".safetensors":
-        arrays, metadata = recurrent_weights.read_tensors(path)
+        try:
+            arrays, metadata = recurrent_weights.read_tensors(path)
+        except ValueError as exc:  # the message names the file
+            raise TrainingError(str(exc)) from None
         arrays.pop(recurrent_weights.CONTEXT_KEY, None)
         state = {name: torch.from_numpy(array) for name, array in arrays.items()}
         parent = {"weights": str(path), "model": metadata.get("model"),
                   "steps": metadata.get("steps")}
     else:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        if checkpoint.get("format") != CHECKPOINT_FORMAT:
+        checkpoint = checkpoints.load_checkpoint(path)
+        if checkpoint.get("format") != CHECKPOINT_FORMAT or "model" not in checkpoint:
             raise TrainingError(f"{path} is neither recurrent weights nor a recurrent "
                                 "training checkpoint")
         state = checkpoint["model"]

@@ -64,17 +64,33 @@ def _optimizers(model, config: TrainingConfig):
             torch.optim.Adam(aux, lr=config.aux_learning_rate))
 
 
+def load_checkpoint(path: Path, map_location="cpu") -> dict:
+    """A ``checkpoint.pt`` read as data only (:func:`weights.torch_load`); a corrupt or
+    refused file, or one that is not a dictionary, raises :class:`TrainingError`."""
+    try:
+        checkpoint = weights_io.torch_load(path, map_location=map_location)
+    except weights_io.WeightsFileError as exc:
+        raise TrainingError(str(exc)) from None
+    if not isinstance(checkpoint, dict):
+        raise TrainingError(f"{path} is not a training checkpoint (it holds a "
+                            f"{type(checkpoint).__name__})")
+    return checkpoint
+
+
 def _load_initial_weights(model, path: Path, device) -> dict:
     """Fine-tuning: start from weights (``.safetensors``) or another run's checkpoint
     (the model is moved back to ``device`` afterwards)."""
     if path.suffix == ".safetensors":
-        source, metadata = weights_io.load_model(path)
+        try:
+            source, metadata = weights_io.load_model(path)
+        except ValueError as exc:  # the message names the file
+            raise TrainingError(str(exc)) from None
         state = source.state_dict()
         parent = {"weights": str(path), "lambda": metadata.get("lambda"),
                   "steps": metadata.get("steps")}
     else:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        if checkpoint.get("format") != CHECKPOINT_FORMAT:
+        checkpoint = load_checkpoint(path)
+        if checkpoint.get("format") != CHECKPOINT_FORMAT or "model" not in checkpoint:
             raise TrainingError(f"{path} is neither a weights file nor a training checkpoint")
         state = checkpoint["model"]
         parent = {"checkpoint": str(path), "lambda": checkpoint.get("lambda"),
@@ -116,8 +132,8 @@ def resume(path: Path, checkpoint_format: str, codec_name: str, config: Training
            device, stateful: dict, generator: torch.Generator) -> dict:
     """Load what :func:`save` wrote into ``stateful`` and the RNGs (same settings only);
     drop the ``curves.csv`` rows logged after it. Returns the checkpoint."""
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
-    if checkpoint.get("format") != checkpoint_format or checkpoint["codec"] != codec_name:
+    checkpoint = load_checkpoint(path, map_location=device)
+    if checkpoint.get("format") != checkpoint_format or checkpoint.get("codec") != codec_name:
         raise TrainingError(f"{path} is not a checkpoint of {codec_name}")
     training_loop.check_resumable(checkpoint["config"], config, Path(config.out))
     for name, thing in stateful.items():

@@ -25,6 +25,11 @@ Lookup order for ``<slug>-q<quality>.safetensors``: every folder of the
 ``CODECBENCH_TORCH_WEIGHTS`` path list (``os.pathsep``-separated; how users plug in
 weights they trained with ``codecbench train``), then the weights shipped in this
 package. This module imports torch only inside the functions that load or save.
+
+Every file is read as data only: safetensors files, and ``.pt`` files through
+:func:`torch_load` (tensors and plain values; a file holding other pickled objects is
+refused, never executed). A file that cannot be read so raises :class:`WeightsFileError`
+naming it and saying why.
 """
 
 from __future__ import annotations
@@ -32,11 +37,52 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 from pathlib import Path
 
 FORMAT = "codecbench-torch-weights/1"
 WEIGHTS_ENV = "CODECBENCH_TORCH_WEIGHTS"
 SHIPPED_WEIGHTS = Path(__file__).parent / "weights"
+
+
+class WeightsFileError(ValueError):
+    """A weights or checkpoint file that cannot be read; the message names it and says why."""
+
+
+def _detail(exc: BaseException) -> str:
+    """The first sentence of an error, for messages about a file."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = text.split(". ")[0].rstrip(".")
+    if "weights_only" in text.lower().replace(" ", "_") or not text or len(text) > 160:
+        return type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+def torch_load(path: Path, map_location="cpu"):
+    """``torch.load`` of ``path`` as data only (``weights_only=True``: tensors and plain
+    values). A corrupt file, or one holding other pickled objects (whose loading could
+    run code, so it is never attempted), raises :class:`WeightsFileError`."""
+    import pickle
+    import warnings
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols it does not expect
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch.load fails in many ways on a bad file
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if isinstance(exc, pickle.UnpicklingError) and found:
+            raise WeightsFileError(
+                f"{path} was refused: it holds a pickled {found.group(1)} object, not only "
+                "tensors and plain values, and codecbench never loads a file whose loading "
+                "could run code"
+            ) from None
+        raise WeightsFileError(f"{path} is not a readable torch file (corrupt, truncated, or "
+                               f"not written by torch.save; {_detail(exc)})") from None
 
 
 def weights_filename(slug: str, quality: int) -> str:
@@ -79,8 +125,14 @@ def read_metadata(path: Path, expected_format: str = FORMAT) -> dict[str, str]:
     refuses a file whose ``format`` is not ``expected_format``."""
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="numpy") as handle:
-        metadata = handle.metadata() or {}
+    try:
+        with safe_open(str(path), framework="numpy") as handle:
+            metadata = handle.metadata() or {}
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error class
+        raise WeightsFileError(f"{path} is not a readable safetensors file "
+                               f"({_detail(exc)})") from None
     if metadata.get("format") != expected_format:
         raise ValueError(f"{path} is not a {expected_format} weights file "
                          f"(format {metadata.get('format')!r})")
@@ -123,16 +175,30 @@ def load_model(path: Path):
     from safetensors.torch import load_file
 
     metadata = read_metadata(path)
-    model = build_model(metadata["class"], int(metadata["N"]), int(metadata["M"]),
-                        int(metadata.get("decoder_N", 0)))
+    try:
+        model = build_model(metadata["class"], int(metadata["N"]), int(metadata["M"]),
+                            int(metadata.get("decoder_N", 0)))
+    except (KeyError, ValueError, AttributeError) as exc:
+        raise WeightsFileError(f"{path}: its metadata names no model codecbench can build "
+                               f"({_detail(exc)})") from None
+    try:
+        tensors = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error class
+        raise WeightsFileError(f"{path} is not a readable safetensors file "
+                               f"({_detail(exc)})") from None
     state = {name: tensor.float() if tensor.is_floating_point() else tensor
-             for name, tensor in load_file(str(path)).items()}
-    if "gaussian_conditional.scale_table" in state:
-        conditional = model.gaussian_conditional
-        conditional.update_scale_table(state["gaussian_conditional.scale_table"], force=True)
-        for name in REBUILT_BUFFERS:
-            state.setdefault(name, getattr(conditional, name.split(".", 1)[1]))
-    model.load_state_dict(state)
+             for name, tensor in tensors.items()}
+    try:
+        if "gaussian_conditional.scale_table" in state:
+            conditional = model.gaussian_conditional
+            conditional.update_scale_table(state["gaussian_conditional.scale_table"],
+                                           force=True)
+            for name in REBUILT_BUFFERS:
+                state.setdefault(name, getattr(conditional, name.split(".", 1)[1]))
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise WeightsFileError(f"{path}: its tensors do not fit a {metadata['class']} "
+                               f"model ({str(exc).splitlines()[0]})") from None
     model.eval()
     return model, metadata
 
@@ -157,8 +223,13 @@ def read_tensors(path: Path, kind: str) -> tuple[dict, dict[str, str]]:
     if metadata.get("kind") != kind:
         raise ValueError(f"{path} holds a {metadata.get('kind', 'CNN')!r} model, "
                          f"not a {kind} one")
+    try:
+        loaded = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error class
+        raise WeightsFileError(f"{path} is not a readable safetensors file "
+                               f"({_detail(exc)})") from None
     arrays = {name: array.astype("float32") if array.dtype.kind == "f" else array
-              for name, array in load_file(str(path)).items()}
+              for name, array in loaded.items()}
     return arrays, metadata
 
 
