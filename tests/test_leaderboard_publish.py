@@ -96,7 +96,9 @@ def test_validate_names_what_is_wrong_in_crafted_csvs(classical_run, tmp_path):
         "injection": (good.assign(codec=["=HYPERLINK(\"http://x\")"] + list(good.codec[1:])),
                       "would run as a formula in a spreadsheet"),
         "negative-bpp": (good.assign(bpp=["-0.5"] + list(good.bpp[1:])), "negative value -0.5"),
-        "psnr": (good.assign(psnr=["120.5"] + list(good.psnr[1:])), "120.5 dB on a lossy row"),
+        "psnr": (good.assign(psnr=["-5"] + list(good.psnr[1:])),
+                 "negative value -5 (psnr's valid range [0, inf])"),
+        "inf-bpp": (good.assign(bpp=["inf"] + list(good.bpp[1:])), "inf is not finite"),
         "not-a-number": (good.assign(bpp=["abc"] + list(good.bpp[1:])), "'abc' is not a number"),
         "old-schema": (good.drop(columns=["schema_version"]), "missing column(s) schema_version"),
     }
@@ -106,6 +108,14 @@ def test_validate_names_what_is_wrong_in_crafted_csvs(classical_run, tmp_path):
         completed = run_cli("leaderboard", "validate", str(path))
         assert completed.returncode == 1, name
         assert expected in completed.stdout, (name, completed.stdout)
+    # a finite PSNR above what the image's size allows (192×176: 98.2 dB)
+    rows = pd.read_csv(classical_run / "rows.csv", dtype=str, keep_default_na=False)
+    path = tmp_path / "psnr-rows.csv"
+    rows.assign(psnr=["120.5"] + list(rows.psnr[1:])).to_csv(path, index=False)
+    completed = run_cli("leaderboard", "validate", str(path))
+    assert completed.returncode == 1
+    assert "120.5 dB on a lossy row: an 8-bit 192×176 RGB image has at most 98.19 dB" \
+        in completed.stdout, completed.stdout
     # the row number is the spreadsheet's data row
     path = tmp_path / "negative-bpp.csv"
     assert "row 1, column 'bpp': negative value" in run_cli("leaderboard", "validate",

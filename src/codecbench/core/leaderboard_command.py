@@ -4,8 +4,8 @@
   ``show`` subcommand, the default): one leaderboard from run folders, the BD table
   against the anchor, the family summary, RD plots and the requested views
   (:mod:`codecbench.evaluators.publish`);
-* ``codecbench leaderboard validate FILE…``: checks a CSV someone sent
-  (:mod:`codecbench.evaluators.leaderboard_checks`); exit status 1 on any problem;
+* ``codecbench leaderboard validate FILE_OR_RUN…``: checks a CSV someone sent, or a run
+  folder (:mod:`codecbench.evaluators.leaderboard_checks`); exit status 1 on any problem;
 * ``codecbench leaderboard merge FILE_OR_RUN… -o OUT``: leaderboards from several machines
   in one CSV with provenance, conflicts flagged (:mod:`codecbench.evaluators.leaderboard_merge`).
 """
@@ -58,7 +58,11 @@ def _load_runs(run_dirs):
         frames.append((rows, dataset_hash))
         run_json = Path(run_dir) / "run.json"
         if run_json.is_file():
-            records.append(json.loads(run_json.read_text()))
+            try:
+                records.append(json.loads(run_json.read_text()))
+            except (OSError, ValueError) as exc:
+                click.echo(f"codecbench: warning: {run_json} is unreadable ({exc}); its "
+                           "provenance is left out", err=True)
     frame = pd.concat([with_provenance(rows_frame(rows, metric_names), dataset_hash)
                        for rows, dataset_hash in frames], ignore_index=True)
     set_frame = pd.concat(set_values, ignore_index=True) if set_values else pd.DataFrame()
@@ -85,11 +89,15 @@ def _load_runs(run_dirs):
                                   "family summary), md, html (with plots), json (CompressAI).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the views (default: the run folder, when there is one).")
-def show(run_dirs, output, anchor, method, min_overlap, target_bpp, formats, out):
+@click.option("--metric", "rd_metrics", multiple=True,
+              help="RD axis of the BD tables and plots (repeatable). Default: every metric "
+                   "that declares itself one (psnr, psnr-y, ms-ssim-db, plugin metrics).")
+def show(run_dirs, output, anchor, method, min_overlap, target_bpp, formats, out, rd_metrics):
     """Aggregate RUN_DIRS into one leaderboard, with BD-rates against --anchor."""
     from codecbench.core.csv_export import write_csv
     from codecbench.core.results_schema import CSV_SCHEMA_VERSION
     from codecbench.evaluators.leaderboard import aggregate, drop_duplicate_keys, format_table
+    from codecbench.evaluators.metric_specs import rd_axes, specs_for
     from codecbench.evaluators.publish import (
         build_report,
         markdown,
@@ -108,8 +116,14 @@ def show(run_dirs, output, anchor, method, min_overlap, target_bpp, formats, out
     if output:
         write_csv(table, output)
         click.echo(f"wrote {output}", err=True)
+    specs = specs_for(table, records)
+    try:
+        axes = rd_axes(specs, rd_metrics)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     report = build_report(table, anchor=anchor, method=method, target_bpp=target_bpp,
-                          provenance=provenance_lines(records), min_overlap=min_overlap)
+                          provenance=provenance_lines(records), min_overlap=min_overlap,
+                          specs=specs, rd_metrics=axes)
     if formats:
         if out is None:
             if len(run_dirs) > 1:
@@ -129,22 +143,27 @@ def show(run_dirs, output, anchor, method, min_overlap, target_bpp, formats, out
 
 @leaderboard.command()
 @click.argument("files", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+                type=click.Path(exists=True, path_type=Path))
 def validate(files):
-    """Check leaderboard or rows CSVs: schema, types, duplicates, impossible values,
-    formula injection. Exit status 1 when anything is wrong."""
-    from codecbench.evaluators.leaderboard_checks import validate_file
+    """Check leaderboard or rows CSVs, or run folders (their rows.csv and leaderboard.csv):
+    schema, numbers and their ranges, consistency, duplicates, formula injection. Exit
+    status 1 when anything is wrong."""
+    from codecbench.evaluators.leaderboard_checks import failures, validate_path
 
     failed = False
-    for path in files:
-        problems = validate_file(path)
-        if not problems:
-            click.echo(f"{path}: ok")
-            continue
-        failed = True
-        click.echo(f"{path}: {len(problems)} problem(s)")
-        for problem in problems:
-            click.echo(f"  {problem}")
+    for given in files:
+        for path, problems in validate_path(given):
+            errors = failures(problems)
+            if errors:
+                failed = True
+                click.echo(f"{path}: {len(errors)} problem(s)")
+                for problem in errors:
+                    click.echo(f"  {problem}")
+            else:
+                click.echo(f"{path}: ok")
+            for problem in problems:
+                if problem.note:
+                    click.echo(f"  note: {problem}")
     sys.exit(1 if failed else 0)
 
 

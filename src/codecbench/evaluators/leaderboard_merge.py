@@ -10,17 +10,30 @@ a ``conflict`` column and returned as a list:
 * the same dataset name with different ``dataset_hash`` values (other images);
 * the same row (dataset, hash, codec, version, quality) in more than one input: the first
   is kept, the others are dropped and reported.
+
+Inputs are read as :func:`~codecbench.evaluators.leaderboard_checks.read_csv_text` reads
+them (UTF-8, no ragged rows) and written with
+:func:`~codecbench.core.csv_export.write_csv`: numbers as numbers, text cells as they were
+(already neutralised ones unchanged). Columns one input lacks (a metric it did not
+compute, with its ``n_<metric>``) are empty in its rows. A ``rows.csv`` is refused.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 
 from codecbench.core.results_schema import CSV_SCHEMA_VERSION
-from codecbench.evaluators.leaderboard_checks import LEADERBOARD_KEY
+from codecbench.evaluators.leaderboard_checks import (
+    LEADERBOARD_KEY,
+    TEXT_COLUMNS,
+    CsvReadError,
+    is_number_text,
+    read_csv_text,
+)
 
 MERGE_COLUMNS = ("source", "source_machine", "conflict")
 
@@ -47,11 +60,12 @@ def read_leaderboard(path: Path) -> pd.DataFrame:
     if path.is_dir():
         path = path / "leaderboard.csv"
     try:
-        frame = pd.read_csv(path, dtype={"quality": str, "codec_version": str,
-                                         "dataset_hash": str}, keep_default_na=False,
-                            na_values={c: [""] for c in ("bpp",)})
-    except (OSError, pd.errors.ParserError) as exc:
+        frame = _typed(read_csv_text(path))
+    except CsvReadError as exc:
         raise MergeError(f"{path}: cannot read ({exc})") from None
+    if "image_id" in frame.columns:
+        raise MergeError(f"{path}: a rows.csv (one row per image), not a leaderboard; merge "
+                         "the leaderboard.csv files")
     if "schema_version" not in frame.columns:
         raise MergeError(f"{path}: no schema_version column (written before schema "
                          f"{CSV_SCHEMA_VERSION}); re-export it with 'codecbench leaderboard'")
@@ -62,6 +76,21 @@ def read_leaderboard(path: Path) -> pd.DataFrame:
     frame["source"] = str(path)
     frame["source_machine"] = _machine(path)
     return frame
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (all text) with every column outside the text columns whose non-empty
+    cells are all numbers as numbers (empty cells: ``nan``); text and other columns stay
+    as written, so that the merged file holds exactly what the inputs held."""
+    typed = {}
+    for column in frame.columns:
+        cells = frame[column]
+        filled = cells[cells != ""]
+        if column in TEXT_COLUMNS or not filled.map(is_number_text).all():
+            typed[column] = cells
+        else:
+            typed[column] = pd.to_numeric(cells.replace("", math.nan))
+    return pd.DataFrame(typed, index=frame.index)
 
 
 def merge_leaderboards(paths) -> tuple[pd.DataFrame, list[str]]:
