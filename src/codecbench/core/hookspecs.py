@@ -70,8 +70,14 @@ def register_metrics(register):
     """Register metrics.
 
     Call ``register(metric)`` once per metric, an instance of
-    :class:`codecbench.Metric`. A metric computes one number per image from
-    ``(reference, reconstruction, compressed_size)``; a
+    :class:`codecbench.Metric`. A metric computes one number per image from one
+    :class:`codecbench.core.metric.Measurement` (reference, reconstruction, the file's
+    size in bytes, the entropy model's estimate, the values of metrics computed before it)
+    and declares what reports need: ``unit``, ``higher_is_better``, ``valid_range``,
+    ``allows_infinity``, ``rd_axis`` (BD columns, RD plots, md/html columns), ``version``
+    (into ``run.json`` and the resume fingerprint) and ``derived_from``. A value it
+    cannot give is ``nan`` (an empty cell); an exception, ``None`` or a value outside its
+    range costs only its own cell (the message in the row's ``metric_errors``). A
     :class:`codecbench.core.metric.SetMetric` (FID, KID) instead gives per-image
     ``features`` and one ``distance`` per codec × quality × dataset. A metric that needs
     something absent (pretrained weights) is still registered and says why through

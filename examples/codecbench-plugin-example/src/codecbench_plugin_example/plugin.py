@@ -1,8 +1,11 @@
-"""``example/quantize-zlib``: uniform per-channel quantisation to 2^k levels, then zlib.
+"""An example codecbench plugin: one codec and one metric.
 
-Encoding maps each 8-bit sample ``v`` to the level index ``i = v >> (8 - k)``;
-decoding returns the centre of the level's interval,
+``example/quantize-zlib`` quantises each RGB channel uniformly to 2^k levels, then
+compresses the level indices with zlib. Encoding maps each 8-bit sample ``v`` to the level
+index ``i = v >> (8 - k)``; decoding returns the centre of the level's interval,
 ``v' = i · 2^(8-k) + 2^(7-k)``, so the error is at most ``2^(7-k)``.
+
+``example/mae`` is the mean absolute error over all RGB samples, in 8-bit levels.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import zlib
 
 import numpy as np
 
-from codecbench import Codec, hookimpl
+from codecbench import Codec, Metric, hookimpl
+from codecbench.core.metric import Measurement
 
 MAGIC = b"CBQZ"
 FORMAT_VERSION = 1
@@ -52,6 +56,32 @@ class QuantizeZlib(Codec):
         return (indices.astype(np.uint16) * step + step // 2).astype(np.uint8)
 
 
+class MeanAbsoluteError(Metric):
+    """``mean |reference − reconstruction|`` over all ``H · W · 3`` samples, 8-bit levels.
+
+    0 for a lossless reconstruction, at most 255. Not an RD axis: reports list it in the
+    leaderboard without BD-rates or an RD plot.
+    """
+
+    name = "example/mae"
+    unit = "levels"
+    higher_is_better = False
+    valid_range = (0.0, 255.0)
+    rd_axis = False
+    version = "1"  # change it whenever the values would change
+    description = "mean |x − y| over all RGB samples, in 8-bit levels (example plugin)"
+
+    def compute(self, measurement: Measurement) -> float:
+        # the images are read-only and shared with the other metrics: compute on a copy
+        difference = measurement.reference.astype(np.int16) - measurement.reconstruction
+        return float(np.abs(difference).mean())
+
+
 @hookimpl
 def register_codecs(register):
     register(QuantizeZlib())
+
+
+@hookimpl
+def register_metrics(register):
+    register(MeanAbsoluteError())

@@ -56,7 +56,8 @@ class NetworkDistance(Metric):
         with torch.no_grad():
             value = network(image_tensor(measurement.reference).to(device),
                             image_tensor(measurement.reconstruction).to(device))
-        return float(value.item())
+        # a distance is ≥ 0; float32 rounding of DISTS' 1 − Σ… gives −1e-7 on identical images
+        return max(0.0, float(value.item()))
 
 
 class LPIPSMetric(NetworkDistance):

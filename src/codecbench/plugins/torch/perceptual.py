@@ -180,4 +180,5 @@ def dists_network() -> DISTS:
 
 def image_tensor(image: np.ndarray) -> torch.Tensor:
     """H×W×3 uint8 → 1×3×H×W float in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+    # a copy: the harness hands metrics read-only arrays, which torch.from_numpy warns about
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255.0
