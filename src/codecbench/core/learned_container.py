@@ -23,16 +23,30 @@ file. All integers are big-endian::
 
 The header costs ``24 + len(name) + Σ (1 + 2·d + 4)`` bytes (about 60 for a hyperprior
 model); it is part of every file and therefore of the reported ``bpp``.
+
+Nothing in the header is trusted. :func:`parse` refuses a file whose lengths run past its
+end, whose image has a side of 0 or more than :data:`MAX_PIXELS` pixels, or with bytes
+after the last latent, allocating nothing larger than the file. A codec's ``decode``
+then checks the codec name, the quality, the weights id and every latent's rank and
+shape against what its model codes for an image of the header's size
+(:func:`check_latents`), before any string is decoded. Each refusal is a
+:class:`ContainerError` (a ``ValueError``) of one line naming the field, its value and
+what was expected.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAGIC = b"CBLC"
 FORMAT_VERSION = 1
 WEIGHTS_ID_BYTES = 8
+MAX_PIXELS = 2 * 89_478_485
+"""The most pixels (height × width) a file may describe: the size above which Pillow, the
+classical codecs' decoder, refuses an image as a decompression bomb (twice its default
+``Image.MAX_IMAGE_PIXELS``)."""
 
 
 class ContainerError(ValueError):
@@ -67,6 +81,7 @@ class LearnedFile:
             raise ContainerError(f"weights id must be {WEIGHTS_ID_BYTES} bytes")
         if not 0 <= self.quality < 256:
             raise ContainerError(f"quality index {self.quality} does not fit one byte")
+        check_image_size(self.height, self.width)
         parts = [
             MAGIC,
             struct.pack(">BB", FORMAT_VERSION, len(name)),
@@ -120,6 +135,7 @@ def parse(data: bytes) -> LearnedFile:
         raise ContainerError(f"codec name is not UTF-8: {exc}") from None
     weights_id = reader.take(WEIGHTS_ID_BYTES, "weights id")
     quality, height, width, count = reader.unpack(">BIIB", "image header")
+    check_image_size(height, width)
     latents = []
     for index in range(count):
         (ndim,) = reader.unpack(">B", f"latent {index} rank")
@@ -129,3 +145,28 @@ def parse(data: bytes) -> LearnedFile:
     if reader.offset != len(data):
         raise ContainerError(f"{len(data) - reader.offset} unexpected bytes after the last latent")
     return LearnedFile(codec, weights_id, quality, height, width, tuple(latents))
+
+
+def check_image_size(height: int, width: int) -> None:
+    """Refuse an image size with a side of 0 or more than :data:`MAX_PIXELS` pixels."""
+    if height < 1 or width < 1 or height * width > MAX_PIXELS:
+        raise ContainerError(f"image size {width}×{height} (width×height): expected sides of "
+                             f"at least 1 and at most {MAX_PIXELS} pixels")
+
+
+def check_latents(file: LearnedFile, expected: Sequence[tuple[str, tuple[int, ...]]],
+                  what: str) -> None:
+    """Refuse ``file`` unless its latents are, in order, exactly ``expected``: one
+    ``(name, shape)`` per latent, the shapes the codec ``what`` (e.g.
+    ``"torch/bmshj2018-hyperprior quality 3"``) codes for an image of the header's size.
+    Called before any string is decoded, so a corrupted count or shape costs nothing."""
+    if len(file.latents) != len(expected):
+        names = [name for name, _ in expected]
+        listed = ", ".join(names) if len(names) <= 3 else f"{names[0]} … {names[-1]}"
+        raise ContainerError(f"latent count {len(file.latents)}: expected {len(expected)} "
+                             f"({listed}) for {what}")
+    for latent, (name, shape) in zip(file.latents, expected, strict=True):
+        if tuple(latent.shape) != tuple(shape):
+            raise ContainerError(f"{name} has shape {tuple(latent.shape)}, expected "
+                                 f"{tuple(shape)} for a {file.width}×{file.height} image "
+                                 f"({what})")

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from codecbench.core.learned_container import ContainerError
+
 CONTEXT_STATES = 19
 """State 0 (first iteration) and 1 + 9·centre + neighbours (centre ∈ {0, 1}, 0–8 neighbours)."""
 PRECISION = 16
@@ -108,5 +110,6 @@ def unpack(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     """The inverse of :func:`pack` for bits of ``shape``; refuses a wrong length."""
     count = int(np.prod(shape))
     if len(data) != (count + 7) // 8:
-        raise ValueError(f"raw code of {len(data)} bytes does not hold {count} bits")
+        raise ContainerError(f"raw code of {len(data)} bytes does not hold {count} bits: "
+                             f"expected {(count + 7) // 8} bytes")
     return np.unpackbits(np.frombuffer(data, dtype=np.uint8), count=count).reshape(shape)

@@ -125,17 +125,15 @@ class GenerativeCodec(LearnedCodec):
         estimate = categorical_codes.estimated_bits(symbols, loaded.probabilities)
         return [Latent(symbols.shape, string)], estimate
 
-    def _decompress(self, loaded: LoadedGenerative, file: LearnedFile) -> np.ndarray:
-        if len(file.latents) != 1:
-            raise ContainerError(f"a {self.name} file holds one latent, not "
-                                 f"{len(file.latents)}")
-        shape = tuple(file.latents[0].shape)
+    def _expected_latents(self, loaded: LoadedGenerative, file: LearnedFile):
+        """One ``C × H/16 × W/16`` grid of symbols (rounded up), ``C`` the rows of the
+        rate point's symbol table."""
         multiple = self.entry.padding_multiple
-        expected = (len(loaded.probabilities), -(-file.height // multiple),
-                    -(-file.width // multiple))
-        if shape != expected:
-            raise ContainerError(f"latent of shape {shape}, expected {expected} for a "
-                                 f"{file.width}×{file.height} image")
+        return [("latent 1 (symbols)", (len(loaded.probabilities), -(-file.height // multiple),
+                                        -(-file.width // multiple)))]
+
+    def _decompress(self, loaded: LoadedGenerative, file: LearnedFile) -> np.ndarray:
+        shape = tuple(file.latents[0].shape)  # checked by decode (_expected_latents)
         symbols = self._decode_symbols(file.latents[0].string, shape, loaded.coder_tables)
         if symbols.min(initial=0) < 0 or symbols.max(initial=0) >= self.entry.centres:
             raise ContainerError("corrupt symbol string: values outside the alphabet")

@@ -3,8 +3,11 @@
 A learned codec holds one trained model per rate point ("quality"). ``encode`` runs the
 framework's analysis transform and entropy coder and writes the strings into the
 container of :mod:`codecbench.core.learned_container`; ``decode`` reads nothing but
-those bytes: it refuses a file written by another codec or with other weights (by
-name), then decodes the latents and runs the synthesis transform. Both return or take
+those bytes and trusts none of them: it refuses a file written by another codec, for a
+rate point the codec does not have or with other weights, then checks the count and the
+shape of every latent against what the model codes for an image of the header's size
+(:meth:`LearnedCodec._expected_latents`), and only then decodes the latents and runs the
+synthesis transform. Both return or take
 what the harness expects (``H×W×3`` uint8; a :class:`~codecbench.core.codec.Bitstream`
 carrying the entropy model's estimate ``Σ −log2 p(ŷ)``).
 
@@ -16,7 +19,26 @@ from __future__ import annotations
 import numpy as np
 
 from codecbench.core.codec import Bitstream, Codec, Family
-from codecbench.core.learned_container import ContainerError, Latent, LearnedFile, parse
+from codecbench.core.learned_container import (
+    ContainerError,
+    Latent,
+    LearnedFile,
+    check_latents,
+    parse,
+)
+
+
+def cnn_latents(prior: str, y_channels: int, z_channels: int, height: int, width: int,
+                multiple: int) -> list[tuple[str, tuple[int, ...]]]:
+    """The latents of a CNN codec (either framework) for a ``height×width`` image padded to
+    ``multiple``: ``y`` at 1/16 of the padded size and, unless ``prior`` is
+    ``factorized``, ``z`` at 1/64."""
+    padded_height = -(-height // multiple) * multiple
+    padded_width = -(-width // multiple) * multiple
+    latents = [("latent 1 (y)", (y_channels, padded_height // 16, padded_width // 16))]
+    if prior != "factorized":
+        latents.append(("latent 2 (z)", (z_channels, padded_height // 64, padded_width // 64)))
+    return latents
 
 
 class LearnedCodec(Codec):
@@ -25,8 +47,8 @@ class LearnedCodec(Codec):
     Subclasses set ``prior``, ``all_qualities`` (the rate points the architecture has)
     and ``no_weights_reason``, and implement :meth:`qualities_with_weights`,
     :meth:`_weights_id`, :meth:`_load` (``(model, weights_id)`` of a quality),
-    :meth:`missing_modules`, :meth:`_compress` and :meth:`_decompress`. Models are
-    loaded once per process and quality.
+    :meth:`missing_modules`, :meth:`_compress`, :meth:`_expected_latents` and
+    :meth:`_decompress`. Models are loaded once per process and quality.
     """
 
     family = Family.CNN.value
@@ -61,8 +83,15 @@ class LearnedCodec(Codec):
         """The coded latents of ``image`` and the entropy model's estimate in bits."""
         raise NotImplementedError
 
+    def _expected_latents(self, model, file: LearnedFile) -> list[tuple[str, tuple[int, ...]]]:
+        """``(name, shape)`` of every latent ``model`` codes for an image of the file's
+        size (and, for progressive codecs, its quality), in file order; derived from the
+        model and the header's image size only, never from the latents themselves."""
+        raise NotImplementedError
+
     def _decompress(self, model, file: LearnedFile) -> np.ndarray:
-        """The ``H×W×3`` uint8 image of a parsed file."""
+        """The ``H×W×3`` uint8 image of a parsed file whose latents have been checked
+        against :meth:`_expected_latents`."""
         raise NotImplementedError
 
     # --- shared ------------------------------------------------------------------------
@@ -108,17 +137,27 @@ class LearnedCodec(Codec):
         return Bitstream(file.to_bytes(), estimated_bits)
 
     def decode(self, data: bytes) -> np.ndarray:
-        file = parse(data)
+        file = parse(data)  # lengths within the file, image size within MAX_PIXELS
         if file.codec != self.name:
             raise ContainerError(f"file was written by codec {file.codec!r}, not {self.name!r}")
-        quality = self._check_quality(file.quality)
+        if file.quality not in self.qualities:
+            valid = ", ".join(map(str, self.qualities)) or "(none: no weights)"
+            raise ContainerError(f"quality {file.quality}: {self.name} has no quality "
+                                 f"{file.quality}; valid: {valid}")
+        quality = int(file.quality)
+        # the weights id first: a file of another rate point loads no model
+        self._check_weights(file, self._weights_id(quality))
         model, weights_id = self._model(quality)
+        self._check_weights(file, weights_id)
+        check_latents(file, self._expected_latents(model, file), f"{self.name} quality {quality}")
+        return self._decompress(model, file)
+
+    def _check_weights(self, file: LearnedFile, weights_id: bytes) -> None:
         if file.weights_id != weights_id:
             raise ContainerError(
                 f"file was encoded with weights {file.weights_id.hex()}, but {self.name} "
-                f"quality {quality} has weights {weights_id.hex()} here"
+                f"quality {file.quality} has weights {weights_id.hex()} here"
             )
-        return self._decompress(model, file)
 
     def estimate_bits(self, image: np.ndarray, quality) -> float:
         """``Σ −log2 p(ŷ)`` of the latents ``encode`` codes (the ``bpp-estimate`` numerator)."""

@@ -170,6 +170,13 @@ class RecurrentCodec(LearnedCodec):
         return [Latent(grid.shape, string) for grid, string in zip(bits, strings, strict=True)
                 ], estimate
 
+    def _expected_latents(self, loaded: LoadedRecurrent, file: LearnedFile):
+        """One ``code_channels × H'/16 × W'/16`` grid per iteration, as many as the
+        quality (``H'×W'``: the image padded to 16, or to 32 for patch models)."""
+        tiling = recurrent_tiling.Tiling(file.height, file.width, self.entry.patch)
+        shape = (self.entry.code_channels, *tiling.code_grid)
+        return [(f"iteration {t}", shape) for t in range(1, loaded.iterations + 1)]
+
     def _decompress(self, loaded: LoadedRecurrent, file: LearnedFile) -> np.ndarray:
         tiling = recurrent_tiling.Tiling(file.height, file.width, self.entry.patch)
         codes = [recurrent_tiling.grid_to_codes(grid.astype(np.float32) * 2 - 1, tiling)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from codecbench.core.learned_container import LearnedFile
-from codecbench.plugins.learned_codec import LearnedCodec
+from codecbench.plugins.learned_codec import LearnedCodec, cnn_latents
 from codecbench.plugins.learned_models import LearnedModel
 from codecbench.plugins.tf import convert_paths
 from codecbench.plugins.tf.framework import TensorFlowFramework
@@ -96,6 +96,13 @@ class TFLearnedCodec(TensorFlowFramework, LearnedCodec):
         model, coders = loaded
         x = pipeline.image_to_tensor(image, PADDING_MULTIPLE)
         return pipeline.compress(model, coders, x, pipeline.tf_device(self.device))
+
+    def _expected_latents(self, loaded, file: LearnedFile) -> list[tuple[str, tuple[int, ...]]]:
+        """As the torch twin's (:func:`~codecbench.plugins.learned_codec.cnn_latents`):
+        ``y`` with ``M`` channels, ``z`` with ``N``."""
+        model, _ = loaded
+        return cnn_latents(model.prior, int(model.M), int(model.N), file.height, file.width,
+                           PADDING_MULTIPLE)
 
     def _decompress(self, loaded, file: LearnedFile) -> np.ndarray:
         from codecbench.plugins.tf import pipeline

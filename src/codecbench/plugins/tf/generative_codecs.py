@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codecbench.core.learned_container import ContainerError
 from codecbench.plugins import categorical_codes
 from codecbench.plugins.generative_codec import GenerativeCodec, LoadedGenerative
 from codecbench.plugins.learned_models import GenerativeModel
@@ -99,11 +100,15 @@ class TFGenerativeCodec(TensorFlowFramework, GenerativeCodec):
 
         indexes = categorical_codes.channel_indexes(shape).astype(np.int32)
         with tf.device("/CPU:0"):
-            handle = tfc.create_range_decoder(string, tables)
-            handle, values = tfc.entropy_decode_index(handle, indexes, shape, tf.int32)
-            if not bool(tfc.entropy_decode_finalize(handle)):
-                raise ValueError("corrupt symbol string: the range decoder did not finish "
-                                 "cleanly")
+            try:
+                handle = tfc.create_range_decoder(string, tables)
+                handle, values = tfc.entropy_decode_index(handle, indexes, shape, tf.int32)
+                finished = bool(tfc.entropy_decode_finalize(handle))
+            except tf.errors.InvalidArgumentError:
+                finished = False
+            if not finished:
+                raise ContainerError("corrupt symbol string: the range decoder did not finish "
+                                     "cleanly")
         return values.numpy().astype(np.int64)
 
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-from codecbench.core.learned_container import Latent
+from codecbench.core.learned_container import ContainerError, Latent
 
 TAIL_MASS = 1e-9
 RANGE_CODER_PRECISION = 16
@@ -174,20 +174,32 @@ def compress(model, coders: EntropyCoders, x: tf.Tensor, device: str) -> tuple[l
         return latents, bits
 
 
+def _range_decoded(name: str, decode):
+    """``decode()``; tfc's range decoder refusing a corrupt string (its end-of-stream check)
+    becomes a :class:`ContainerError` naming the latent."""
+    try:
+        return decode()
+    except tf.errors.InvalidArgumentError:
+        raise ContainerError(f"corrupt {name} string: the range decoder did not finish "
+                             "cleanly") from None
+
+
 def decompress(model, coders: EntropyCoders, latents, device: str) -> tf.Tensor:
-    """The padded reconstruction ``1×H'×W'×3`` of :func:`compress`'s latents."""
+    """The padded reconstruction ``1×H'×W'×3`` of :func:`compress`'s latents, whose shapes
+    the codec's ``decode`` has checked against the model and the image size (tfc sizes
+    ``ŷ`` from ``ẑ``'s shape)."""
     with tf.device(CPU):
         y_latent = latents[0]
         if model.prior == "factorized":
-            y_hat = coders.factorized.decompress(tf.constant([y_latent.string]),
-                                                 list(y_latent.shape[1:]))
+            y_hat = _range_decoded("y", lambda: coders.factorized.decompress(
+                tf.constant([y_latent.string]), list(y_latent.shape[1:])))
         else:
             z_latent = latents[1]
-            z_hat = coders.factorized.decompress(tf.constant([z_latent.string]),
-                                                 list(z_latent.shape[1:]))
+            z_hat = _range_decoded("z", lambda: coders.factorized.decompress(
+                tf.constant([z_latent.string]), list(z_latent.shape[1:])))
             _, means, index = _gaussian(model, z_hat)
-            y_hat = coders.conditional.decompress(tf.constant([y_latent.string]), index,
-                                                  loc=means)
+            y_hat = _range_decoded("y", lambda: coders.conditional.decompress(
+                tf.constant([y_latent.string]), index, loc=means))
     with tf.device(device):
         x_hat = model.g_s(y_hat)
     with tf.device(CPU):

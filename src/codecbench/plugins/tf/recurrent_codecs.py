@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codecbench.core.learned_container import ContainerError
 from codecbench.plugins import binary_codes
 from codecbench.plugins.learned_models import RecurrentModel
 from codecbench.plugins.recurrent_codec import LoadedRecurrent, RecurrentCodec
@@ -112,11 +113,16 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
         import tensorflow_compression as tfc
 
         with tf.device("/CPU:0"):
-            handle = tfc.create_range_decoder(string, tables)
-            handle, values = tfc.entropy_decode_index(handle, indexes.astype(np.int32),
-                                                      indexes.shape, tf.int32)
-            if not bool(tfc.entropy_decode_finalize(handle)):
-                raise ValueError("corrupt code string: the range decoder did not finish cleanly")
+            try:
+                handle = tfc.create_range_decoder(string, tables)
+                handle, values = tfc.entropy_decode_index(handle, indexes.astype(np.int32),
+                                                          indexes.shape, tf.int32)
+                finished = bool(tfc.entropy_decode_finalize(handle))
+            except tf.errors.InvalidArgumentError:
+                finished = False
+            if not finished:
+                raise ContainerError("corrupt code string: the range decoder did not finish "
+                                     "cleanly")
         return values.numpy().astype(np.uint8)
 
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from codecbench.core.learned_container import Latent, LearnedFile
-from codecbench.plugins.learned_codec import LearnedCodec
+from codecbench.plugins.learned_codec import LearnedCodec, cnn_latents
 from codecbench.plugins.learned_models import COMPRESSAI_ZOO, LearnedModel
 from codecbench.plugins.torch import weights as weights_io
 from codecbench.plugins.torch.framework import TorchFramework
@@ -64,6 +64,12 @@ class CompressAICodec(TorchFramework, LearnedCodec):
         latents = [Latent(shape, string)
                    for shape, string in zip(compressed.shapes, compressed.strings, strict=True)]
         return latents, compressed.estimated_bits
+
+    def _expected_latents(self, model, file: LearnedFile) -> list[tuple[str, tuple[int, ...]]]:
+        """``y`` (``M × H'/16 × W'/16``) and, with a hyperprior, ``z`` (its entropy
+        bottleneck's channels × ``H'/64 × W'/64``), ``H'×W'`` the image padded to 64."""
+        return cnn_latents(self.prior, int(model.M), int(model.entropy_bottleneck.channels),
+                           file.height, file.width, PADDING_MULTIPLE)
 
     def _decompress(self, model, file: LearnedFile) -> np.ndarray:
         from codecbench.plugins.torch import pipeline
@@ -183,7 +189,6 @@ class CompressAIZooCodec(CompressAICodec):
         return cls(*zoo_image.cfgs[self.zoo_name][quality])
 
     def _load(self, quality: int):
-        import torch
         from compressai.zoo import image_models, load_state_dict
 
         path = self._user_file(quality)
@@ -193,8 +198,10 @@ class CompressAIZooCodec(CompressAICodec):
 
                 state = load_file(str(path))
             else:
-                state = torch.load(path, map_location="cpu", weights_only=True)
-                state = state.get("state_dict", state)
+                from codecbench.plugins.torch.weights import torch_load
+
+                state = torch_load(path)
+                state = state.get("state_dict", state) if isinstance(state, dict) else state
             model = self.architecture(quality)
             model.load_state_dict(load_state_dict(state))
         elif self._download_allowed():

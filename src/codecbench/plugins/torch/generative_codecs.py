@@ -17,6 +17,7 @@ import numpy as np
 from codecbench.plugins import categorical_codes
 from codecbench.plugins.generative_codec import GenerativeCodec, LoadedGenerative
 from codecbench.plugins.learned_models import GenerativeModel
+from codecbench.plugins.torch import rans
 from codecbench.plugins.torch import weights as weights_io
 from codecbench.plugins.torch.framework import TorchFramework
 
@@ -112,7 +113,8 @@ class TorchGenerativeCodec(TorchFramework, GenerativeCodec):
 
         indexes = categorical_codes.channel_indexes(shape)
         values = RansDecoder().decode_with_indexes(
-            string, indexes.ravel().astype(np.int32).tolist(), tables,
+            rans.padded_for_decoding(string, indexes.size),  # see torch.rans
+            indexes.ravel().astype(np.int32).tolist(), tables,
             [len(row) for row in tables], [0] * len(tables))
         return np.asarray(values, dtype=np.int64).reshape(shape)
 

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codecbench.plugins.torch import rans
+
 
 class OnDevice(nn.Module):
     """Runs ``module`` on ``device``; its input and output stay on the CPU."""
@@ -153,7 +155,13 @@ def _estimate(model, prior, outputs, captured_y_hat) -> float:
 
 
 def decompress(model: nn.Module, strings: list[bytes], shapes: list[tuple[int, ...]]):
-    """The reconstruction ``1×3×H'×W'`` (float, on the CPU) of :func:`compress`'s output."""
+    """The reconstruction ``1×3×H'×W'`` (float, on the CPU) of :func:`compress`'s output.
+
+    ``shapes`` must have been checked against the model and the image size (the codec's
+    ``decode`` does): CompressAI sizes every tensor from the last one. Each string is
+    padded for the rANS decoder (:mod:`codecbench.plugins.torch.rans`)."""
+    padded = [rans.padded_for_decoding(string, rans.symbols_of(shape), escape=True)
+              for string, shape in zip(strings, shapes, strict=True)]
     with torch.inference_mode():
-        out = model.decompress([[string] for string in strings], list(shapes[-1][-2:]))
+        out = model.decompress([[string] for string in padded], list(shapes[-1][-2:]))
     return out["x_hat"]

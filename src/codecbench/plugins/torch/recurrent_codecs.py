@@ -16,7 +16,7 @@ import numpy as np
 from codecbench.plugins import binary_codes
 from codecbench.plugins.learned_models import RecurrentModel
 from codecbench.plugins.recurrent_codec import LoadedRecurrent, RecurrentCodec
-from codecbench.plugins.torch import recurrent_weights
+from codecbench.plugins.torch import rans, recurrent_weights
 from codecbench.plugins.torch import weights as weights_io
 from codecbench.plugins.torch.framework import TorchFramework
 
@@ -41,11 +41,13 @@ def rans_encode_bits(bits: np.ndarray, indexes: np.ndarray, tables) -> bytes:
 
 
 def rans_decode_bits(string: bytes, indexes: np.ndarray, tables) -> np.ndarray:
-    """The inverse of :func:`rans_encode_bits` (bits shaped like ``indexes``)."""
+    """The inverse of :func:`rans_encode_bits` (bits shaped like ``indexes``); the string
+    is padded for the decoder (:mod:`codecbench.plugins.torch.rans`)."""
     from compressai.ans import RansDecoder
 
     values = RansDecoder().decode_with_indexes(
-        string, indexes.ravel().astype(np.int32).tolist(), tables,
+        rans.padded_for_decoding(string, indexes.size),
+        indexes.ravel().astype(np.int32).tolist(), tables,
         [ESCAPE_FREE_CDF_LENGTH] * len(tables), [0] * len(tables))
     bits = np.asarray(values, dtype=np.int64).reshape(indexes.shape)
     if bits.min(initial=0) < 0 or bits.max(initial=0) > 1:

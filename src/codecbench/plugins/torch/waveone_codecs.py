@@ -145,11 +145,20 @@ class TorchWaveOneCodec(TorchFramework, LearnedCodec):
         return [Latent(plane.shape, string) for plane, string in zip(planes, strings,
                                                                      strict=True)], estimate
 
+    def _plane_shape(self, loaded: LoadedWaveOne, file: LearnedFile) -> tuple[int, int, int]:
+        """``C × H/8 × W/8`` (rounded up), ``C`` the channels of the context table."""
+        multiple = self.entry.padding_multiple
+        return (len(loaded.probabilities[0]), -(-file.height // multiple),
+                -(-file.width // multiple))
+
+    def _expected_latents(self, loaded: LoadedWaveOne, file: LearnedFile):
+        """One plane per bitplane of the quality, most significant first."""
+        shape = self._plane_shape(loaded, file)
+        return [(f"bitplane {t}", shape) for t in range(1, loaded.planes + 1)]
+
     def decode_planes(self, loaded: LoadedWaveOne, file: LearnedFile) -> np.ndarray:
         """The ``k × C × h × w`` bitplanes of a parsed file, checked against its size."""
-        multiple = self.entry.padding_multiple
-        expected = (len(loaded.probabilities[0]), -(-file.height // multiple),
-                    -(-file.width // multiple))
+        expected = self._plane_shape(loaded, file)
         planes = decode_progressive(
             file, expected, "bitplane",
             lambda string, t, previous: rans_decode_bits(
