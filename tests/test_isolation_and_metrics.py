@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -290,3 +291,38 @@ def test_markdown_escapes_html_in_codec_names():
         "n_images": [1, 1], "n_errors": [0, 0]})
     text = markdown(build_report(table))
     assert "<img" not in text and "&lt;img src=x onerror=\"alert(1)\"&gt;" in text
+
+
+@pytest.mark.slow
+def test_workers_end_when_the_run_is_killed(fake_dists, small_photo_dir, tmp_path):
+    """A worker stuck in a task must not outlive a run killed with SIGKILL."""
+    fake_dists("faulty-dist", {"faulty": "faulty_plugin_module"}, PLUGIN)
+    out = tmp_path / "run"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "codecbench", "run", "--codec", "test/swallows", "--quality",
+         "9", "--metric", "psnr", "--dataset", str(small_photo_dir), "--out", str(out),
+         "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    lock = out / "run.lock"
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while time.monotonic() < deadline and not workers:
+        time.sleep(0.2)
+        children = Path(f"/proc/{run.pid}/task/{run.pid}/children")
+        if lock.exists() and children.exists():
+            workers = [int(p) for p in children.read_text().split()]
+    assert workers, "the run started no worker"
+    time.sleep(1.0)  # the worker is now inside the endless task
+    run.kill()
+    run.wait(timeout=10)
+    gone_by = time.monotonic() + 10
+    while time.monotonic() < gone_by and any(_alive(pid) for pid in workers):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

@@ -139,7 +139,7 @@ def test_pattern_matching_a_conflicted_codec_fails(conflicted, small_photo_dir, 
     result = _invoke("run", "--codec", "jpeg*", "--dataset", str(small_photo_dir),
                      "--out", str(tmp_path / "run"), "--no-progress")
     line = _one_error_line(result)
-    assert "pattern 'jpeg*' matches codec 'jpeg'" in line and "twin-dist" in line
+    assert "pattern 'jpeg*' matches a conflicted name: codec 'jpeg'" in line and "twin-dist" in line
 
 
 def test_exact_conflicted_codec_fails(conflicted, small_photo_dir, tmp_path):
@@ -153,7 +153,7 @@ def test_metric_selections_touching_the_conflict_fail(conflicted, small_photo_di
     default = _invoke("run", *common, "--out", str(tmp_path / "a"))
     assert "'psnr'" in _one_error_line(default)
     pattern = _invoke("run", *common, "--metric", "ps*", "--out", str(tmp_path / "b"))
-    assert "pattern 'ps*' matches metric 'psnr'" in _one_error_line(pattern)
+    assert "pattern 'ps*' matches a conflicted name: metric 'psnr'" in _one_error_line(pattern)
 
 
 def test_registry_selection_rules(conflicted):

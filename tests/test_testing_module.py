@@ -431,6 +431,12 @@ def test_faulty_datasets_are_caught(dataset, message):
         check_dataset(dataset)
 
 
+def test_bad_ids_are_not_also_reported_as_a_pickling_difference():
+    with pytest.raises(DatasetCheckError) as caught:
+        check_dataset(Duplicates())
+    assert "picklable" not in str(caught.value)
+
+
 def test_the_file_access_log_sees_file_reads_and_listings(tmp_path):
     path = tmp_path / "x.bin"
     path.write_bytes(b"1")

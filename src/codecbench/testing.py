@@ -762,18 +762,18 @@ def check_dataset(dataset: Dataset | Callable[[], Dataset],
     except Exception as exc:  # noqa: BLE001
         fail(f"metadata: status() raised {_describe(exc)}")
 
-    ids = _check_image_ids(dataset, fail)
+    ids, listed = _check_image_ids(dataset, fail)
     report.n_images = len(ids)
-    if copy is not None and ids:
+    if copy is not None and listed:
         try:
             copied_ids = list(copy.image_ids())
         except Exception as exc:  # noqa: BLE001
             fail(f"picklable: image_ids() of the pickled copy raised {_describe(exc)}")
         else:
-            if copied_ids != ids:
+            if copied_ids != listed:
                 fail(f"picklable: the pickled copy has other image ids ({len(copied_ids)} "
                      f"ids, first {copied_ids[:3]!r}; the dataset: {ids[:3]!r})")
-    for image_id in ids[:max_images]:
+    for image_id in list(dict.fromkeys(ids))[:max_images]:
         try:
             image = dataset.load(image_id)
             again = dataset.load(image_id)
@@ -813,12 +813,13 @@ def check_dataset(dataset: Dataset | Callable[[], Dataset],
     return report
 
 
-def _check_image_ids(dataset: Dataset, fail) -> list[str]:
+def _check_image_ids(dataset: Dataset, fail) -> tuple[list[str], list]:
+    """``(the string ids, every id as listed)`` of ``dataset``, failing on bad ones."""
     try:
         ids = dataset.image_ids()
     except Exception as exc:  # noqa: BLE001
         fail(f"image ids: image_ids() raised {_describe(exc)}")
-        return []
+        return [], []
     if not isinstance(ids, (list, tuple)):
         fail(f"image ids: image_ids() must return a list, got {type(ids).__name__}")
         ids = list(ids)
@@ -836,7 +837,7 @@ def _check_image_ids(dataset: Dataset, fail) -> list[str]:
             fail(f"image ids: len() is {len(dataset)}, image_ids() has {len(ids)}")
     except Exception as exc:  # noqa: BLE001
         fail(f"image ids: len() raised {_describe(exc)}")
-    return [i for i in ids if isinstance(i, str)]
+    return [i for i in ids if isinstance(i, str)], list(ids)
 
 
 def _rgb_problem(image: object) -> str:

@@ -291,8 +291,8 @@ class Registry:
                     )
                 for name in matches:
                     if name in self.conflicts[kind]:
-                        raise NameConflictError(f"pattern {pattern!r} matches "
-                                                + self.conflict_message(kind, name))
+                        raise NameConflictError(f"pattern {pattern!r} matches a conflicted "
+                                                "name: " + self.conflict_message(kind, name))
                     selected.setdefault(name, self.objects[kind][name])
             else:
                 selected.setdefault(pattern, self.get(kind, pattern))

@@ -13,7 +13,8 @@
   :class:`~codecbench.evaluators.task.TaskTimeout`, a ``BaseException`` (a codec's
   ``except Exception`` does not swallow it), so it interrupts Python code only.
 
-Workers keep each codec and the metrics they were sent (a learned codec loads its model
+Workers end with the run's process, however it ends (``kill -9`` included): a hung task
+never outlives its run. Workers keep each codec and the metrics they were sent (a learned codec loads its model
 once per worker, not once per task) and the image of their last task (tasks come image
 by image, so an image crosses the pipe once per worker rather than once per task).
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import abc
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -36,6 +38,8 @@ STARTUP_GRACE_S = 120.0
 """Time a worker may take to start and unpickle what a task needs (importing a framework)
 before the task's own time limit begins; past it the task is a timeout all the same."""
 STARTED = "started"
+PARENT_POLL_S = 1.0
+"""How often a worker checks that the run's process is still alive."""
 
 
 class Executor(abc.ABC):
@@ -93,8 +97,33 @@ def _raise_timeout(signum, frame):
 # ("image", key, array), ("task", task without codec/metrics/image), or None to stop.
 
 
-def _worker_main(connection) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker when the run's process ends, however it ends (``kill -9``
+    included), so that a hung task never outlives its run: the kernel's parent-death
+    signal where there is one (Linux), and a watcher thread polling the parent anyway."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="codecbench-parent-watch", daemon=True).start()
+
+
+def _worker_main(connection, parent_pid: int) -> None:
     """Worker loop: keep what the parent sent, evaluate tasks, send back their rows."""
+    _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
     codecs: dict[str, object] = {}
     metrics: tuple = ()
@@ -129,7 +158,8 @@ def _worker_main(connection) -> None:
 class _Worker:
     def __init__(self, context):
         self.connection, child_end = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child_end,), daemon=True)
+        self.process = context.Process(target=_worker_main, args=(child_end, os.getpid()),
+                                       daemon=True)
         self.process.start()
         child_end.close()
         self.task: Task | None = None
