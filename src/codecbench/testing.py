@@ -443,6 +443,7 @@ def _check_metric_metadata(metric: Metric, fail) -> bool:
     if not pair:
         fail(f"metadata: valid_range must be a (low, high) pair of numbers, got {valid_range!r}")
         return False
+    assert isinstance(valid_range, (tuple, list))  # checked by `pair`
     if not float(valid_range[0]) <= float(valid_range[1]):  # also rejects nan
         fail(f"metadata: valid_range must have low <= high, got {tuple(valid_range)!r}")
         return False
@@ -484,6 +485,7 @@ def check_metric(
         if available:
             fail("values: not checked (the metadata above define no valid spec)")
         _raise_if_failed(MetricCheckError, report.metric, report.failures)
+    assert spec is not None  # otherwise a failure was recorded and raised just above
 
     photos = [(str(i), _read_only(np.asarray(x))) for i, x in
               (images if images is not None else metric_crops())]
@@ -829,7 +831,8 @@ def _check_image_ids(dataset: Dataset, fail) -> tuple[list[str], list]:
     if bad:
         fail(f"image ids: ids must be non-empty strings, got {bad[:5]!r}")
     seen: set = set()
-    duplicates = sorted({str(i) for i in ids if i in seen or seen.add(i)})
+    # set.add returning None is the point of the idiom: it marks i as seen
+    duplicates = sorted({str(i) for i in ids if i in seen or seen.add(i)})  # type: ignore[func-returns-value]
     if duplicates:
         fail(f"image ids: duplicates: {duplicates[:5]!r}")
     try:

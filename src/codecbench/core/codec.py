@@ -21,7 +21,6 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Sequence
-from typing import ClassVar
 
 import numpy as np
 
@@ -78,12 +77,12 @@ class Codec(abc.ABC):
             demonstration (they run when selected, e.g. ``--codec '*'``).
     """
 
-    name: ClassVar[str] | str
-    family: ClassVar[str] | str = Family.OTHER.value
-    framework: ClassVar[str] | str = "none"
-    qualities: ClassVar[Sequence[Quality]] | Sequence[Quality] = ()
-    description: ClassVar[str] | str = ""
-    in_default_run: ClassVar[bool] = True
+    name: str
+    family: str = Family.OTHER.value
+    framework: str = "none"
+    qualities: Sequence[Quality] = ()
+    description: str = ""
+    in_default_run: bool = True
 
     @property
     @abc.abstractmethod

@@ -144,15 +144,15 @@ class Metric(abc.ABC):
         description: the formula and conventions, one line.
     """
 
-    name: ClassVar[str] | str
-    unit: ClassVar[str] | str = ""
-    higher_is_better: ClassVar[bool] | bool = True
+    name: str
+    unit: str = ""
+    higher_is_better: bool = True
     valid_range: ClassVar[tuple[float, float]] = (-math.inf, math.inf)
     allows_infinity: ClassVar[bool] = False
     rd_axis: ClassVar[bool] = False
-    version: ClassVar[str] | str = "1"
+    version: str = "1"
     derived_from: ClassVar[str | None] = None
-    description: ClassVar[str] | str = ""
+    description: str = ""
     scope: ClassVar[str] = "image"
 
     @abc.abstractmethod

@@ -38,7 +38,7 @@ from codecbench.core.dataset import Dataset
 from codecbench.core.metric import Metric
 
 KINDS = ("codecs", "datasets", "metrics")
-_KIND_TYPES = {"codecs": Codec, "datasets": Dataset, "metrics": Metric}
+_KIND_TYPES: dict[str, type[Any]] = {"codecs": Codec, "datasets": Dataset, "metrics": Metric}
 
 
 class PluginLoadError(RuntimeError):

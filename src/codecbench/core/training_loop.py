@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -203,7 +204,7 @@ def run_steps(config: TrainingConfig, description: str, state: LoopState,
             bar.update(1)
             state.elapsed = time.monotonic() - started
             if state.step % config.log_every == 0 or state.step == config.steps:
-                last = {key: value / count for key, value in sums.items()}
+                last: dict[str, Any] = {key: value / count for key, value in sums.items()}
                 if not has_aux:
                     last["aux_loss"] = ""
                 psnr = (10 * math.log10(1.0 / last["distortion"])

@@ -184,6 +184,7 @@ class _CountedStream:
         self.raw = open(archive, "rb")
         magic = self.raw.read(6)
         self.raw.seek(0)
+        self.stream: gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile | None
         if magic[:2] == b"\x1f\x8b":
             self.stream = gzip.GzipFile(fileobj=self.raw, mode="rb")
         elif magic[:3] == b"BZh":
@@ -213,7 +214,8 @@ def _extract_tar(archive: Path, root: Path, staging: Path, limits: _Limits) -> l
     names = []
     declared = 0
     try:
-        with tarfile.open(fileobj=stream, mode="r|") as bundle:
+        # stream mode only reads: typeshed's _Fileobj also demands write/seek/tell
+        with tarfile.open(fileobj=stream, mode="r|") as bundle:  # type: ignore[call-overload]
             for member in bundle:
                 _check_name(archive, member.name)
                 if member.issym() or member.islnk():

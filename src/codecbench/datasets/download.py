@@ -34,6 +34,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import cast
 
 from tqdm import tqdm
 
@@ -169,13 +170,13 @@ def _shutdown(sock) -> None:
         pass  # already closed
 
 
-def _watched(base: type, deadline: _Deadline) -> type:
+def _watched(base: type, deadline: _Deadline) -> type[http.client.HTTPConnection]:
     class Connection(base):
         def connect(self):
             super().connect()
             deadline.watch(self.sock)
 
-    return Connection
+    return cast("type[http.client.HTTPConnection]", Connection)
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
@@ -193,8 +194,9 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         self._deadline = deadline
 
     def https_open(self, req):
+        # _context is set by HTTPSHandler.__init__ but is absent from typeshed's stub
         return self.do_open(_watched(http.client.HTTPSConnection, self._deadline), req,
-                            context=self._context)
+                            context=self._context)  # type: ignore[attr-defined]
 
 
 # -- one request --------------------------------------------------------------------------

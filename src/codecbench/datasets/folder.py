@@ -154,6 +154,7 @@ class FolderDataset(Dataset):
         return image if self.crop is None else self._cropped(image_id, image)
 
     def _cropped(self, image_id: str, image: np.ndarray) -> np.ndarray:
+        assert self.crop is not None  # only called when a crop is set
         height, width = self.crop
         full_h, full_w = image.shape[:2]
         if full_h < height or full_w < width:

@@ -97,7 +97,9 @@ class LocalLayoutDataset(Dataset):
         if problems:
             raise LayoutError(f"dataset {self.name!r}: " + "; ".join(problems))
         if self._folder is None:
-            self._folder = FolderDataset(self.root() / self.layout.pattern, name=self.name,
+            root = self.root()
+            assert root is not None  # no problems: the variable is set
+            self._folder = FolderDataset(root / self.layout.pattern, name=self.name,
                                          recursive=True, license=self.license)
         return self._folder
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -94,7 +95,7 @@ def bd_wide(table: pd.DataFrame) -> pd.DataFrame:
     metric's unit) columns, metrics in table order; an empty value shows its reason."""
     if table.empty:
         return pd.DataFrame(columns=["dataset", "codec", "family"])
-    records = {}
+    records: dict[tuple[Any, Any], dict[str, Any]] = {}
     for row in table.itertuples(index=False):
         record = records.setdefault((row.dataset, row.codec), {
             "dataset": row.dataset, "codec": row.codec, "family": row.family})

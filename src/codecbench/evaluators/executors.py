@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from multiprocessing.connection import wait
+from typing import cast
 
 from codecbench.core.results_schema import ResultRow
 from codecbench.evaluators.task import Task, TaskTimeout, describe_error, evaluate
@@ -78,7 +79,7 @@ class InProcessExecutor(Executor):
                 yield evaluate(task)
                 continue
             previous = signal.signal(signal.SIGALRM, _raise_timeout)
-            signal.setitimer(signal.ITIMER_REAL, self.timeout)
+            signal.setitimer(signal.ITIMER_REAL, cast(float, self.timeout))  # use_alarm: not None
             try:
                 row = evaluate(task)
             except TaskTimeout:

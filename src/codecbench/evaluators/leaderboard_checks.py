@@ -300,7 +300,7 @@ def _rules(columns: Sequence[str], kind_rows: bool,
 # -- checks ---------------------------------------------------------------------------
 
 
-def _grouped(column: str | None, positions: Sequence[int], single: str,
+def _grouped(column: str | None, positions: Sequence[int] | np.ndarray, single: str,
              plural: Callable[[int], str]) -> Problem:
     """One problem for the 0-based ``positions``: a single row's, or a count of rows."""
     rows = tuple(int(p) + 1 for p in positions)
@@ -309,7 +309,7 @@ def _grouped(column: str | None, positions: Sequence[int], single: str,
     return Problem(None, column, plural(len(rows)), rows=rows)
 
 
-def _add(problems: list[Problem], column: str | None, mask: np.ndarray, texts: Sequence[str],
+def _add(problems: list[Problem], column: str | None, mask: np.ndarray, texts: Sequence[str] | None,
          single: Callable[[str], str], plural: Callable[[int, str], str]) -> None:
     """Report the rows where ``mask`` holds (``texts``: the column's cells), if any."""
     positions = np.flatnonzero(mask)
@@ -420,6 +420,7 @@ def _rows_consistency(frame: pd.DataFrame, numbers: dict[str, np.ndarray],
     _add(problems, None, ~failed & lacking, None,
          lambda _: f"a row without an error lacks one of {', '.join(needed)}",
          lambda n, _: f"{n} rows without an error lack one of {', '.join(needed)}")
+    size: np.ndarray | str  # the byte counts, then the psnr check's image size text
     if all(c in numbers for c in ("bytes", "bpp", "width", "height")):
         size, bpp = numbers["bytes"], numbers["bpp"]
         pixels = numbers["width"] * numbers["height"]
@@ -501,8 +502,9 @@ def _leaderboard_consistency(frame: pd.DataFrame, numbers: dict[str, np.ndarray]
                  lambda n, t: f"{n} counts above n_images (first {t}; a mean is over some of "
                               "the row's images)")
         _add(problems, metric, (counts == 0) & _present(frame, metric), frame[metric].tolist(),
-             lambda t, c=count: f"{t} with {c} 0 (a mean over no image)",
-             lambda n, t, c=count: f"{n} values with {c} 0 (a mean over no image; first {t})")
+             # mypy cannot infer a lambda whose extra parameter has a default (binds count)
+             lambda t, c=count: f"{t} with {c} 0 (a mean over no image)",  # type: ignore[misc]
+             lambda n, t, c=count: f"{n} values with {c} 0 (a mean over no image; first {t})")  # type: ignore[misc]
     if n_images is None:
         return
     means = [c for c in (*MEASUREMENT_COLUMNS, *metrics) if c in columns]

@@ -21,6 +21,7 @@ import html
 import json
 import math
 import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def _fine_columns(specs: dict[str, MetricSpec]) -> set[str]:
             if -1.0 <= spec.valid_range[0] and spec.valid_range[1] <= 1.0}
 
 
-def _format(value, column: str, fine: set[str] = frozenset({"ssim", "ms-ssim"})) -> str:
+def _format(value, column: str, fine: Collection[str] = frozenset({"ssim", "ms-ssim"})) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return ""
@@ -176,7 +177,7 @@ def _sections(report: LeaderboardReport):
         yield f"{dataset}: rate–distortion points", _points(report, dataset)
 
 
-def markdown(report: LeaderboardReport, plot_files: list[str] = ()) -> str:
+def markdown(report: LeaderboardReport, plot_files: Sequence[str] = ()) -> str:
     """``leaderboard.md``."""
     parts = ["# codecbench leaderboard\n"]
     if report.provenance:

@@ -12,12 +12,13 @@ import copy
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import cast
 
 import numpy as np
 
 from codecbench.core.codec import Codec, Quality, quality_key
 from codecbench.core.images import check_rgb_image
-from codecbench.core.metric import Measurement, Metric, evaluation_order
+from codecbench.core.metric import Measurement, Metric, SetMetric, evaluation_order
 from codecbench.core.results_schema import ResultRow
 
 
@@ -127,9 +128,10 @@ def measure(metrics, image: np.ndarray, reconstruction: np.ndarray, compressed_s
     for metric in evaluation_order(metrics):
         try:
             if metric.scope == "set":
+                set_metric = cast(SetMetric, metric)  # scope "set" is SetMetric's
                 set_features[metric.name] = (
-                    np.asarray(metric.features(image), dtype=np.float64),
-                    np.asarray(metric.features(reconstruction), dtype=np.float64))
+                    np.asarray(set_metric.features(image), dtype=np.float64),
+                    np.asarray(set_metric.features(reconstruction), dtype=np.float64))
                 continue
             value = metric.compute(Measurement(image, reconstruction, compressed_size,
                                                estimated_bits, MappingProxyType(values)))

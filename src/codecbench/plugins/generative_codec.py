@@ -53,6 +53,7 @@ class GenerativeCodec(LearnedCodec):
 
     family = Family.GAN.value
     prior = "categorical"
+    coder_library: str  # the library whose version is the codec's version (set by the framework mixin)
 
     def __init__(self, entry: GenerativeModel, framework_prefix: str):
         super().__init__()

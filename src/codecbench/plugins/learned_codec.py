@@ -16,6 +16,8 @@ Framework-free: subclasses import their framework inside the methods they implem
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from codecbench.core.codec import Bitstream, Codec, Family
@@ -35,7 +37,8 @@ def cnn_latents(prior: str, y_channels: int, z_channels: int, height: int, width
     ``factorized``, ``z`` at 1/64."""
     padded_height = -(-height // multiple) * multiple
     padded_width = -(-width // multiple) * multiple
-    latents = [("latent 1 (y)", (y_channels, padded_height // 16, padded_width // 16))]
+    latents: list[tuple[str, tuple[int, ...]]] = [
+        ("latent 1 (y)", (y_channels, padded_height // 16, padded_width // 16))]
     if prior != "factorized":
         latents.append(("latent 2 (z)", (z_channels, padded_height // 64, padded_width // 64)))
     return latents
@@ -95,8 +98,10 @@ class LearnedCodec(Codec):
         raise NotImplementedError
 
     # --- shared ------------------------------------------------------------------------
+    # Codec declares complexity, qualities and estimate_bits as plain class-level defaults;
+    # learned codecs compute them (read-only properties, a method), which mypy calls an override.
     @property
-    def complexity(self) -> dict | None:
+    def complexity(self) -> dict | None:  # type: ignore[override]  # read-only here
         """Measured parameters and MACs per pixel of encoder and decoder per rate point
         (:mod:`codecbench.plugins.model_complexity`); ``None`` when not measured."""
         from codecbench.plugins.model_complexity import complexity
@@ -110,7 +115,7 @@ class LearnedCodec(Codec):
         return self._models[quality]
 
     @property
-    def qualities(self) -> tuple[int, ...]:
+    def qualities(self) -> tuple[int, ...]:  # type: ignore[override]  # read-only here
         # Without any weights every rate point is listed and the codec is unavailable.
         return self.qualities_with_weights() or self.all_qualities
 
@@ -128,7 +133,7 @@ class LearnedCodec(Codec):
             raise ValueError(f"{self.name} has no quality {quality!r}; valid: {valid}")
         return int(quality)
 
-    def encode(self, image: np.ndarray, quality) -> bytes:
+    def encode(self, image: np.ndarray, quality) -> Bitstream:
         quality = self._check_quality(quality)
         model, weights_id = self._model(quality)
         height, width = image.shape[:2]
@@ -159,6 +164,7 @@ class LearnedCodec(Codec):
                 f"quality {file.quality} has weights {weights_id.hex()} here"
             )
 
-    def estimate_bits(self, image: np.ndarray, quality) -> float:
+    def estimate_bits(self, image: np.ndarray, quality) -> float:  # type: ignore[override]  # Codec's None means "not offered"
         """``Σ −log2 p(ŷ)`` of the latents ``encode`` codes (the ``bpp-estimate`` numerator)."""
-        return self.encode(image, quality).estimated_bits
+        # encode always stores _compress's estimate (a float)
+        return cast(float, self.encode(image, quality).estimated_bits)

@@ -38,6 +38,7 @@ def markdown_lines(slug: str, qualities) -> list[str]:
     """The model-card section: parameters and kMAC/pixel of encoder and decoder at each of
     ``qualities`` (one row pair per quality; one table when they are all the same)."""
     measured = complexity(slug)
+    assert measured is not None  # model cards are made for measured models only
     rows = {str(q): measured[str(q)] for q in qualities}
     distinct = {json.dumps(r, sort_keys=True) for r in rows.values()}
     lines = ["**Parameters and MACs.**", "",

@@ -166,6 +166,7 @@ def compress(model, coders: EntropyCoders, x: tf.Tensor, device: str) -> tuple[l
         z_string = coders.factorized.compress(z)
         z_hat = coders.factorized.decompress(z_string, tf.shape(z)[1:3])
         scales, means, index = _gaussian(model, z_hat)
+        assert coders.conditional is not None  # built for every prior but factorized
         y_string = coders.conditional.compress(y, index, loc=means)
         loc = 0.0 if means is None else means
         y_hat = tf.round(y - loc) + loc
@@ -198,6 +199,7 @@ def decompress(model, coders: EntropyCoders, latents, device: str) -> tf.Tensor:
             z_hat = _range_decoded("z", lambda: coders.factorized.decompress(
                 tf.constant([z_latent.string]), list(z_latent.shape[1:])))
             _, means, index = _gaussian(model, z_hat)
+            assert coders.conditional is not None  # built for every prior but factorized
             y_hat = _range_decoded("y", lambda: coders.conditional.decompress(
                 tf.constant([y_latent.string]), index, loc=means))
     with tf.device(device):

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from codecbench.core.hookspecs import hookimpl
 from codecbench.plugins.learned_models import GENERATIVE_MODELS, LEARNED_MODELS, RECURRENT_MODELS
 from codecbench.plugins.tf.codecs import TF_PRIORS, TFLearnedCodec
 from codecbench.plugins.tf.generative_codecs import TFGenerativeCodec
 from codecbench.plugins.tf.recurrent_codecs import TFRecurrentCodec
 
+if TYPE_CHECKING:
+    from codecbench.plugins.learned_models import GenerativeModel, LearnedModel, RecurrentModel
+
 
 @hookimpl
 def register_codecs(register):
+    entry: LearnedModel | RecurrentModel | GenerativeModel  # one loop variable for each table
     for entry in LEARNED_MODELS.values():
         if entry.prior in TF_PRIORS and not entry.decoder_N:  # no TF student decoders
             register(TFLearnedCodec(entry))

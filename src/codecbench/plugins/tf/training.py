@@ -69,7 +69,7 @@ class RateDistortion:
         self.model, self.lmbda, self.metric = model, lmbda, metric
         self.factorized = tfc.ContinuousBatchedEntropyModel(model.density, coding_rank=3,
                                                             compression=False)
-        self.conditional = None
+        self.conditional: tfc.LocationScaleIndexedEntropyModel | None = None
         if model.prior != "factorized":
             self.conditional = tfc.LocationScaleIndexedEntropyModel(
                 tfc.NoisyNormal, num_scales=int(model.scale_table.shape[0]),
@@ -84,6 +84,7 @@ class RateDistortion:
             z = model.h_a(model.hyper_analysis_input(y))
             z_tilde, z_bits = self.factorized(z, training=True)
             scales, means = model.gaussian_parameters(z_tilde)
+            assert self.conditional is not None  # built for every prior but factorized
             y_tilde, y_bits = self.conditional(y, model.scale_index(scales), loc=means,
                                                training=True)
             bits = z_bits + y_bits

@@ -193,6 +193,7 @@ class CompressAIZooCodec(CompressAICodec):
 
         path = self._user_file(quality)
         if path is not None:
+            state: object  # a state dict, or whatever the checkpoint file holds
             if path.suffix == ".safetensors":
                 from safetensors.torch import load_file
 

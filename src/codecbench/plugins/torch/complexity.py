@@ -23,9 +23,19 @@ them independent of the image size up to border effects.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import torch
 from torch.nn.modules.module import register_module_forward_hook
 from torch.utils.flop_counter import FlopCounterMode
+
+if TYPE_CHECKING:
+    from codecbench.plugins.learned_models import (
+        GenerativeModel,
+        LearnedModel,
+        RecurrentModel,
+        WaveOneModel,
+    )
 
 MEASURE_SIZE = 256
 
@@ -61,7 +71,7 @@ def compressai_model(entry) -> dict:
         z = model.h_a(y) if entry.prior != "factorized" else None
 
     def side_information(latent):
-        params = model.h_s(torch.round(z))
+        params = model.h_s(torch.round(cast(torch.Tensor, z)))  # not None: only hyperpriors call this
         if entry.prior == "autoregressive":
             context = model.context_prediction(latent)
             model.entropy_parameters(torch.cat([params, context], dim=1))
@@ -130,6 +140,7 @@ def all_models() -> dict:
     )
 
     table = {}
+    entry: LearnedModel | RecurrentModel | GenerativeModel | WaveOneModel  # one per table
     for slug, entry in LEARNED_MODELS.items():
         measured = compressai_model(entry)
         table[slug] = {str(q): measured for q in entry.qualities}

@@ -17,6 +17,8 @@ output maps and scales.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,11 +29,12 @@ LATENT_EMBEDDING = 12
 
 
 def _patch_layers(in_channels: int, widths, normalise: bool) -> nn.ModuleList:
+    layers: list[nn.Module]
     layers, channels = [], in_channels
     for index, width in enumerate(widths):
         stride = 2 if index < len(widths) - 1 else 1
         conv = nn.Conv2d(channels, width, 4, stride=stride, padding=1 if stride == 2 else 2)
-        block = [spectral_norm(conv)] if not normalise else [conv]
+        block: list[nn.Module] = [spectral_norm(conv)] if not normalise else [conv]
         if normalise and index > 0:
             block.append(nn.InstanceNorm2d(width))
         block.append(nn.LeakyReLU(0.2))
@@ -76,7 +79,7 @@ class MultiScaleDiscriminator(nn.Module):
                 h_image = F.avg_pool2d(h_image, 3, stride=2, padding=1,
                                        count_include_pad=False)
             h, features = h_image, []
-            for layer in layers:
+            for layer in cast(nn.ModuleList, layers):  # each scale is a ModuleList
                 h = layer(h)
                 features.append(h)
             outputs.append((features[:-1], features[-1]))
@@ -92,22 +95,22 @@ def build_discriminator(adversarial, latent_channels: int) -> nn.Module:
 
 def discriminator_loss(kind: str, real, fake) -> torch.Tensor:
     """``L_D`` over every scale: real and fake are D's outputs (lists of pairs)."""
-    total = 0.0
+    total: torch.Tensor | float = 0.0
     for (_, real_logits), (_, fake_logits) in zip(real, fake, strict=True):
         if kind == "non-saturating":
             total = total + F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
         else:
             total = total + (real_logits - 1).pow(2).mean() + fake_logits.pow(2).mean()
-    return total / len(real)
+    return cast(torch.Tensor, total / len(real))  # a tensor once a scale is added
 
 
 def generator_loss(kind: str, fake) -> torch.Tensor:
     """``L_adv`` of the generator over every scale."""
-    total = 0.0
+    total: torch.Tensor | float = 0.0
     for _, logits in fake:
         total = total + (F.softplus(-logits).mean() if kind == "non-saturating"
                          else (logits - 1).pow(2).mean())
-    return total / len(fake)
+    return cast(torch.Tensor, total / len(fake))  # a tensor once a scale is added
 
 
 def feature_matching(real, fake) -> torch.Tensor:

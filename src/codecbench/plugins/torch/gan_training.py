@@ -201,6 +201,7 @@ def student_width(entry: LearnedModel, N: int) -> int:
 def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> TrainingResult:
     """Train (or continue) a GAN-family hyperprior; see the module docstring."""
     adversarial = entry.adversarial
+    assert adversarial is not None  # TorchLearnedCodec.train sends only GAN entries here
     training_loop.check_patch_size(config, entry.padding_multiple, codec_name)
     if config.metric != "mse":
         raise TrainingError(f"{codec_name} trains on MSE plus its perceptual and adversarial "

@@ -30,7 +30,7 @@ SOFT_SIGMA = 1.0
 
 def build(plan) -> nn.Sequential:
     """The modules of a :mod:`codecbench.plugins.generative_layers` plan."""
-    modules = []
+    modules: list[nn.Module] = []
     for step in plan:
         kind = step[0]
         if kind == "conv":
@@ -67,6 +67,8 @@ def centres(levels: int) -> torch.Tensor:
 
 class GenerativeCompressor(nn.Module):
     """Encoder, quantiser and generator of GC with ``C`` bottleneck channels."""
+
+    centres: torch.Tensor  # a registered buffer
 
     def __init__(self, entry: GenerativeModel, channels: int, widths=None,
                  residual_blocks: int | None = None):

@@ -141,6 +141,7 @@ def symbol_probabilities(network, entry: GenerativeModel, images, seed: int) -> 
         if counts is None:
             counts = categorical_codes.SymbolCounts(symbols.shape[0], entry.centres)
         counts.add(symbols)
+    assert counts is not None  # SYMBOL_CROPS >= 1
     return counts.probabilities()
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -81,6 +82,9 @@ def backbone_features(net: str, path: Path) -> nn.Sequential:
 class LPIPS(nn.Module):
     """LPIPS v0.1 on ``net`` (``alex`` or ``vgg``); inputs are B×3×H×W in [0, 1]."""
 
+    shift: torch.Tensor  # registered buffers
+    scale: torch.Tensor
+
     def __init__(self, net: str, backbone: Path, head: Path):
         super().__init__()
         features = backbone_features(net, backbone)
@@ -97,18 +101,20 @@ class LPIPS(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         hx = ((x * 2 - 1) - self.shift) / self.scale
         hy = ((y * 2 - 1) - self.shift) / self.scale
-        total = 0.0
+        total: torch.Tensor | float = 0.0
         for layer, weight in zip(self.slices, self.heads, strict=True):
             hx, hy = layer(hx), layer(hy)
             nx = hx / (hx.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
             ny = hy / (hy.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
             total = total + F.conv2d((nx - ny).pow(2), weight).mean((2, 3))
-        return total.view(-1)
+        return cast(torch.Tensor, total).view(-1)  # a tensor once a layer is added
 
 
 class L2Pooling(nn.Module):
     """DISTS' L2 pooling: ``sqrt(conv(x², g) + 10⁻¹²)``, g the normalised outer product
     of a 5-tap Hanning window without its zero ends, stride 2, padding 1."""
+
+    kernel: torch.Tensor  # a registered buffer
 
     def __init__(self, channels: int):
         super().__init__()
@@ -126,6 +132,10 @@ class DISTS(nn.Module):
     """DISTS on VGG-16 with L2 pooling; inputs are B×3×H×W in [0, 1]."""
 
     STAGE_BOUNDS = ((0, 4), (5, 9), (10, 16), (17, 23), (24, 30))
+    alpha: torch.Tensor  # registered buffers
+    beta: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, backbone: Path, head: Path):
         super().__init__()
@@ -152,9 +162,10 @@ class DISTS(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         total_weight = self.alpha.sum() + self.beta.sum()
-        alphas = torch.split(self.alpha / total_weight, DISTS_CHANNELS)
-        betas = torch.split(self.beta / total_weight, DISTS_CHANNELS)
-        similarity = 0.0
+        # torch.split takes any sequence of sizes; its annotation says list[int]
+        alphas = torch.split(self.alpha / total_weight, DISTS_CHANNELS)  # type: ignore[arg-type]
+        betas = torch.split(self.beta / total_weight, DISTS_CHANNELS)  # type: ignore[arg-type]
+        similarity: torch.Tensor | float = 0.0
         for fx, fy, alpha, beta in zip(self._features(x), self._features(y), alphas, betas,
                                        strict=True):
             mx, my = fx.mean((2, 3)), fy.mean((2, 3))
@@ -164,7 +175,7 @@ class DISTS(nn.Module):
             s1 = (2 * mx * my + DISTS_C) / (mx.pow(2) + my.pow(2) + DISTS_C)
             s2 = (2 * cov + DISTS_C) / (vx + vy + DISTS_C)
             similarity = similarity + (s1 * alpha).sum(1) + (s2 * beta).sum(1)
-        return 1 - similarity
+        return 1 - cast(torch.Tensor, similarity)  # a tensor once a stage is added
 
 
 @functools.lru_cache(maxsize=4)

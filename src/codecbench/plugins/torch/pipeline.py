@@ -20,7 +20,9 @@ around it:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -46,8 +48,8 @@ def place_transforms(model: nn.Module, device: str) -> nn.Module:
     """Move ``g_a``/``g_s`` of ``model`` to ``device``; everything else stays on the CPU."""
     target = torch.device(device)
     if target.type != "cpu":
-        model.g_a = OnDevice(model.g_a, target)
-        model.g_s = OnDevice(model.g_s, target)
+        model.g_a = OnDevice(cast(nn.Module, model.g_a), target)
+        model.g_s = OnDevice(cast(nn.Module, model.g_s), target)
     return model
 
 
@@ -106,17 +108,18 @@ def compress(model: nn.Module, prior: str, x: torch.Tensor) -> Compressed:
     captured_y_hat = []
     overridden = model.__dict__.get("_compress_ar")  # an instance-level override to restore
     if prior == "autoregressive":
-        compress_ar = model._compress_ar
+        compress_ar = cast(Callable[..., Any], model._compress_ar)  # a CompressAI method
 
         def recording_compress_ar(y_hat, *args):
             string = compress_ar(y_hat, *args)
             captured_y_hat.append(y_hat)  # filled in place with the coded values
             return string
 
-        model._compress_ar = recording_compress_ar
+        # an instance-level method override; nn.Module.__setattr__ is typed for tensors and modules
+        model._compress_ar = recording_compress_ar  # type: ignore[assignment]
     try:
         with torch.inference_mode():
-            out = model.compress(x)
+            out = model.compress(x)  # type: ignore[operator]  # CompressAI method; nn.Module.__getattr__ types it Tensor | Module
             estimated_bits = _estimate(model, prior, recorder.outputs, captured_y_hat)
     finally:
         recorder.close()
@@ -163,5 +166,6 @@ def decompress(model: nn.Module, strings: list[bytes], shapes: list[tuple[int, .
     padded = [rans.padded_for_decoding(string, rans.symbols_of(shape), escape=True)
               for string, shape in zip(strings, shapes, strict=True)]
     with torch.inference_mode():
-        out = model.decompress([[string] for string in padded], list(shapes[-1][-2:]))
+        out = model.decompress(  # type: ignore[operator]  # CompressAI method; nn.Module.__getattr__ types it Tensor | Module
+            [[string] for string in padded], list(shapes[-1][-2:]))
     return out["x_hat"]

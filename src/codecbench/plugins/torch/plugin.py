@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from codecbench.core.hookspecs import hookimpl
 from codecbench.plugins.learned_models import (
     COMPRESSAI_ZOO,
@@ -15,9 +17,18 @@ from codecbench.plugins.torch.generative_codecs import TorchGenerativeCodec
 from codecbench.plugins.torch.recurrent_codecs import TorchRecurrentCodec
 from codecbench.plugins.torch.waveone_codecs import TorchWaveOneCodec
 
+if TYPE_CHECKING:
+    from codecbench.plugins.learned_models import (
+        GenerativeModel,
+        LearnedModel,
+        RecurrentModel,
+        WaveOneModel,
+    )
+
 
 @hookimpl
 def register_codecs(register):
+    entry: LearnedModel | RecurrentModel | GenerativeModel | WaveOneModel  # one loop variable for each table
     for entry in LEARNED_MODELS.values():
         register(TorchLearnedCodec(entry))
     for entry in RECURRENT_MODELS.values():

@@ -24,6 +24,8 @@ This module imports torch; the codec and trainer import it only when used.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -62,6 +64,7 @@ class ConvLSTMCell(ConvCell):
 
     def __init__(self, in_channels, hidden, stride=1, kernel=3, hidden_kernel=1):
         super().__init__(in_channels, hidden, stride, kernel, hidden_kernel)
+        assert self.input_conv.bias is not None  # input_conv is built with a bias
         with torch.no_grad():
             self.input_conv.bias[hidden:2 * hidden].fill_(1.0)
 
@@ -161,12 +164,14 @@ class RecurrentCompressor(nn.Module):
     # --- states -----------------------------------------------------------------------
     def encoder_state(self, x):
         batch, _, height, width = x.shape
-        return [layer.initial_state(batch, height >> (2 + i), width >> (2 + i), x)
+        return [cast("ConvLSTMCell | ConvGRUCell", layer).initial_state(
+                    batch, height >> (2 + i), width >> (2 + i), x)
                 for i, layer in enumerate(self.encoder_rnn)]
 
     def decoder_state(self, codes):
         batch, _, height, width = codes.shape
-        return [layer.initial_state(batch, height << i, width << i, codes)
+        return [cast("ConvLSTMCell | ConvGRUCell", layer).initial_state(
+                    batch, height << i, width << i, codes)
                 for i, layer in enumerate(self.decoder_rnn)]
 
     # --- one step ---------------------------------------------------------------------

@@ -24,6 +24,7 @@ binary context table is counted on ``CONTEXT_CROPS`` crops of the training image
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -65,13 +66,13 @@ def block_ssim_weights(x: torch.Tensor, x_hat: torch.Tensor, block: int = SSIM_B
 
 def iteration_loss(entry: RecurrentModel, x, reconstructions) -> torch.Tensor:
     """The loss of the module docstring, averaged over the iterations."""
-    total = 0.0
+    total: torch.Tensor | float = 0.0
     for x_hat in reconstructions:
         error = (x - x_hat).abs()
         if entry.loss == "ssim-weighted-l1":
             error = block_ssim_weights(x + 0.5, x_hat + 0.5) * error
         total = total + error.mean()
-    return total / len(reconstructions)
+    return cast(torch.Tensor, total / len(reconstructions))  # a tensor once an iteration is added
 
 
 def to_patches(batch: torch.Tensor, patch: int) -> torch.Tensor:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from codecbench.plugins.torch.recurrent_codecs import (
     rans_encode_bits,
     rans_tables,
 )
+
+if TYPE_CHECKING:
+    from codecbench.plugins.torch.waveone import WaveOne
 
 CONTEXT_KEY = "context.probabilities"
 KIND = "waveone"
@@ -72,7 +76,7 @@ def save_waveone(network, probabilities, path: Path, metadata: dict[str, str],
 
 @dataclass
 class LoadedWaveOne:
-    network: object
+    network: WaveOne
     probabilities: np.ndarray
     coder_tables: object
     planes: int = 0

@@ -61,6 +61,8 @@ ALPHA_INITIAL = 0.01
 class CodelengthWeight(nn.Module):
     """``α_t`` of the adaptive codelength regularisation (a checkpointed buffer)."""
 
+    alpha: torch.Tensor  # a registered buffer
+
     def __init__(self):
         super().__init__()
         self.register_buffer("alpha", torch.tensor(ALPHA_INITIAL, dtype=torch.float64))
