@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from codecbench.core.atomic import atomic_write
+
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 """Characters that make a cell a formula when they come first (see :func:`is_formula`
 for the whitespace, zero-width and full-width variants)."""
@@ -140,8 +142,5 @@ def csv_text(frame: pd.DataFrame) -> str:
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` to ``path`` (module docstring) atomically: a temporary file renamed."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(csv_text(frame))
-    tmp.replace(path)
+    atomic_write(path, csv_text(frame), encoding="utf-8", newline="")
     return path

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codecbench.core.atomic import atomic_write
 from codecbench.core.dataset import Dataset
 from codecbench.datasets import cifar
 from codecbench.datasets.archives import UnsafeArchiveError, extract
@@ -113,9 +114,7 @@ class RemoteDataset(Dataset):
 
     def _record(self, values: dict[str, str]) -> None:
         path = self.root / "checksums.json"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
-        tmp.replace(path)
+        atomic_write(path, json.dumps(values, indent=2, sort_keys=True) + "\n")
 
     def how_to_place(self) -> str:
         names = ", ".join(f.filename for f in self.spec.files[:3])

@@ -30,6 +30,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from codecbench.core import provenance
+from codecbench.core.atomic import atomic_write
 from codecbench.core.codec import Codec, find_quality, quality_key
 from codecbench.core.csv_export import write_csv
 from codecbench.core.dataset import Dataset
@@ -254,9 +255,7 @@ def write_exports(store: ResultsStore, metric_names: Sequence[str]) -> pd.DataFr
 
 def _write_run_json(run_dir: Path, record: dict) -> None:
     path = run_dir / RUN_JSON
-    tmp = path.with_name(RUN_JSON + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    atomic_write(path, json.dumps(record, indent=2, default=str) + "\n")
 
 
 def _provenance(plans, dataset, dataset_hash, metrics, plugins, previous: dict | None,

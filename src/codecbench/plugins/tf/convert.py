@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from codecbench.core.atomic import atomic_path
 from codecbench.plugins.learned_models import learned_model
 from codecbench.plugins.tf.convert_paths import tf_weights_filename  # noqa: F401 (re-export)
 from codecbench.plugins.tf.model import CNNModel, named_variables
@@ -158,12 +159,11 @@ def save_tf_weights(model: CNNModel, coders: EntropyCoders, path: Path,
                    for key, value in tensors.items()}
     tensors.update(coders.tables())
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    save_file(tensors, str(partial), metadata={**metadata, "format": FORMAT,
-                                                "prior": model.prior, "N": str(model.N),
-                                                "M": str(model.M)})
-    os.chmod(partial, 0o644)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        save_file(tensors, str(partial), metadata={**metadata, "format": FORMAT,
+                                                    "prior": model.prior, "N": str(model.N),
+                                                    "M": str(model.M)})
+        os.chmod(partial, 0o644)
 
 
 def read_tf_metadata(path: Path) -> dict[str, str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codecbench.core.atomic import atomic_path
 from codecbench.core.learned_container import ContainerError
 from codecbench.plugins import binary_codes
 from codecbench.plugins.learned_models import RecurrentModel
@@ -158,7 +159,6 @@ def write_tf_recurrent(arrays: dict, metadata: dict[str, str], path: Path) -> No
     from safetensors.numpy import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    save_file(arrays, str(partial), metadata=metadata)
-    os.chmod(partial, 0o644)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        save_file(arrays, str(partial), metadata=metadata)
+        os.chmod(partial, 0o644)

@@ -24,7 +24,6 @@ offsets and range-coding tables are computed and ``<model>-q<Q>.tf.safetensors``
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from importlib.metadata import version
 from pathlib import Path
@@ -34,6 +33,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from codecbench.core import training_loop
+from codecbench.core.atomic import atomic_output
 from codecbench.core.training import TrainingConfig, TrainingResult
 from codecbench.core.training_loop import LoopState, TrainingError
 from codecbench.plugins.learned_models import LearnedModel
@@ -161,10 +161,8 @@ def _load_initial_weights(model: CNNModel, path: Path) -> dict:
 
 
 def _save_checkpoint(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
-    partial = path.with_name(path.name + ".part")
-    with partial.open("wb") as handle:
+    with atomic_output(path, "wb") as handle:
         np.savez(handle, meta=np.array(json.dumps(meta)), **arrays)
-    os.replace(partial, path)
 
 
 def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> TrainingResult:

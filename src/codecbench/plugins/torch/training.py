@@ -23,12 +23,12 @@ final losses) are written.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 
 from codecbench.core import training_loop
+from codecbench.core.atomic import atomic_path
 from codecbench.core.training import TrainingConfig, TrainingResult
 from codecbench.core.training_loop import LoopState, TrainingError
 from codecbench.plugins.learned_models import LearnedModel
@@ -123,9 +123,8 @@ def save(path: Path, checkpoint_format: str, codec_name: str, config: TrainingCo
     }
     if device.type == "cuda":
         checkpoint["cuda_rng"] = torch.cuda.get_rng_state(device)
-    partial = path.with_name(path.name + ".part")
-    torch.save(checkpoint, partial)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        torch.save(checkpoint, partial)
 
 
 def resume(path: Path, checkpoint_format: str, codec_name: str, config: TrainingConfig,

@@ -40,6 +40,8 @@ import os
 import re
 from pathlib import Path
 
+from codecbench.core.atomic import atomic_path
+
 FORMAT = "codecbench-torch-weights/1"
 WEIGHTS_ENV = "CODECBENCH_TORCH_WEIGHTS"
 SHIPPED_WEIGHTS = Path(__file__).parent / "weights"
@@ -246,7 +248,6 @@ def save_tensors(state: dict, path: Path, metadata: dict[str, str],
             tensor = tensor.half()
         tensors[name] = tensor
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    save_file(tensors, str(partial), metadata={"format": FORMAT, **metadata})
-    os.chmod(partial, 0o644)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        save_file(tensors, str(partial), metadata={"format": FORMAT, **metadata})
+        os.chmod(partial, 0o644)
