@@ -1,20 +1,19 @@
-"""Shared fixtures: real photos, fresh registries, fake plugin distributions."""
+"""Shared fixtures: real photos, fresh registries, fake plugin distributions.
+
+Plain helpers and constants (``run_cli``, ``invoke_cli``, ``make_distribution``,
+``SAMPLE_DIR``...) are in helpers.py: test modules import them from there.
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-TESTS_DIR = Path(__file__).parent
-REPO_ROOT = TESTS_DIR.parent
-SAMPLE_DIR = REPO_ROOT / "src" / "codecbench" / "datasets" / "sample"
+from helpers import SAMPLE_DIR, TESTS_DIR, make_distribution
 
 # Test-only codecs live in an importable module so that spawned workers can unpickle them.
 sys.path.insert(0, str(TESTS_DIR))
@@ -57,22 +56,6 @@ def small_photo_dir(tmp_path) -> Path:
     return folder
 
 
-def make_distribution(root: Path, dist_name: str, entry_points: dict[str, str],
-                      modules: dict[str, str], version: str = "1.0") -> Path:
-    """Write an installed-looking distribution (dist-info + modules) under ``root``."""
-    root.mkdir(parents=True, exist_ok=True)
-    dist_info = root / f"{dist_name.replace('-', '_')}-{version}.dist-info"
-    dist_info.mkdir()
-    (dist_info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: {version}\n"
-    )
-    lines = ["[codecbench]"] + [f"{name} = {target}" for name, target in entry_points.items()]
-    (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    for module, source in modules.items():
-        (root / f"{module}.py").write_text(textwrap.dedent(source))
-    return root
-
-
 @pytest.fixture
 def fake_dists(tmp_path, monkeypatch):
     """Factory: add fake plugin distributions to sys.path and PYTHONPATH (for subprocesses)."""
@@ -89,26 +72,3 @@ def fake_dists(tmp_path, monkeypatch):
         paths.append(os.environ["PYTHONPATH"])
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     return add
-
-
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m codecbench ARGS`` in a subprocess."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "codecbench", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
-    )
-
-
-def invoke_cli(*args: str, env: dict | None = None) -> SimpleNamespace:
-    """Run ``codecbench ARGS`` in this process (click's test runner): for commands whose
-    heavy imports (torch, TensorFlow) the test process already paid for."""
-    from click.testing import CliRunner
-
-    from codecbench.core.cli import cli
-
-    result = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-    return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout,
-                           stderr=result.stderr)

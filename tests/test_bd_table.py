@@ -9,6 +9,8 @@ import pytest
 
 from codecbench.evaluators.bd_table import bd_table, bd_wide
 
+pytestmark = pytest.mark.no_frameworks
+
 KODAK = Path(__file__).parent / "data" / "kodak-rd-compressai.csv"
 """CompressAI's published Kodak points for bmshj2018-hyperprior (MSE) and JPEG (Pillow),
 copied from ../shared/reference/kodak-rd.csv with their source column."""

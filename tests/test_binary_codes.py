@@ -5,6 +5,8 @@ import pytest
 
 from codecbench.plugins import binary_codes, recurrent_tiling
 
+pytestmark = pytest.mark.no_frameworks
+
 
 def _direct_state(previous, c, i, j):
     """The context state of one bit by the definition (zero outside the grid)."""

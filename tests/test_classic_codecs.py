@@ -14,7 +14,9 @@ from codecbench.core.metric import Measurement
 from codecbench.core.plugins import Registry
 from codecbench.evaluators.metrics.basic import PSNR
 from codecbench.testing import check_codec
-from conftest import SAMPLE_DIR
+from helpers import SAMPLE_DIR
+
+pytestmark = pytest.mark.no_frameworks
 
 CLASSIC_PLUGINS = ["classic-pillow", "classic-heif", "classic-jpegxl", "classic-ffmpeg"]
 CLASSIC_CODECS = ["jpeg", "jpeg-444", "jpeg2000", "webp", "avif", "hevc-intra", "hevc-intra-420",

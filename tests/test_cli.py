@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
 
 
 def test_python_m_codecbench_help():

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import codecs_for_tests as tc
-from codecbench.core.cli import cli
+from codecbench.core.cli import build_cli
 from codecbench.core.csv_export import write_csv
 from codecbench.core.images import load_rgb
 from codecbench.core.plugins import Registry
@@ -22,6 +22,8 @@ from codecbench.datasets.folder import FolderDataset
 from codecbench.evaluators.leaderboard_checks import validate_file, validate_frame
 from codecbench.evaluators.leaderboard_merge import MergeError, merge_leaderboards
 from codecbench.evaluators.runner import run_evaluation
+
+pytestmark = pytest.mark.no_frameworks
 
 CR_MESSAGE = "first line\rsecond line"
 
@@ -41,7 +43,7 @@ HOSTILE = [
 
 
 def _run_cli(*args):
-    result = CliRunner().invoke(cli, list(args))
+    result = CliRunner().invoke(build_cli(), list(args))
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result

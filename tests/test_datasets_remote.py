@@ -19,7 +19,9 @@ from codecbench.datasets.cifar import UnsafePickleError, load_batch
 from codecbench.datasets.download import ChecksumError
 from codecbench.datasets.local_layouts import LAYOUTS, LayoutError, LocalLayoutDataset
 from codecbench.datasets.remote import DatasetUnavailableError, RemoteDataset
-from conftest import SAMPLE_DIR, run_cli
+from helpers import SAMPLE_DIR, run_cli
+
+pytestmark = pytest.mark.no_frameworks
 
 
 def png_bytes(name: str, size=(48, 40)) -> bytes:
@@ -29,7 +31,7 @@ def png_bytes(name: str, size=(48, 40)) -> bytes:
     return buffer.getvalue()
 
 
-def test_catalog_has_every_dataset_of_the_issue():
+def test_catalog_has_every_survey_dataset():
     names = {entry.name for entry in CATALOG}
     assert names == {"kodak", "clic2020-professional-valid", "clic2020-mobile-valid", "tecnick",
                      "div2k-valid-hr", "coco-val2017", "cifar10-test"}
@@ -161,7 +163,7 @@ def test_cli_datasets_list_and_offline_run(tmp_path):
 
 @pytest.mark.slow
 def test_run_on_kodak_placed_by_hand(tmp_path):
-    """Acceptance: with a local copy placed as documented, `run --dataset kodak` runs."""
+    """With a local copy placed as documented, `run --dataset kodak` runs."""
     env = {"CODECBENCH_DATA": str(tmp_path / "cache")}
     files = tmp_path / "cache" / "kodak" / "files"
     files.mkdir(parents=True)

@@ -14,6 +14,8 @@ from codecbench.datasets.archives import UnsafeArchiveError, extract
 from codecbench.datasets.cache import data_dir
 from codecbench.datasets.download import ChecksumError, DownloadError, download
 
+pytestmark = pytest.mark.no_frameworks
+
 
 def test_download_verifies_and_is_atomic(server, tmp_path):
     body = os.urandom(300_000)

@@ -28,6 +28,8 @@ from codecbench.datasets.catalog import RemoteFile, RemoteSpec
 from codecbench.datasets.download import ChecksumError, DownloadError, download
 from codecbench.datasets.remote import DatasetUnavailableError, RemoteDataset
 
+pytestmark = pytest.mark.no_frameworks
+
 MB = 1_000_000
 
 
@@ -422,9 +424,9 @@ def test_verify_needs_the_files_and_their_count_not_only_checksums(hostile, tmp_
 
 
 def _cli(*args: str):
-    from codecbench.core.cli import cli
+    from codecbench.core.cli import build_cli
 
-    result = CliRunner().invoke(cli, list(args))
+    result = CliRunner().invoke(build_cli(), list(args))
     uncaught = result.exception if not isinstance(result.exception, SystemExit) else None
     return result.exit_code, result.output, uncaught
 

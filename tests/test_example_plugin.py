@@ -13,7 +13,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REPO_ROOT, run_cli
+from helpers import REPO_ROOT, run_cli
 
 EXAMPLE_DIR = REPO_ROOT / "examples" / "codecbench-plugin-example"
 
@@ -28,7 +28,7 @@ def example_installed() -> bool:
     return True
 
 
-pytestmark = pytest.mark.skipif("not example_installed()")
+pytestmark = [pytest.mark.no_frameworks, pytest.mark.skipif("not example_installed()")]
 
 
 def test_example_plugin_conforms():

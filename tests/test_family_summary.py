@@ -7,6 +7,8 @@ import pytest
 
 from codecbench.evaluators.family_summary import family_summary
 
+pytestmark = pytest.mark.no_frameworks
+
 
 def _curve(codec, family, bpp, psnr, ssim):
     return pd.DataFrame({"dataset": "d", "codec": codec, "family": family, "bpp": bpp,

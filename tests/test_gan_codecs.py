@@ -1,6 +1,7 @@
 """GAN-family codecs on the shipped weights: torch/hific, torch/hific-omgd,
 torch/agustsson2019-gc — real files, any size, rate rising with the rate point on real
-photos, GC's coded symbols, OMGD's student vs its teacher, and the issue's run."""
+photos, GC's coded symbols, OMGD's student vs its teacher, and the family next to the CNN
+hyperprior and JPEG in one run."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from codecbench.plugins.learned_models import GENERATIVE_MODELS, LEARNED_MODELS 
 from codecbench.plugins.torch import weights as weights_io  # noqa: E402
 from codecbench.plugins.torch.codecs import TorchLearnedCodec  # noqa: E402
 from codecbench.plugins.torch.generative_codecs import TorchGenerativeCodec  # noqa: E402
-from conftest import invoke_cli  # noqa: E402
+from helpers import invoke_cli  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402
 
 GC = GENERATIVE_MODELS["agustsson2019-gc"]
@@ -160,7 +161,8 @@ def test_omgd_student_is_smaller_and_tracks_its_teacher():
 
 @pytest.mark.slow
 def test_gan_family_next_to_cnn_and_jpeg_in_one_leaderboard(small_photo_dir, tmp_path):
-    """The issue's command (on three sample crops) and the survey-style summary."""
+    """GAN codecs next to the CNN hyperprior and JPEG in one run (on three sample crops) and
+    the survey-style summary."""
     out = tmp_path / "run"
     result = invoke_cli("run", "--codec", "torch/*gc*", "--codec", "torch/hific*", "--codec",
                      "torch/bmshj2018-hyperprior", "--codec", "jpeg", "--dataset",

@@ -18,6 +18,8 @@ from codecbench.datasets.builtin import sample_dataset
 from codecbench.datasets.folder import FolderDataset
 from codecbench.evaluators.runner import RunConfigError, run_evaluation
 
+pytestmark = pytest.mark.no_frameworks
+
 
 @pytest.fixture(scope="module")
 def registry():
@@ -31,7 +33,7 @@ def metrics(registry):
 
 
 def test_jpeg_q75_on_sample_set_equals_direct_pillow(registry, tmp_path):
-    """Acceptance: bpp and PSNR of JPEG q75 on the sample set equal a direct Pillow computation."""
+    """bpp and PSNR of JPEG q75 on the sample set equal a direct Pillow computation."""
     dataset = sample_dataset()
     summary = run_evaluation([registry.get("codecs", "jpeg")], dataset, metrics(registry),
                              tmp_path / "run", qualities=["75"], progress=False)

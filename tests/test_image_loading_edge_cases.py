@@ -13,7 +13,9 @@ import pytest
 
 from codecbench.core.images import ImageLoadError, load_rgb
 from codecbench.datasets.folder import FolderDataset
-from conftest import SAMPLE_DIR
+from helpers import SAMPLE_DIR
+
+pytestmark = pytest.mark.no_frameworks
 
 # round(v / 257) against the high byte (what truncation keeps): 0x10FF → 17 (16),
 # 0xF000 → 239 (240), 0x0081 → 1 (0), 0xFE00 → 253 (254); equal for the others.

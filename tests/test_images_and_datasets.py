@@ -11,7 +11,9 @@ from PIL import Image
 from codecbench.core.images import ImageLoadError, load_rgb
 from codecbench.datasets.builtin import sample_dataset
 from codecbench.datasets.folder import DatasetNotFoundError, FolderDataset
-from conftest import SAMPLE_DIR
+from helpers import SAMPLE_DIR
+
+pytestmark = pytest.mark.no_frameworks
 
 
 def test_sample_dataset_is_the_six_bundled_photos():

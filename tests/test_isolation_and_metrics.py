@@ -23,7 +23,9 @@ from codecbench.datasets.folder import FolderDataset
 from codecbench.evaluators.run_lock import RunDirectoryInUse, RunLock
 from codecbench.evaluators.runner import RunConfigError, run_evaluation
 from codecbench.evaluators.task import measure
-from conftest import run_cli
+from helpers import run_cli
+
+pytestmark = pytest.mark.no_frameworks
 
 PLUGIN = {"faulty_plugin_module": """
     from faulty_plugins import register_codecs, register_metrics  # noqa: F401

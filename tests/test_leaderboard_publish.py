@@ -6,7 +6,9 @@ import re
 import pandas as pd
 import pytest
 
-from conftest import run_cli
+from helpers import run_cli
+
+pytestmark = pytest.mark.no_frameworks
 
 
 @pytest.fixture(scope="module")

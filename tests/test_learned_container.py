@@ -9,6 +9,8 @@ from codecbench.core.learned_container import (
     parse,
 )
 
+pytestmark = pytest.mark.no_frameworks
+
 
 def _file(**changes):
     fields = dict(codec="torch/bmshj2018-hyperprior", weights_id=bytes(range(8)), quality=3,

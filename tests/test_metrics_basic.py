@@ -10,6 +10,8 @@ import pytest
 from codecbench.core.metric import Measurement
 from codecbench.evaluators.metrics.basic import PSNR, BitsPerPixel, EstimatedBitsPerPixel
 
+pytestmark = pytest.mark.no_frameworks
+
 
 def test_psnr_matches_the_direct_formula_on_a_real_photo(photo):
     rng = np.random.default_rng(1)

@@ -21,7 +21,7 @@ from codecbench.evaluators.metrics.structural import (
     ms_ssim,
     ssim,
 )
-from conftest import SAMPLE_DIR
+from helpers import SAMPLE_DIR
 
 # (photo, top, left, height, width): odd and even sizes, sides divisible by 16 or not
 CASES = [

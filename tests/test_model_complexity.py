@@ -15,7 +15,7 @@ from codecbench.plugins.learned_models import (
     WAVEONE_MODELS,
 )
 from codecbench.plugins.model_complexity import complexity
-from conftest import run_cli
+from helpers import run_cli
 
 
 def test_every_model_and_rate_point_is_measured():

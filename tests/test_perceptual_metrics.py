@@ -15,7 +15,7 @@ from codecbench.core.metric import Measurement  # noqa: E402
 from codecbench.evaluators.metrics import perceptual_weights as pw  # noqa: E402
 from codecbench.evaluators.metrics.perceptual import DISTSMetric, LPIPSMetric  # noqa: E402
 from codecbench.plugins.torch import perceptual  # noqa: E402
-from conftest import run_cli  # noqa: E402
+from helpers import run_cli  # noqa: E402
 from perceptual_fixtures import write_random_perceptual_weights  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 import pytest
 
 from codecbench.core.plugins import (
@@ -10,7 +11,7 @@ from codecbench.core.plugins import (
     Registry,
     UnknownNameError,
 )
-from conftest import run_cli
+from helpers import run_cli
 
 GOOD = {
     "good_plugin": """
@@ -100,7 +101,7 @@ def test_load_plugins_env_limits_entry_points(fake_dists, monkeypatch):
     monkeypatch.setenv("CODECBENCH_LOAD_PLUGINS", "good, metrics-basic")
     registry = Registry(strict=True)
     registry.load_entry_points()
-    assert set(registry.plugins) == {"good", "metrics-basic"}
+    assert set(registry.plugins) == {"good", "metrics-basic", "commands-builtin"}  # always loaded
     assert registry.names("codecs") == ["test/zlib"]
 
 
@@ -132,7 +133,7 @@ def test_invalid_registration_is_reported():
 
 @pytest.mark.slow
 def test_cli_with_a_plugin_that_raises_at_import(fake_dists, tmp_path, small_photo_dir):
-    """Acceptance: the others still load and run; the message names the broken plugin."""
+    """The other plugins still load and run; the message names the broken plugin."""
     fake_dists("broken-dist", {"broken": "broken_plugin"}, BROKEN_IMPORT)
     listing = run_cli("plugins", cwd=tmp_path)
     assert listing.returncode == 0
@@ -164,3 +165,84 @@ def test_register_commands_adds_a_subcommand(fake_dists, tmp_path):
     assert "Say hello (from a plugin)" in run_cli("--help", cwd=tmp_path).stdout
     result = run_cli("hello", "codecs", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == "hello codecs"
+
+
+# -- commands: the built-in ones are a plugin too ----------------------------------------------
+
+BUILTIN_COMMANDS = {"run", "list", "plugins", "datasets", "leaderboard", "train", "convert"}
+
+
+def _command_plugin(name, *, fails=False):
+    """A plugin adding ``hello`` and ``run`` commands (``run`` clashes with the built-in)."""
+    import types
+
+    import click
+
+    from codecbench.core.hookspecs import hookimpl
+
+    plugin = types.ModuleType(name)
+
+    @hookimpl
+    def register_commands(cli):
+        @cli.command("run")
+        def run():
+            """A plugin's run."""
+
+        @cli.command(f"hello-{name}")
+        def hello():
+            """Say hello."""
+            click.echo("hello")
+
+        if fails:
+            raise RuntimeError("command registration failed")
+
+    plugin.register_commands = register_commands
+    return plugin
+
+
+def test_builtin_commands_are_always_loaded_and_come_through_the_hook():
+    from codecbench.core import cli as cli_module
+    from codecbench.core.cli import build_cli
+
+    registry = Registry(strict=True)
+    registry.load_entry_points(only=[])  # "load none" still loads the built-in commands
+    assert set(registry.plugins) == {"commands-builtin"}
+    assert registry.plugins["commands-builtin"].distribution == "codecbench"
+    group = build_cli(registry)
+    assert set(group.commands) == BUILTIN_COMMANDS
+    assert group.commands["run"] is cli_module.run
+    assert build_cli(registry) is not group  # a new group each time: nothing leaks
+
+
+def test_plugin_command_with_a_builtin_name_is_reported_not_used(capsys):
+    from codecbench.core import cli as cli_module
+    from codecbench.core.cli import build_cli
+
+    registry = Registry(strict=False)
+    # added before the built-in plugin, and its name sorts first: the built-in still wins
+    registry.add_plugin(_command_plugin("aaa"), "aaa", distribution="aaa-dist")
+    registry.load_entry_points(only=[])
+    group = build_cli(registry)
+    assert group.commands["run"] is cli_module.run
+    assert "hello-aaa" in group.commands  # its other command stays
+    err = capsys.readouterr().err
+    assert "warning: plugin 'aaa' (aaa-dist) registered a command named 'run'" in err
+    assert "plugin 'commands-builtin' (codecbench" in err
+    assert any("'run'" in e for e in registry.plugins["aaa"].errors)
+    strict = Registry(strict=True)
+    strict.load_entry_points(only=[])
+    strict.add_plugin(_command_plugin("bbb"), "bbb", distribution="bbb-dist")
+    with pytest.raises(click.ClickException, match="plugin 'bbb' \\(bbb-dist\\) registered"):
+        build_cli(strict)
+
+
+def test_failing_command_hook_adds_nothing(capsys):
+    from codecbench.core import cli as cli_module
+    from codecbench.core.cli import build_cli
+
+    registry = Registry(strict=False)
+    registry.load_entry_points(only=[])
+    registry.add_plugin(_command_plugin("half", fails=True), "half")
+    group = build_cli(registry)
+    assert set(group.commands) == BUILTIN_COMMANDS and group.commands["run"] is cli_module.run
+    assert "failed in register_commands: RuntimeError" in capsys.readouterr().err

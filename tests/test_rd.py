@@ -9,6 +9,8 @@ import pytest
 
 from codecbench.evaluators.rd import bd_rate, matched_rate_table, value_at_rate
 
+pytestmark = pytest.mark.no_frameworks
+
 
 def test_value_at_rate_interpolates_and_never_extrapolates():
     assert value_at_rate([0.2, 0.6, 1.0], [30.0, 34.0, 36.0], 0.4) == pytest.approx(32.0)

@@ -1,9 +1,12 @@
 """RD plots: real image files with one curve per codec, families apart, anchor marked."""
 
 import pandas as pd
+import pytest
 from PIL import Image
 
 from codecbench.evaluators.rd_plots import rd_figure, write_rd_plots
+
+pytestmark = pytest.mark.no_frameworks
 
 
 def _board():

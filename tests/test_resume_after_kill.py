@@ -12,6 +12,8 @@ import time
 import pandas as pd
 import pytest
 
+pytestmark = pytest.mark.no_frameworks
+
 PLUGIN = {"sleepy_plugin": """
     import codecs_for_tests as tc
     from codecbench import hookimpl

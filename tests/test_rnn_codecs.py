@@ -133,7 +133,7 @@ def test_shipped_weights_rate_grows_and_distortion_falls_with_iterations(monkeyp
                                                                          photo_index):
     """On real photos: bpp rises with every iteration and stays within the 0.125·k code
     budget (+ the header); PSNR rises through 8 iterations. Our small, briefly trained
-    models saturate after about 8 iterations (README), so beyond 8 the test only asks
+    models saturate after about 8 iterations (docs/results.md), so beyond 8 the test only asks
     that 16 iterations be no worse than 8 by more than 0.5 dB."""
     monkeypatch.delenv("CODECBENCH_TORCH_WEIGHTS", raising=False)
     codec = _shipped(slug)
@@ -153,11 +153,11 @@ def test_shipped_weights_rate_grows_and_distortion_falls_with_iterations(monkeyp
 @pytest.mark.slow
 def test_rnn_family_next_to_cnn_and_jpeg_in_one_leaderboard(small_photo_dir, tmp_path,
                                                            monkeypatch):
-    """The issue's run: ``--codec 'torch/toderici*' --codec 'torch/bls2017*' --codec jpeg``
+    """One run of ``--codec 'torch/toderici*' --codec 'torch/bls2017*' --codec jpeg``
     on real photos with the shipped weights, then the Markdown leaderboard."""
     import pandas as pd
 
-    from conftest import invoke_cli
+    from helpers import invoke_cli
 
     monkeypatch.delenv("CODECBENCH_TORCH_WEIGHTS", raising=False)
     for slug in ("toderici2016-lstm", "toderici2017-gru"):

@@ -19,7 +19,7 @@ from codecbench.plugins.torch.recurrent_training import (  # noqa: E402
     block_ssim_weights,
     train,
 )
-from conftest import invoke_cli  # noqa: E402
+from helpers import invoke_cli  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402
 
 

@@ -113,7 +113,7 @@ def test_a_run_shows_one_fid_and_kid_per_codec_and_quality(inception_weights, mo
     from codecbench.datasets.builtin import SAMPLE_DIR
     from codecbench.plugins.classic.pillow_codecs import PillowJpeg
     from codecbench.plugins.torch import inception
-    from conftest import invoke_cli
+    from helpers import invoke_cli
 
     monkeypatch.setenv(pw.WEIGHTS_ENV, str(inception_weights))
     inception.fid_inception.cache_clear()

@@ -32,6 +32,8 @@ from codecbench.testing import (
     file_access_log,
 )
 
+pytestmark = pytest.mark.no_frameworks
+
 # -- codecs ---------------------------------------------------------------------------------
 
 

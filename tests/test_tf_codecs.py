@@ -160,7 +160,7 @@ def test_converted_tf_weights_file_codes_like_load_time_conversion(tiny, tiny_we
                                                                    tmp_path, monkeypatch):
     """``codecbench convert`` output: same latents strings as converting at load time,
     its tables stored (not rebuilt), its own weights id."""
-    from conftest import invoke_cli
+    from helpers import invoke_cli
 
     result = invoke_cli("convert", "torch/bmshj2018-hyperprior", "tf/bmshj2018-hyperprior",
                      "--quality", "2", "--out", str(tmp_path),
@@ -183,7 +183,7 @@ def test_converted_tf_weights_file_codes_like_load_time_conversion(tiny, tiny_we
 
 
 def test_convert_refuses_mismatched_codecs(tiny_weights, tmp_path):
-    from conftest import invoke_cli
+    from helpers import invoke_cli
 
     result = invoke_cli("convert", "torch/mbt2018-mean", "tf/bmshj2018-hyperprior",
                      "--quality", "1", "--out", str(tmp_path),
@@ -197,11 +197,11 @@ def test_convert_refuses_mismatched_codecs(tiny_weights, tmp_path):
 
 @pytest.mark.slow
 def test_torch_and_tf_twins_in_one_leaderboard(small_photo_dir, tmp_path, monkeypatch):
-    """The issue's side-by-side run, in two worker processes that each load torch and TF
-    (the parity tests load both in one process); rows with encode/decode times."""
+    """Torch and TF twins side by side in one run, in two worker processes that each load
+    torch and TF (the parity tests load both in one process); rows with encode/decode times."""
     import pandas as pd
 
-    from conftest import run_cli
+    from helpers import run_cli
 
     monkeypatch.delenv("CODECBENCH_TORCH_WEIGHTS", raising=False)
     monkeypatch.delenv("CODECBENCH_TF_WEIGHTS", raising=False)

@@ -25,7 +25,7 @@ from codecbench.plugins.tf import convert_paths  # noqa: E402
 from codecbench.plugins.tf.generative_codecs import TFGenerativeCodec  # noqa: E402
 from codecbench.plugins.torch import weights as weights_io  # noqa: E402
 from codecbench.plugins.torch.generative_codecs import TorchGenerativeCodec  # noqa: E402
-from conftest import invoke_cli  # noqa: E402
+from helpers import invoke_cli  # noqa: E402
 
 GC = GENERATIVE_MODELS["agustsson2019-gc"]
 PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))

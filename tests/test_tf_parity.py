@@ -1,7 +1,7 @@
 """Cross-framework parity of every shipped rate point on the real sample photos.
 
 ``tf/<model>`` runs the shipped ``torch/<model>`` weights converted at load time. Stated
-tolerances (measured margins in the README):
+tolerances (measured margins in docs/tf-codecs.md and docs/results.md):
 
 * latents: the continuous ``y`` of both analysis transforms agree within 10⁻³ (absolute,
   float32 convolutions summed in another order); the coded integer symbols of ``y`` and
@@ -12,9 +12,9 @@ tolerances (measured margins in the README):
 * the entropy models' estimates agree within 0.5 % (exactly when no symbol flipped: a
   flipped symbol of a narrow Gaussian changes its −log2 p by tens of bits).
 
-Measured on all 6 photos × 15 rate points (README): |Δy| ≤ 8·10⁻⁵, symbols ≥ 99.998 %
-identical (z: 100 %), bytes −0.02 … −0.7 %, estimate −0.002 … +0.19 %, pixels within ±1
-≥ 99.97 %.
+Measured on all 6 photos × 15 rate points (docs/tf-codecs.md): |Δy| ≤ 8·10⁻⁵, symbols
+≥ 99.998 % identical (z: 100 %), bytes −0.02 … −0.7 %, estimate −0.002 … +0.19 %, pixels
+within ±1 ≥ 99.97 %.
 """
 
 import numpy as np
@@ -36,8 +36,8 @@ from codecbench.plugins.torch.codecs import TorchLearnedCodec  # noqa: E402
 pytestmark = pytest.mark.slow
 PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
 PARITY_PHOTOS = [PHOTOS[0], PHOTOS[3]]  # astronaut (portrait, flat areas), coastal rock (texture)
-"""Rate points 1, 3, 5 of each model (CI time; all 15 were measured, README), alternating
-between the two photos."""
+"""Rate points 1, 3, 5 of each model (CI time; all 15 were measured, docs/tf-codecs.md),
+alternating between the two photos."""
 SHIPPED = [(slug, quality) for slug, entry in LEARNED_MODELS.items()
            if entry.prior in TF_PRIORS and entry.family == "cnn"
            for quality in entry.qualities[::2]

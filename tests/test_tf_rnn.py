@@ -15,7 +15,7 @@ from codecbench.plugins.learned_models import RECURRENT_MODELS  # noqa: E402
 from codecbench.plugins.recurrent_codec import truncate  # noqa: E402
 from codecbench.plugins.tf.recurrent_codecs import TFRecurrentCodec  # noqa: E402
 from codecbench.plugins.torch.recurrent_codecs import TorchRecurrentCodec  # noqa: E402
-from conftest import invoke_cli  # noqa: E402
+from helpers import invoke_cli  # noqa: E402
 from rnn_fixtures import photo, write_tiny_weights  # noqa: E402
 
 SLUGS = list(RECURRENT_MODELS)

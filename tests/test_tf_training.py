@@ -16,7 +16,7 @@ from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
 from codecbench.plugins.tf import convert  # noqa: E402
 from codecbench.plugins.tf.codecs import TFLearnedCodec  # noqa: E402
 from codecbench.plugins.tf.training import train  # noqa: E402
-from conftest import invoke_cli  # noqa: E402
+from helpers import invoke_cli  # noqa: E402
 from training_helpers import curves, tiny_config  # noqa: E402
 
 ENTRY = LEARNED_MODELS["mbt2018-mean"]

@@ -267,10 +267,11 @@ def test_zoo_adapter_without_weights_is_unavailable(monkeypatch):
 @pytest.mark.slow
 def test_run_puts_learned_and_classical_codecs_in_one_leaderboard(small_photo_dir, tmp_path,
                                                                    monkeypatch):
-    """The issue's acceptance command, on small real photos and two worker processes."""
+    """Learned and classical codecs in one run and one leaderboard, on small real photos and
+    two worker processes."""
     import pandas as pd
 
-    from conftest import run_cli
+    from helpers import run_cli
 
     monkeypatch.delenv("CODECBENCH_TORCH_WEIGHTS", raising=False)
     out = tmp_path / "run"

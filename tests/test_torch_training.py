@@ -14,7 +14,7 @@ pytest.importorskip("compressai")
 from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
 from codecbench.plugins.torch import weights as weights_io  # noqa: E402
 from codecbench.plugins.torch.training import TrainingError, train  # noqa: E402
-from conftest import run_cli  # noqa: E402
+from helpers import run_cli  # noqa: E402
 from training_helpers import curves, tiny_config  # noqa: E402
 
 ENTRY = LEARNED_MODELS["bmshj2018-hyperprior"]

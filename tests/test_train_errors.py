@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import invoke_cli
+from helpers import invoke_cli
 
 TORCH_CODEC = "torch/bmshj2018-hyperprior"
 TORCH_TINY = ["--quality", "3", "--channels", "8", "8", "--steps", "1", "--batch-size", "1",

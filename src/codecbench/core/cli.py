@@ -1,8 +1,12 @@
 """The ``codecbench`` command line.
 
 Plugins are loaded once at start-up (cheap by contract: registering never
-imports torch or tensorflow); plugins may add subcommands through the
-``register_commands(cli)`` hook.
+imports torch or tensorflow). Every subcommand comes through the
+``register_commands(cli)`` hook, the built-in ones included: the commands defined
+here and in ``leaderboard_command``, ``train_command`` and ``convert_command`` are
+added by the built-in plugin ``commands-builtin``
+(:mod:`codecbench.core.builtin_commands`), which is always loaded. :func:`build_cli`
+makes the whole command line (for embedding and tests); :func:`main` runs it.
 """
 
 from __future__ import annotations
@@ -15,8 +19,6 @@ from pathlib import Path
 import click
 
 from codecbench.core.codec import quality_key
-from codecbench.core.convert_command import convert
-from codecbench.core.leaderboard_command import leaderboard
 from codecbench.core.plugins import (
     KINDS,
     NameConflictError,
@@ -25,7 +27,6 @@ from codecbench.core.plugins import (
     UnknownNameError,
     get_registry,
 )
-from codecbench.core.train_command import train
 
 DEFAULT_RESULTS_DIR = Path("codecbench-results")
 
@@ -41,16 +42,40 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="codecbench", prog_name="codecbench")
-def cli():
-    """Evaluate image codecs (classical and learned) on image datasets."""
+def _top_level_group() -> click.Group:
+    """A new ``codecbench`` group without subcommands (plugins add them)."""
+
+    @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+    @click.version_option(package_name="codecbench", prog_name="codecbench")
+    def codecbench():
+        """Evaluate image codecs (classical and learned) on image datasets."""
+
+    return codecbench
+
+
+def build_cli(registry: Registry | None = None) -> click.Group:
+    """The ``codecbench`` command line: a new top-level group with every plugin's
+    subcommands, added through the ``register_commands`` hook of ``registry`` (default:
+    the process-wide one), the built-in plugin ``commands-builtin`` first.
+
+    A new group each call, so that commands of one registry never leak into another.
+    A plugin that fails to load in strict mode (``CODECBENCH_STRICT_PLUGINS=1``) is a
+    :class:`click.ClickException` with the one-line message.
+    """
+    if registry is None:
+        registry = _registry()
+    group = _top_level_group()
+    try:
+        registry.register_commands(group)
+    except PluginLoadError as exc:  # strict mode: a failing hook or a clashing command
+        raise click.ClickException(str(exc)) from None
+    return group
 
 
 # -- plugins / list -----------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins(as_json):
     """Installed plugins, their versions, what each registered, and load errors."""
@@ -105,7 +130,7 @@ def _describe_conflict(kind: str, name: str, registry: Registry) -> dict:
             "error": registry.conflict_message(kind, name)}
 
 
-@cli.command("list")
+@click.command("list")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(kind, as_json):
@@ -220,7 +245,7 @@ def _find_resumable(fingerprint: dict) -> Path | None:
     return None
 
 
-@cli.command()
+@click.command()
 @click.option("--codec", "codec_patterns", multiple=True,
               help="Codec name or shell pattern ('torch/*'); repeatable. Default: all available.")
 @click.option("--quality", "qualities", multiple=True,
@@ -331,15 +356,14 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, metric_name
         sys.exit(1)
 
 
-# -- leaderboard: see leaderboard_command.py -------------------------------------------
-
-cli.add_command(leaderboard)
+# -- leaderboard, train, convert: see leaderboard_command.py, train_command.py and
+# convert_command.py -------------------------------------------------------------------
 
 
 # -- datasets -----------------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def datasets():
     """List, download, verify and locate datasets."""
 
@@ -456,18 +480,11 @@ def datasets_info(name):
     click.echo(json.dumps(record, indent=2, default=str))
 
 
-cli.add_command(train)
-cli.add_command(convert)
-
-
 def main(argv=None):
-    """Console-script entry point."""
+    """Console-script entry point: load the plugins, build the command line, run it."""
     try:
-        registry = _registry()
-        registry.register_commands(cli)
-    except (click.ClickException, PluginLoadError) as exc:
-        if not isinstance(exc, click.ClickException):
-            exc = click.ClickException(str(exc))
+        group = build_cli()
+    except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    cli.main(args=argv, prog_name="codecbench")
+    group.main(args=argv, prog_name="codecbench")

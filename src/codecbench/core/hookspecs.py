@@ -21,8 +21,8 @@ Registration must be cheap: do not import torch or tensorflow, load weights or
 touch the network while registering. Do that on first use (``encode``,
 ``decode`` or iteration).
 
-Every built-in codec, dataset and metric is registered through these same
-hooks and the same entry-point group.
+Every built-in codec, dataset, metric and subcommand is registered through these
+same hooks and the same entry-point group.
 """
 
 from __future__ import annotations
@@ -91,6 +91,17 @@ def register_commands(cli):
     """Add subcommands to the ``codecbench`` command line.
 
     ``cli`` is the top-level :class:`click.Group`; decorate new commands with
-    ``@cli.command()``. Imports needed by the command belong inside the command
-    function, so that ``codecbench --help`` stays fast.
+    ``@cli.command()`` (or ``cli.add_command(command)``). Imports needed by the command
+    belong inside the command function, so that ``codecbench --help`` stays fast.
+
+    codecbench's own commands (``run``, ``list``, ``plugins``, ``datasets``,
+    ``leaderboard``, ``train``, ``convert``) come through this same hook, from the
+    built-in plugin ``commands-builtin`` (:mod:`codecbench.core.builtin_commands`).
+    That plugin is always loaded, even when ``CODECBENCH_LOAD_PLUGINS`` does not name
+    it: the variable chooses which codecs, datasets and metrics are on offer, and
+    dropping the built-in commands with them would leave a command line that can do
+    nothing (we chose that over a fallback that re-adds the commands outside the hook,
+    so that there is one way commands arrive). Its hook runs first; a plugin command
+    with a name already taken (built-in, or from a plugin that ran before) is reported,
+    naming the plugin, and ignored: it never replaces the existing command.
     """

@@ -3,7 +3,8 @@
 * Every module exposed in the entry-point group ``codecbench`` is a plugin,
   built-in ones included (they are declared in codecbench's own pyproject).
 * ``CODECBENCH_LOAD_PLUGINS=a,b`` loads only the entry points named ``a`` and
-  ``b`` (an empty value loads none).
+  ``b`` (an empty value loads none), plus the built-in commands plugin
+  ``commands-builtin``, which is always loaded (:data:`ALWAYS_LOADED`).
 * A plugin that raises on import or while registering is skipped, with a
   warning on stderr naming the plugin, its distribution and the error; what
   it registered in that hook is discarded. ``CODECBENCH_STRICT_PLUGINS=1``
@@ -17,6 +18,9 @@
   request that would include it fails: the name itself, a pattern matching it, and
   "all of that kind" (:meth:`Registry.all`, :meth:`Registry.codecs`,
   :meth:`Registry.metrics`).
+* A plugin command whose name is already taken (a built-in command, or one of a
+  plugin loaded before) does not replace it: a warning names the plugin, and its
+  command is ignored (an error in strict mode).
 """
 
 from __future__ import annotations
@@ -38,6 +42,14 @@ from codecbench.core.dataset import Dataset
 from codecbench.core.metric import Metric
 
 KINDS = ("codecs", "datasets", "metrics")
+
+BUILTIN_COMMANDS_PLUGIN = "commands-builtin"
+# Entry points loaded whatever CODECBENCH_LOAD_PLUGINS (or ``only``) says, by name and the
+# module codecbench itself declares for it. Only the built-in commands: the variable picks
+# which codecs, datasets and metrics are on offer, and a command line without ``run``,
+# ``list`` or ``plugins`` would serve no one who sets it. It registers no codec, dataset
+# or metric, so loading it changes nothing the variable selects.
+ALWAYS_LOADED = {BUILTIN_COMMANDS_PLUGIN: "codecbench.core.builtin_commands"}
 _KIND_TYPES: dict[str, type[Any]] = {"codecs": Codec, "datasets": Dataset, "metrics": Metric}
 
 
@@ -120,7 +132,8 @@ class Registry:
         """Import and register every entry point of group ``codecbench``.
 
         ``only`` (default: ``CODECBENCH_LOAD_PLUGINS`` split on commas, when set)
-        limits loading to those entry-point names.
+        limits loading to those entry-point names, and to :data:`ALWAYS_LOADED`
+        (the built-in commands), which load in any case.
         """
         from_env = only is None and "CODECBENCH_LOAD_PLUGINS" in os.environ
         if from_env:
@@ -134,7 +147,8 @@ class Registry:
             _warn(f"{source} names no installed plugin {', '.join(map(repr, unknown))}; "
                   f"installed entry points: {installed}")
         for entry_point in sorted(entry_points, key=lambda ep: ep.name):
-            if wanted is not None and entry_point.name not in wanted:
+            if (wanted is not None and entry_point.name not in wanted
+                    and ALWAYS_LOADED.get(entry_point.name) != entry_point.value):
                 continue
             dist = entry_point.dist
             info = PluginInfo(
@@ -232,13 +246,51 @@ class Registry:
         _warn(message)
 
     def register_commands(self, cli: object) -> None:
-        """Let every plugin add subcommands to ``cli``."""
-        for impl in self.manager.hook.register_commands.get_hookimpls():
+        """Let every plugin add subcommands to ``cli`` (a :class:`click.Group`).
+
+        The built-in commands plugin runs first, then the others in loading order. A
+        command name already taken (by a built-in command or an earlier plugin) keeps
+        its command: the plugin that replaced (or removed) it is reported, naming both
+        plugins, and its command is dropped (:class:`PluginLoadError` in strict mode).
+        A hook that raises is reported like any plugin failure, and the commands it
+        added are discarded.
+        """
+        impls = sorted(self.manager.hook.register_commands.get_hookimpls(),
+                       key=lambda impl: impl.plugin_name != BUILTIN_COMMANDS_PLUGIN)
+        commands = getattr(cli, "commands", None)  # a click.Group's subcommands, by name
+        if not isinstance(commands, dict):
+            commands = None
+        owners = {name: "" for name in commands or ()}  # there before any plugin
+        for impl in impls:
             info = self.plugins[impl.plugin_name]
+            before = dict(commands) if commands is not None else {}
             try:
                 impl.function(*[cli if a == "cli" else None for a in impl.argnames])
             except Exception as exc:  # noqa: BLE001
+                if commands is not None:
+                    commands.clear()
+                    commands.update(before)
                 self._fail(info, "register_commands", exc)
+                continue
+            if commands is None:
+                continue
+            for name, command in before.items():
+                if commands.get(name) is not command:
+                    commands[name] = command
+                    self._command_clash(info, name, owners[name])
+            for name in commands:
+                owners.setdefault(name, info.name)
+
+    def _command_clash(self, info: PluginInfo, name: str, owner: str) -> None:
+        first = self.plugins[owner].label if owner in self.plugins else "codecbench"
+        message = (f"{info.label} registered a command named {name!r}, which {first} "
+                   f"already provides; {name!r} stays {first}'s command and this plugin's "
+                   "is ignored (rename it)")
+        if message not in info.errors:
+            info.errors.append(message)
+        if self.strict:
+            raise PluginLoadError(message)
+        _warn(message)
 
     # -- lookups ---------------------------------------------------------------
 
