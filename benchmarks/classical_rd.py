@@ -1,4 +1,4 @@
-"""Classical codecs at matched rates on the sample set (the README's table).
+"""Classical codecs at matched rates on the sample set (the table in docs/results.md).
 
 Runs (or resumes) ``codecbench run`` with every available classical codec and all metrics
 on the bundled sample set, then reads PSNR and MS-SSIM-dB off each codec's mean RD curve

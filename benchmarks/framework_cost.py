@@ -1,4 +1,4 @@
-"""Torch and TensorFlow twins side by side on the sample set (the README's table).
+"""Torch and TensorFlow twins side by side on the sample set (the table in docs/results.md).
 
 Runs (or resumes) ``codecbench run`` with ``torch/<model>`` and ``tf/<model>`` for the
 three CNN models (the TF codecs run the shipped torch weights, converted at load time),

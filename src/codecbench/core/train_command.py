@@ -51,7 +51,7 @@ def train(codec_name, out, lr_milestones, time_limit, no_progress, **options):
     """Train CODEC (e.g. torch/bmshj2018-hyperprior) on a folder of images.
 
     Checkpoints, resume, CSV training curves; at the end the weights
-    (weights.safetensors) and training.json are written into the run folder.
+    (<model>-q<Q>.safetensors) and training.json are written into the run folder.
     """
     registry = get_registry()
     try:

@@ -1,7 +1,7 @@
 """Where the perceptual metrics find their pretrained weights (framework-free).
 
 LPIPS, DISTS, FID and KID are functions of networks pretrained on ImageNet, whose
-weights cannot be downloaded here and are not ours to ship. Each file is looked up, first
+weights codecbench never downloads and are not ours to ship. Each file is looked up, first
 match wins, in:
 
 1. every folder of ``CODECBENCH_PERCEPTUAL_WEIGHTS`` (``os.pathsep``-separated);
