@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.core.learned_container import ContainerError
 from codecbench.plugins import categorical_codes
 from codecbench.plugins.generative_codec import GenerativeCodec, LoadedGenerative
 from codecbench.plugins.learned_models import GenerativeModel
 from codecbench.plugins.tf import convert_paths
 from codecbench.plugins.tf.framework import TensorFlowFramework
+from codecbench.plugins.tf.index_coding import decode_index, encode_index
 from codecbench.plugins.tf.recurrent_codecs import TF_FORMAT, write_tf_recurrent
 from codecbench.plugins.torch import generative_codecs as torch_generative
 from codecbench.plugins.torch import weights as torch_weights
@@ -84,32 +84,11 @@ class TFGenerativeCodec(TensorFlowFramework, GenerativeCodec):
         return range_coder_lookup(probabilities)
 
     def _encode_symbols(self, symbols: np.ndarray, tables) -> bytes:
-        import tensorflow as tf
-        import tensorflow_compression as tfc
-
-        indexes = categorical_codes.channel_indexes(symbols.shape)
-        with tf.device("/CPU:0"):
-            handle = tfc.create_range_encoder([], tables)
-            handle = tfc.entropy_encode_index(handle, indexes.astype(np.int32),
-                                              symbols.astype(np.int32))
-            return tfc.entropy_encode_finalize(handle).numpy()
+        return encode_index(symbols, categorical_codes.channel_indexes(symbols.shape), tables)
 
     def _decode_symbols(self, string: bytes, shape: tuple[int, ...], tables) -> np.ndarray:
-        import tensorflow as tf
-        import tensorflow_compression as tfc
-
-        indexes = categorical_codes.channel_indexes(shape).astype(np.int32)
-        with tf.device("/CPU:0"):
-            try:
-                handle = tfc.create_range_decoder(string, tables)
-                handle, values = tfc.entropy_decode_index(handle, indexes, shape, tf.int32)
-                finished = bool(tfc.entropy_decode_finalize(handle))
-            except tf.errors.InvalidArgumentError:
-                finished = False
-            if not finished:
-                raise ContainerError("corrupt symbol string: the range decoder did not finish "
-                                     "cleanly")
-        return values.numpy().astype(np.int64)
+        indexes = categorical_codes.channel_indexes(shape)
+        return decode_index(string, indexes, tables, "symbol").astype(np.int64)
 
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:
         """``codecbench convert torch/<slug> tf/<slug>``: the TF-layout weights file."""

@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from codecbench.core.atomic import atomic_path
-from codecbench.core.learned_container import ContainerError
 from codecbench.plugins import binary_codes
 from codecbench.plugins.learned_models import RecurrentModel
 from codecbench.plugins.recurrent_codec import LoadedRecurrent, RecurrentCodec
 from codecbench.plugins.tf import convert_paths
 from codecbench.plugins.tf.framework import TensorFlowFramework
+from codecbench.plugins.tf.index_coding import decode_index, encode_index
 from codecbench.plugins.torch import recurrent_weights
 from codecbench.plugins.torch import weights as torch_weights
 
@@ -100,31 +100,10 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
         return range_coder_lookup(zero_frequencies)
 
     def _encode_bits(self, bits: np.ndarray, indexes: np.ndarray, tables) -> bytes:
-        import tensorflow as tf
-        import tensorflow_compression as tfc
-
-        with tf.device("/CPU:0"):
-            handle = tfc.create_range_encoder([], tables)
-            handle = tfc.entropy_encode_index(handle, indexes.astype(np.int32),
-                                              bits.astype(np.int32))
-            return tfc.entropy_encode_finalize(handle).numpy()
+        return encode_index(bits, indexes, tables)
 
     def _decode_bits(self, string: bytes, indexes: np.ndarray, tables) -> np.ndarray:
-        import tensorflow as tf
-        import tensorflow_compression as tfc
-
-        with tf.device("/CPU:0"):
-            try:
-                handle = tfc.create_range_decoder(string, tables)
-                handle, values = tfc.entropy_decode_index(handle, indexes.astype(np.int32),
-                                                          indexes.shape, tf.int32)
-                finished = bool(tfc.entropy_decode_finalize(handle))
-            except tf.errors.InvalidArgumentError:
-                finished = False
-            if not finished:
-                raise ContainerError("corrupt code string: the range decoder did not finish "
-                                     "cleanly")
-        return values.numpy().astype(np.uint8)
+        return decode_index(string, indexes, tables, "code").astype(np.uint8)
 
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:
         """``codecbench convert torch/<slug> tf/<slug>``: the TF-layout weights file (one for
