@@ -18,6 +18,10 @@ from helpers import SAMPLE_DIR, TESTS_DIR, make_distribution
 # Test-only codecs live in an importable module so that spawned workers can unpickle them.
 sys.path.insert(0, str(TESTS_DIR))
 
+# ``weights_dir`` / ``with_weights``: random perceptual-network weights (torch imported only
+# by the tests that use them)
+pytest_plugins = ["perceptual_fixtures"]
+
 
 @pytest.fixture
 def server():

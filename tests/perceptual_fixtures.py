@@ -1,9 +1,12 @@
 """Randomly initialised perceptual-network weights saved under the names the plugins
-look for (the ImageNet weights cannot be downloaded here)."""
+look for (codecbench never downloads the ImageNet weights), and the fixtures that point
+the plugins at them."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 
 def random_backbone(net: str, seed: int) -> dict:
@@ -38,3 +41,26 @@ def write_random_perceptual_weights(folder: Path, nets=("alex", "vgg")) -> Path:
                     "beta": 0.1 + 0.01 * torch.randn(1, total, 1, 1, generator=generator)},
                    folder / pw.DISTS_HEAD.name)
     return folder
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory):
+    """A folder of random LPIPS/DISTS weights, made once per test module."""
+    return write_random_perceptual_weights(tmp_path_factory.mktemp("perceptual-weights"))
+
+
+@pytest.fixture
+def with_weights(weights_dir, monkeypatch, tmp_path):
+    """The perceptual plugins find the random weights (and no torch.hub cache, on the CPU);
+    their cached networks are rebuilt before and after the test."""
+    from codecbench.evaluators.metrics import perceptual_weights as pw
+    from codecbench.plugins.torch import perceptual
+
+    monkeypatch.setenv(pw.WEIGHTS_ENV, str(weights_dir))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.delenv("CODECBENCH_TORCH_DEVICE", raising=False)
+    perceptual.lpips_network.cache_clear()
+    perceptual.dists_network.cache_clear()
+    yield weights_dir
+    perceptual.lpips_network.cache_clear()
+    perceptual.dists_network.cache_clear()

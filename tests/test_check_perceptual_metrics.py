@@ -16,30 +16,9 @@ pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
 from codecbench.core.plugins import Registry  # noqa: E402
-from codecbench.evaluators.metrics import perceptual_weights as pw  # noqa: E402
 from codecbench.testing import check_metric, sample_crops  # noqa: E402
-from perceptual_fixtures import write_random_perceptual_weights  # noqa: E402
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    return write_random_perceptual_weights(tmp_path_factory.mktemp("perceptual-weights"))
-
-
-@pytest.fixture
-def with_weights(weights_dir, monkeypatch, tmp_path):
-    from codecbench.plugins.torch import perceptual
-
-    monkeypatch.setenv(pw.WEIGHTS_ENV, str(weights_dir))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    monkeypatch.delenv("CODECBENCH_TORCH_DEVICE", raising=False)
-    perceptual.lpips_network.cache_clear()
-    perceptual.dists_network.cache_clear()
-    yield weights_dir
-    perceptual.lpips_network.cache_clear()
-    perceptual.dists_network.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -16,24 +16,7 @@ from codecbench.evaluators.metrics import perceptual_weights as pw  # noqa: E402
 from codecbench.evaluators.metrics.perceptual import DISTSMetric, LPIPSMetric  # noqa: E402
 from codecbench.plugins.torch import perceptual  # noqa: E402
 from helpers import run_cli  # noqa: E402
-from perceptual_fixtures import write_random_perceptual_weights  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def weights_dir(tmp_path_factory):
-    return write_random_perceptual_weights(tmp_path_factory.mktemp("perceptual-weights"))
-
-
-@pytest.fixture
-def with_weights(weights_dir, monkeypatch, tmp_path):
-    monkeypatch.setenv(pw.WEIGHTS_ENV, str(weights_dir))
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
-    perceptual.lpips_network.cache_clear()
-    perceptual.dists_network.cache_clear()
-    yield weights_dir
-    perceptual.lpips_network.cache_clear()
-    perceptual.dists_network.cache_clear()
 
 
 def _distorted(image: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
