@@ -93,26 +93,8 @@ def atomic_output(path: str | os.PathLike[str], mode: str = "wb", *,
         options = {}
     else:
         raise ValueError(f"mode must be one of {_TEXT_MODES + _BINARY_MODES}, not {mode!r}")
-    target = Path(path)
-    fd, tmp = _temporary(target)
-    try:
-        handle = os.fdopen(fd, mode, **options)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        with handle:
-            yield handle
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    if fsync:
-        _fsync_directory(target.parent)
+    with atomic_path(path, fsync=fsync) as tmp, open(tmp, mode, **options) as handle:
+        yield handle
 
 
 @contextlib.contextmanager
