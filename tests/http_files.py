@@ -6,7 +6,25 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
-class FileServer:
+class LocalServer:
+    """A threading HTTP server on 127.0.0.1 (a free port) for ``handler``; ``url``, ``close``."""
+
+    def serve(self, handler, poll_interval: float = 0.5, block_on_close: bool = True) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.block_on_close = block_on_close
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(poll_interval,),
+                                       daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class FileServer(LocalServer):
     """Serves ``files`` (path -> bytes) with Range support; ``cut_after`` drops connections."""
 
     def __init__(self):
@@ -46,13 +64,4 @@ class FileServer:
                     return
                 self.wfile.write(payload)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(Handler)

@@ -13,10 +13,9 @@ import json
 import os
 import re
 import tarfile
-import threading
 import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from click.testing import CliRunner
@@ -27,13 +26,14 @@ from codecbench.datasets.archives import UnsafeArchiveError, extract
 from codecbench.datasets.catalog import RemoteFile, RemoteSpec
 from codecbench.datasets.download import ChecksumError, DownloadError, download
 from codecbench.datasets.remote import DatasetUnavailableError, RemoteDataset
+from http_files import LocalServer
 
 pytestmark = pytest.mark.no_frameworks
 
 MB = 1_000_000
 
 
-class HostileServer:
+class HostileServer(LocalServer):
     """Serves ``routes`` (path -> handler function) on 127.0.0.1.
 
     A route is called with the request handler and writes whatever it likes; every route
@@ -64,18 +64,7 @@ class HostileServer:
                     pass  # the client gave up, as it should
                 self.close_connection = True
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.block_on_close = False
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.serve(Handler, poll_interval=0.05, block_on_close=False)
 
 
 @pytest.fixture
