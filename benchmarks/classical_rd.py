@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from codecbench.evaluators.rd import matched_rate_table
+from codecbench.report.rd import matched_rate_table
 
 CODECS = ["jpeg", "jpeg-444", "jpeg2000", "webp", "avif", "hevc-intra", "hevc-intra-420",
           "jpegxl", "ffmpeg-x265", "ffmpeg-av1"]

@@ -34,8 +34,8 @@ import numpy as np
 from paired_timing import harness_on_sample, timed
 from PIL import Image
 
+from codecbench.codecs.classic.pillow_codecs import PillowJpeg
 from codecbench.datasets.builtin import SAMPLE_DIR
-from codecbench.plugins.classic.pillow_codecs import PillowJpeg
 
 QUALITIES = PillowJpeg.qualities
 

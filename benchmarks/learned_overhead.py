@@ -28,11 +28,12 @@ import numpy as np
 import torch
 from paired_timing import harness_on_sample, timed
 
+from codecbench.codecs.learned import weights_locator
+from codecbench.codecs.learned.hyperprior.torch.codecs import TorchLearnedCodec
+from codecbench.codecs.learned.hyperprior.torch.pipeline import image_to_tensor, tensor_to_image
+from codecbench.codecs.learned.models import LEARNED_MODELS
+from codecbench.codecs.learned.torch import weights as weights_io
 from codecbench.datasets.builtin import sample_dataset
-from codecbench.plugins.learned_models import LEARNED_MODELS
-from codecbench.plugins.torch import weights as weights_io
-from codecbench.plugins.torch.codecs import TorchLearnedCodec
-from codecbench.plugins.torch.pipeline import image_to_tensor, tensor_to_image
 
 SLUG = "bmshj2018-hyperprior"
 
@@ -40,7 +41,7 @@ SLUG = "bmshj2018-hyperprior"
 def bare_loop(images) -> list[tuple[int, float, float]]:
     results = []
     for quality in LEARNED_MODELS[SLUG].qualities:
-        model, _ = weights_io.load_model(weights_io.find_weights(SLUG, quality))
+        model, _ = weights_io.load_model(weights_locator.find_weights("torch", SLUG, quality))
         for image in images:
             height, width = image.shape[:2]
             with torch.inference_mode():

@@ -19,9 +19,9 @@ import time
 import numpy as np
 from PIL import Image
 
-from codecbench.core.images import load_rgb
+from codecbench.api.images import load_rgb
 from codecbench.datasets.builtin import SAMPLE_DIR
-from codecbench.evaluators.metrics.structural import _ms_ssim, ms_ssim
+from codecbench.metrics.structural import _ms_ssim, ms_ssim
 
 
 def kodak_sized_pair() -> tuple[np.ndarray, np.ndarray]:

@@ -19,8 +19,8 @@ def harness_on_sample(codec, out_dir: Path, executor: str = "in-process"):
     isolated worker, the default of ``codecbench run``: adds the worker's start-up and the
     transfer of codec, image and row)."""
     from codecbench.datasets.builtin import sample_dataset
-    from codecbench.evaluators.metrics.basic import PSNR, BitsPerPixel
-    from codecbench.evaluators.runner import run_evaluation
+    from codecbench.harness.runner import run_evaluation
+    from codecbench.metrics.basic import PSNR, BitsPerPixel
 
     return run_evaluation([codec], sample_dataset(), [BitsPerPixel(), PSNR()], out_dir,
                           jobs=1, executor=executor, progress=False)

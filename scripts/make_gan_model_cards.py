@@ -1,7 +1,7 @@
 """Write the model cards of the shipped GAN-family models (``weights/<slug>.md``).
 
 Sources, all committed: ``weights/<slug>.training.json`` (what ``codecbench train``
-recorded, per rate point), ``plugins/model_complexity.json`` (measured parameters and
+recorded, per rate point), ``codecs/learned/model_complexity.json`` (measured parameters and
 MACs) and a fresh ``codecbench run`` on the bundled ``sample`` set of the GAN codecs,
 ``torch/mbt2018-mean`` (HiFiC's initialisation, the CNN reference at equal rate),
 JPEG, and — for OMGD — the online teacher (``hific-omgd-teacher-q2.safetensors`` run as
@@ -30,14 +30,14 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_rnn_model_cards import jpeg_psnr_at  # noqa: E402
+from shipped_weights import SHIPPED_WEIGHTS  # noqa: E402
 
-from codecbench.plugins.learned_models import (  # noqa: E402
+from codecbench.codecs.learned.complexity import complexity, markdown_lines  # noqa: E402
+from codecbench.codecs.learned.models import (  # noqa: E402
     GENERATIVE_MODELS,
     LEARNED_MODELS,
     WAVEONE_MODELS,
 )
-from codecbench.plugins.model_complexity import complexity, markdown_lines  # noqa: E402
-from codecbench.plugins.torch.weights import SHIPPED_WEIGHTS  # noqa: E402
 
 SLUGS = ("hific", "hific-omgd", "agustsson2019-gc", "rippel2017-waveone")
 BASE_METRICS = ("bpp", "bpp-estimate", "psnr", "ms-ssim")

@@ -22,11 +22,11 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from shipped_weights import SHIPPED_WEIGHTS
 
-from codecbench.evaluators.rd import bd_rate
-from codecbench.plugins.learned_models import LEARNED_MODELS
-from codecbench.plugins.model_complexity import markdown_lines
-from codecbench.plugins.torch.weights import SHIPPED_WEIGHTS
+from codecbench.codecs.learned.complexity import markdown_lines
+from codecbench.codecs.learned.models import LEARNED_MODELS
+from codecbench.report.rd import bd_rate
 
 METRICS = ("bpp", "bpp-estimate", "psnr", "ms-ssim")
 RECIPE = "scripts/train_shipped_weights.py"

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from make_model_cards import METRICS, evaluate
+from shipped_weights import SHIPPED_WEIGHTS
 
-from codecbench.evaluators.rd import bd_rate
-from codecbench.plugins.learned_models import RECURRENT_MODELS
-from codecbench.plugins.model_complexity import markdown_lines
-from codecbench.plugins.torch.weights import SHIPPED_WEIGHTS
+from codecbench.codecs.learned.complexity import markdown_lines
+from codecbench.codecs.learned.models import RECURRENT_MODELS
+from codecbench.report.rd import bd_rate
 
 REFERENCES = ("jpeg", "torch/bls2017-factorized", "torch/bmshj2018-hyperprior")
 ITERATIONS = (1, 2, 4, 8, 12, 16)

@@ -1,6 +1,6 @@
-"""Write ``src/codecbench/plugins/model_complexity.json``: parameters and MACs per pixel of
+"""Write ``src/codecbench/codecs/learned/model_complexity.json``: parameters and MACs per pixel of
 the encoder and decoder of every learned model at every rate point, measured with
-:mod:`codecbench.plugins.torch.complexity` (what ``codecbench list codecs --json`` and the
+:mod:`codecbench.codecs.learned.torch.complexity` (what ``codecbench list codecs --json`` and the
 model cards show without importing torch). ``tests/test_model_complexity.py`` re-measures
 and compares. Usage: ``python scripts/measure_model_complexity.py``.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from codecbench.plugins.model_complexity import COMPLEXITY_FILE
-from codecbench.plugins.torch.complexity import MEASURE_SIZE, all_models
+from codecbench.codecs.learned.complexity import COMPLEXITY_FILE
+from codecbench.codecs.learned.torch.complexity import MEASURE_SIZE, all_models
 
 
 def main():

@@ -1,4 +1,4 @@
-"""The recipe that trained the weights shipped in ``codecbench/plugins/torch/weights``.
+"""The recipe that trained the weights shipped in ``models/src/codecbench_models/weights``.
 
 Two phases of ``codecbench train``, every run of a phase in parallel on one device:
 

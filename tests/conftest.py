@@ -36,7 +36,7 @@ def server():
 @pytest.fixture
 def photo() -> np.ndarray:
     """A real photo crop with odd dimensions (97×131)."""
-    from codecbench.core.images import load_rgb
+    from codecbench.api.images import load_rgb
 
     return np.ascontiguousarray(load_rgb(SAMPLE_DIR / "coffee.png")[60:157, 200:331])
 
@@ -46,7 +46,7 @@ def small_photo_dir(tmp_path) -> Path:
     """Three small real-photo crops saved as PNG (fast full runs; >= 161 px for MS-SSIM)."""
     from PIL import Image
 
-    from codecbench.core.images import load_rgb
+    from codecbench.api.images import load_rgb
 
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from codecbench import hookimpl
-from codecbench.core.metric import Measurement, Metric
+from codecbench.api.metric import Measurement, Metric
 from codecs_for_tests import LosslessZlib, Sleepy
 
 

@@ -49,13 +49,13 @@ def invoke_cli(*args: str, env: dict | None = None) -> SimpleNamespace:
     """Run ``codecbench ARGS`` in this process (click's test runner): for commands whose
     heavy imports (torch, TensorFlow) the test process already paid for.
 
-    The command line is built as ``main()`` builds it (:func:`codecbench.core.cli.build_cli`:
+    The command line is built as ``main()`` builds it (:func:`codecbench.cli.main.build_cli`:
     every subcommand comes from a plugin's ``register_commands`` hook, the built-in ones
     from ``commands-builtin``), with the process-wide registry.
     """
     from click.testing import CliRunner
 
-    from codecbench.core.cli import build_cli
+    from codecbench.cli.main import build_cli
 
     result = CliRunner().invoke(build_cli(), list(args), env=env, catch_exceptions=False)
     return SimpleNamespace(returncode=result.exit_code, stdout=result.stdout,

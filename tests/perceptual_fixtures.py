@@ -25,8 +25,8 @@ def write_random_perceptual_weights(folder: Path, nets=("alex", "vgg")) -> Path:
     """Backbones, LPIPS heads and DISTS α/β in ``folder``; returns it."""
     import torch
 
-    from codecbench.evaluators.metrics import perceptual_weights as pw
-    from codecbench.plugins.torch import perceptual
+    from codecbench.metrics import perceptual_weights as pw
+    from codecbench.metrics.torch import networks as perceptual
 
     generator = torch.Generator().manual_seed(3)
     for net in nets:
@@ -53,8 +53,8 @@ def weights_dir(tmp_path_factory):
 def with_weights(weights_dir, monkeypatch, tmp_path):
     """The perceptual plugins find the random weights (and no torch.hub cache, on the CPU);
     their cached networks are rebuilt before and after the test."""
-    from codecbench.evaluators.metrics import perceptual_weights as pw
-    from codecbench.plugins.torch import perceptual
+    from codecbench.metrics import perceptual_weights as pw
+    from codecbench.metrics.torch import networks as perceptual
 
     monkeypatch.setenv(pw.WEIGHTS_ENV, str(weights_dir))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.core.images import load_rgb
+from codecbench.api.images import load_rgb
+from codecbench.codecs.learned.entropy import binary_codes
+from codecbench.codecs.learned.models import RECURRENT_MODELS
+from codecbench.codecs.learned.recurrent import tiling as recurrent_tiling
 from codecbench.datasets.builtin import SAMPLE_DIR
-from codecbench.plugins import binary_codes, recurrent_tiling
-from codecbench.plugins.learned_models import RECURRENT_MODELS
 
 PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
 TINY_CHANNELS = (8, 16)
@@ -23,8 +24,9 @@ def write_tiny_weights(folder: Path) -> Path:
     one real photo, saved as the trainer saves them."""
     import torch
 
-    from codecbench.plugins.torch import recurrent_weights
-    from codecbench.plugins.torch.recurrent import (
+    from codecbench.codecs.learned import weights_locator
+    from codecbench.codecs.learned.recurrent.torch import weights as recurrent_weights
+    from codecbench.codecs.learned.recurrent.torch.network import (
         RecurrentCompressor,
         decoder_widths,
         encoder_widths,
@@ -46,6 +48,6 @@ def write_tiny_weights(folder: Path) -> Path:
                 for code in codes]))
             probabilities = counts.probabilities()
         recurrent_weights.save_recurrent(
-            network, probabilities, folder / recurrent_weights.weights_filename(slug),
+            network, probabilities, folder / weights_locator.weights_filename("torch", slug),
             {"model": slug, "steps": "0", "codec": f"torch/{slug}"})
     return folder

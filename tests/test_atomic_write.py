@@ -1,4 +1,4 @@
-"""codecbench.core.atomic: readers see the old or the new file, never a partial one."""
+"""codecbench.api.atomic: readers see the old or the new file, never a partial one."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from codecbench.core.atomic import atomic_output, atomic_path, atomic_write
+from codecbench.api.atomic import atomic_output, atomic_path, atomic_write
 
 
 class Boom(Exception):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codecbench.evaluators.bd_table import bd_table, bd_wide
+from codecbench.report.bd_table import bd_table, bd_wide
 
 pytestmark = pytest.mark.no_frameworks
 

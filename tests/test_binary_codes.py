@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from codecbench.plugins import binary_codes, recurrent_tiling
+from codecbench.codecs.learned.entropy import binary_codes
+from codecbench.codecs.learned.recurrent import tiling as recurrent_tiling
 
 pytestmark = pytest.mark.no_frameworks
 

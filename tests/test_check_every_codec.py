@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codecbench.core.plugins import Registry
+from codecbench.api.registry import Registry
 from codecbench.testing import (
     check_codec,
     check_dataset,

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 
-from codecbench.core.plugins import Registry  # noqa: E402
+from codecbench.api.registry import Registry  # noqa: E402
 from codecbench.testing import check_metric, sample_crops  # noqa: E402
 
 pytestmark = pytest.mark.slow

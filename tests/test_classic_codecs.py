@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from codecbench.core.images import load_rgb
-from codecbench.core.metric import Measurement
-from codecbench.core.plugins import Registry
-from codecbench.evaluators.metrics.basic import PSNR
+from codecbench.api.images import load_rgb
+from codecbench.api.metric import Measurement
+from codecbench.api.registry import Registry
+from codecbench.metrics.basic import PSNR
 from codecbench.testing import check_codec
 from helpers import SAMPLE_DIR
 
@@ -77,7 +77,7 @@ def test_rate_sweep_on_a_real_photo(registry, name, photo_full):
 CORRUPTION_PROBE = r"""
 import json, sys
 import numpy as np
-from codecbench.core.plugins import Registry
+from codecbench.api.registry import Registry
 registry = Registry(strict=True)
 registry.load_entry_points(only=sys.argv[2].split(","))
 codec = registry.get("codecs", sys.argv[1])
@@ -129,9 +129,9 @@ def test_corrupted_files_give_an_error_or_an_image_never_a_crash(registry, name,
 def test_known_ordering_at_matched_rate(registry, tmp_path):
     """On two real photos at 0.5 bpp: HEVC intra > JPEG 2000 and WebP > JPEG (PSNR)."""
     from codecbench.datasets.folder import FolderDataset
-    from codecbench.evaluators.metrics.basic import BitsPerPixel
-    from codecbench.evaluators.rd import value_at_rate
-    from codecbench.evaluators.runner import run_evaluation
+    from codecbench.harness.runner import run_evaluation
+    from codecbench.metrics.basic import BitsPerPixel
+    from codecbench.report.rd import value_at_rate
 
     photos = tmp_path / "photos"
     photos.mkdir()

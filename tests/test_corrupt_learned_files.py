@@ -27,8 +27,8 @@ import sys
 
 import pytest
 
-from codecbench.core import learned_container
-from codecbench.core.learned_container import ContainerError, Latent, LearnedFile, parse
+from codecbench.codecs.learned import container as learned_container
+from codecbench.codecs.learned.container import ContainerError, Latent, LearnedFile, parse
 
 # (codec, rate point encoded, another rate point of the codec): every code path of both
 # frameworks (johnston2018-priming decodes as toderici2017-gru does)
@@ -381,7 +381,7 @@ def _child(jobs: list) -> None:
 
     import numpy as np
 
-    from codecbench.core.plugins import get_registry
+    from codecbench.api.registry import get_registry
     from codecbench.datasets.builtin import sample_dataset
 
     dataset = sample_dataset()

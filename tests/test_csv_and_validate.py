@@ -13,15 +13,15 @@ from click.testing import CliRunner
 from PIL import Image
 
 import codecs_for_tests as tc
-from codecbench.core.cli import build_cli
-from codecbench.core.csv_export import write_csv
-from codecbench.core.images import load_rgb
-from codecbench.core.plugins import Registry
+from codecbench.api.images import load_rgb
+from codecbench.api.registry import Registry
+from codecbench.cli.main import build_cli
 from codecbench.datasets.builtin import SAMPLE_DIR
 from codecbench.datasets.folder import FolderDataset
-from codecbench.evaluators.leaderboard_checks import validate_file, validate_frame
-from codecbench.evaluators.leaderboard_merge import MergeError, merge_leaderboards
-from codecbench.evaluators.runner import run_evaluation
+from codecbench.harness.csv_export import write_csv
+from codecbench.harness.runner import run_evaluation
+from codecbench.report.merge import MergeError, merge_leaderboards
+from codecbench.report.validate import validate_file, validate_frame
 
 pytestmark = pytest.mark.no_frameworks
 

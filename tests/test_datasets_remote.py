@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codecbench.core.images import load_rgb
+from codecbench.api.images import load_rgb
 from codecbench.datasets.catalog import CATALOG, spec
 from codecbench.datasets.cifar import UnsafePickleError, load_batch
 from codecbench.datasets.download import ChecksumError

@@ -413,7 +413,7 @@ def test_verify_needs_the_files_and_their_count_not_only_checksums(hostile, tmp_
 
 
 def _cli(*args: str):
-    from codecbench.core.cli import build_cli
+    from codecbench.cli.main import build_cli
 
     result = CliRunner().invoke(build_cli(), list(args))
     uncaught = result.exception if not isinstance(result.exception, SystemExit) else None

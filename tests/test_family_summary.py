@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from codecbench.evaluators.family_summary import family_summary
+from codecbench.report.family_summary import family_summary
 
 pytestmark = pytest.mark.no_frameworks
 

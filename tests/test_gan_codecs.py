@@ -14,12 +14,13 @@ pytest.importorskip("compressai")
 
 import torch  # noqa: E402
 
-from codecbench.core.learned_container import ContainerError, parse  # noqa: E402
-from codecbench.plugins import categorical_codes  # noqa: E402
-from codecbench.plugins.learned_models import GENERATIVE_MODELS, LEARNED_MODELS  # noqa: E402
-from codecbench.plugins.torch import weights as weights_io  # noqa: E402
-from codecbench.plugins.torch.codecs import TorchLearnedCodec  # noqa: E402
-from codecbench.plugins.torch.generative_codecs import TorchGenerativeCodec  # noqa: E402
+from codecbench.codecs.learned import weights_locator  # noqa: E402
+from codecbench.codecs.learned.container import ContainerError, parse  # noqa: E402
+from codecbench.codecs.learned.entropy import categorical_codes  # noqa: E402
+from codecbench.codecs.learned.generative.torch.codecs import TorchGenerativeCodec  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch.codecs import TorchLearnedCodec  # noqa: E402
+from codecbench.codecs.learned.models import GENERATIVE_MODELS, LEARNED_MODELS  # noqa: E402
+from codecbench.codecs.learned.torch import weights as weights_io  # noqa: E402
 from helpers import invoke_cli  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402
 
@@ -28,7 +29,7 @@ GC = GENERATIVE_MODELS["agustsson2019-gc"]
 
 @pytest.fixture(autouse=True)
 def _shipped_weights_only(monkeypatch):
-    monkeypatch.delenv(weights_io.WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(weights_locator.weights_env("torch"), raising=False)
 
 
 def codec(name: str):
@@ -108,11 +109,11 @@ def test_categorical_frequencies_sum_to_the_coder_precision():
 
 
 def _teacher_and_student_outputs(image):
-    from codecbench.plugins.torch import pipeline
+    from codecbench.codecs.learned.hyperprior.torch import pipeline
 
-    teacher, _ = weights_io.load_model(weights_io.SHIPPED_WEIGHTS /
+    teacher, _ = weights_io.load_model(weights_locator.shipped_weights_folder() /
                                        "hific-omgd-teacher-q2.safetensors")
-    student, metadata = weights_io.load_model(weights_io.find_weights("hific-omgd", 2))
+    student, metadata = weights_io.load_model(weights_locator.find_weights("torch", "hific-omgd", 2))
     x = pipeline.image_to_tensor(image, 64)
     with torch.no_grad():
         y = teacher.g_a(x)
@@ -128,9 +129,9 @@ def test_omgd_student_is_smaller_and_tracks_its_teacher():
     Measured on the shipped q2 weights over the six sample photos: PSNR(student, teacher)
     26.5–32.8 dB; against the original the student is 1.3–2.9 dB (mean 2.1 dB) below
     its teacher. Checked here on the astronaut and coastal-rock photos."""
-    from codecbench.core.images import load_rgb
+    from codecbench.api.images import load_rgb
+    from codecbench.codecs.learned.complexity import complexity
     from codecbench.datasets.builtin import SAMPLE_DIR
-    from codecbench.plugins.model_complexity import complexity
 
     def to_image(tensor, height, width):
         return (tensor.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255).round()[:height, :width]

@@ -15,18 +15,18 @@ pytest.importorskip("compressai")
 import torch  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
-from codecbench.core.training import TrainingConfig  # noqa: E402
-from codecbench.core.training_loop import TrainingError  # noqa: E402
+from codecbench.api.training import TrainingConfig  # noqa: E402
+from codecbench.codecs.learned.generative.torch.codecs import TorchGenerativeCodec  # noqa: E402
+from codecbench.codecs.learned.generative.torch.network import GenerativeCompressor  # noqa: E402
+from codecbench.codecs.learned.hyperprior.tf.codecs import TFLearnedCodec  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch.codecs import TorchLearnedCodec  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch.training import load_training_images, sample_batch  # noqa: E402
+from codecbench.codecs.learned.models import GENERATIVE_MODELS, LEARNED_MODELS  # noqa: E402
+from codecbench.codecs.learned.torch import adversarial as gan  # noqa: E402
+from codecbench.codecs.learned.torch import weights as weights_io  # noqa: E402
+from codecbench.codecs.learned.training_loop import TrainingError  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
-from codecbench.evaluators.metrics import perceptual_weights as pw  # noqa: E402
-from codecbench.plugins.learned_models import GENERATIVE_MODELS, LEARNED_MODELS  # noqa: E402
-from codecbench.plugins.tf.codecs import TFLearnedCodec  # noqa: E402
-from codecbench.plugins.torch import gan  # noqa: E402
-from codecbench.plugins.torch import weights as weights_io  # noqa: E402
-from codecbench.plugins.torch.codecs import TorchLearnedCodec  # noqa: E402
-from codecbench.plugins.torch.generative import GenerativeCompressor  # noqa: E402
-from codecbench.plugins.torch.generative_codecs import TorchGenerativeCodec  # noqa: E402
-from codecbench.plugins.torch.training import load_training_images, sample_batch  # noqa: E402
+from codecbench.metrics import perceptual_weights as pw  # noqa: E402
 from perceptual_fixtures import write_random_perceptual_weights  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402
 from training_helpers import curves  # noqa: E402
@@ -108,7 +108,7 @@ def test_a_resumed_run_is_the_uninterrupted_run(small_photo_dir, tmp_path):
 
 def test_perceptual_term_is_lpips_when_its_weights_are_present(small_photo_dir, tmp_path,
                                                                monkeypatch):
-    from codecbench.plugins.torch import perceptual
+    from codecbench.metrics.torch import networks as perceptual
 
     folder = tmp_path / "weights"
     folder.mkdir()

@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 
 import codecs_for_tests as tc
-from codecbench.core.images import load_rgb
-from codecbench.core.plugins import Registry
+from codecbench.api.images import load_rgb
+from codecbench.api.registry import Registry
 from codecbench.datasets.builtin import sample_dataset
 from codecbench.datasets.folder import FolderDataset
-from codecbench.evaluators.runner import RunConfigError, run_evaluation
+from codecbench.harness.runner import RunConfigError, run_evaluation
 
 pytestmark = pytest.mark.no_frameworks
 

@@ -11,7 +11,7 @@ import zlib
 import numpy as np
 import pytest
 
-from codecbench.core.images import ImageLoadError, load_rgb
+from codecbench.api.images import ImageLoadError, load_rgb
 from codecbench.datasets.folder import FolderDataset
 from helpers import SAMPLE_DIR
 

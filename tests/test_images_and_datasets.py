@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from codecbench.core.images import ImageLoadError, load_rgb
+from codecbench.api.images import ImageLoadError, load_rgb
 from codecbench.datasets.builtin import sample_dataset
 from codecbench.datasets.folder import DatasetNotFoundError, FolderDataset
 from helpers import SAMPLE_DIR

@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 
 import faulty_plugins as fp
-from codecbench.core.metric import Measurement, MetricSpec, evaluation_order
-from codecbench.core.plugins import Registry
+from codecbench.api.metric import Measurement, MetricSpec, evaluation_order
+from codecbench.api.registry import Registry
 from codecbench.datasets.folder import FolderDataset
-from codecbench.evaluators.run_lock import RunDirectoryInUse, RunLock
-from codecbench.evaluators.runner import RunConfigError, run_evaluation
-from codecbench.evaluators.task import measure
+from codecbench.harness.run_lock import RunDirectoryInUse, RunLock
+from codecbench.harness.runner import RunConfigError, run_evaluation
+from codecbench.harness.task import measure
 from helpers import run_cli
 
 pytestmark = pytest.mark.no_frameworks
@@ -140,7 +140,7 @@ def test_a_run_directory_in_use_is_refused_naming_the_process(registry, small_ph
                                                               tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from codecbench.evaluators.run_lock import RunLock\n"
+         "import sys, time; from codecbench.harness.run_lock import RunLock\n"
          f"with RunLock({str(tmp_path)!r}, ['codecbench', 'run', '--out', 'x']):\n"
          "    print('locked', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True)
@@ -204,7 +204,7 @@ def test_a_mean_says_how_many_images_it_is_over(registry, small_photo_dir, tmp_p
 
 
 def test_derived_metric_reuses_its_base_value(registry, photo, monkeypatch):
-    from codecbench.evaluators.metrics import structural
+    from codecbench.metrics import structural
 
     calls = []
     original = structural._ms_ssim
@@ -284,7 +284,7 @@ def test_plugin_metric_shows_in_md_html_plots_and_bd(fake_dists, small_photo_dir
 
 
 def test_markdown_escapes_html_in_codec_names():
-    from codecbench.evaluators.publish import build_report, markdown
+    from codecbench.report.publish import build_report, markdown
 
     table = pd.DataFrame({
         "dataset": ["d", "d"], "codec": ['<img src=x onerror="alert(1)">', "jpeg"],

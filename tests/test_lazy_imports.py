@@ -53,7 +53,7 @@ LAZY_PLUGIN = {
 
 PROBE = """
 import sys
-from codecbench.core.cli import main
+from codecbench.cli.main import main
 try:
     main({args!r})
 except SystemExit as exit:

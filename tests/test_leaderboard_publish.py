@@ -17,7 +17,7 @@ def classical_run(tmp_path_factory):
     import numpy as np
     from PIL import Image
 
-    from codecbench.core.images import load_rgb
+    from codecbench.api.images import load_rgb
     from codecbench.datasets.builtin import SAMPLE_DIR
 
     root = tmp_path_factory.mktemp("classical")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from codecbench.core.learned_container import (
+from codecbench.codecs.learned.container import (
     ContainerError,
     Latent,
     LearnedFile,

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from codecbench.core.metric import Measurement
-from codecbench.evaluators.metrics.basic import PSNR, BitsPerPixel, EstimatedBitsPerPixel
+from codecbench.api.metric import Measurement
+from codecbench.metrics.basic import PSNR, BitsPerPixel, EstimatedBitsPerPixel
 
 pytestmark = pytest.mark.no_frameworks
 
@@ -34,8 +34,8 @@ def test_bpp_estimate_uses_the_codec_estimate_and_is_empty_without_one(photo):
 
 
 def test_the_harness_passes_the_bitstream_estimate_to_the_metric(photo):
-    from codecbench.core.codec import Bitstream, Codec
-    from codecbench.evaluators.task import Task, evaluate
+    from codecbench.api.codec import Bitstream, Codec
+    from codecbench.harness.task import Task, evaluate
 
     class Raw(Codec):
         name, qualities = "raw-estimate", (1,)

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from scipy.signal import convolve2d
 
-from codecbench.core.images import load_rgb
-from codecbench.core.metric import Measurement
-from codecbench.evaluators.metrics.basic import PSNRY
-from codecbench.evaluators.metrics.structural import (
+from codecbench.api.images import load_rgb
+from codecbench.api.metric import Measurement
+from codecbench.metrics.basic import PSNRY
+from codecbench.metrics.structural import (
     MS_SSIM_MIN_SIDE,
     ImageTooSmallError,
     MSSSIMDecibels,
@@ -148,7 +148,7 @@ def test_quality_orders_the_metrics():
 
 
 def test_ssim_shared_with_ms_ssim_is_exact(pair):
-    from codecbench.evaluators.metrics import structural
+    from codecbench.metrics import structural
 
     reference, decoded = pair
     alone = ssim(reference.copy(), decoded.copy())  # other objects: computed on its own

@@ -8,13 +8,13 @@ import json
 
 import pytest
 
-from codecbench.plugins.learned_models import (
+from codecbench.codecs.learned.complexity import complexity
+from codecbench.codecs.learned.models import (
     GENERATIVE_MODELS,
     LEARNED_MODELS,
     RECURRENT_MODELS,
     WAVEONE_MODELS,
 )
-from codecbench.plugins.model_complexity import complexity
 from helpers import run_cli
 
 
@@ -29,7 +29,7 @@ def test_every_model_and_rate_point_is_measured():
 
 def test_measurement_counts_a_convolution_as_the_textbook_does():
     torch = pytest.importorskip("torch")
-    from codecbench.plugins.torch.complexity import measure
+    from codecbench.codecs.learned.torch.complexity import measure
 
     conv = torch.nn.Conv2d(3, 8, 3, padding=1)
     x = torch.rand(1, 3, 10, 10)
@@ -40,7 +40,7 @@ def test_measurement_counts_a_convolution_as_the_textbook_does():
 
 def test_committed_table_equals_a_fresh_measurement():
     pytest.importorskip("compressai")
-    from codecbench.plugins.torch import complexity as measured
+    from codecbench.codecs.learned.torch import complexity as measured
 
     for slug, entry in LEARNED_MODELS.items():
         assert complexity(slug)[str(entry.qualities[0])] == measured.compressai_model(entry)

@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 import codecs_for_tests as tc
-from codecbench.core import plugins as plugins_module
-from codecbench.core.cli import build_cli, main
-from codecbench.core.dataset import Dataset
-from codecbench.core.hookspecs import hookimpl
-from codecbench.core.metric import Metric
-from codecbench.core.plugins import NameConflictError, Registry
+from codecbench.api import registry as plugins_module
+from codecbench.api.dataset import Dataset
+from codecbench.api.hookspecs import hookimpl
+from codecbench.api.metric import Metric
+from codecbench.api.registry import NameConflictError, Registry
+from codecbench.cli.main import build_cli, main
 
 pytestmark = pytest.mark.no_frameworks
 

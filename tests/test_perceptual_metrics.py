@@ -11,10 +11,10 @@ pytest.importorskip("torchvision")
 
 import torch  # noqa: E402
 
-from codecbench.core.metric import Measurement  # noqa: E402
-from codecbench.evaluators.metrics import perceptual_weights as pw  # noqa: E402
-from codecbench.evaluators.metrics.perceptual import DISTSMetric, LPIPSMetric  # noqa: E402
-from codecbench.plugins.torch import perceptual  # noqa: E402
+from codecbench.api.metric import Measurement  # noqa: E402
+from codecbench.metrics import perceptual_weights as pw  # noqa: E402
+from codecbench.metrics.perceptual import DISTSMetric, LPIPSMetric  # noqa: E402
+from codecbench.metrics.torch import networks as perceptual  # noqa: E402
 from helpers import run_cli  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pytest
 
-from codecbench.core.plugins import (
+from codecbench.api.registry import (
     NameConflictError,
     PluginLoadError,
     Registry,
@@ -118,7 +118,7 @@ def test_unknown_names_list_valid_ones():
 def test_invalid_registration_is_reported():
     import types
 
-    from codecbench.core.hookspecs import hookimpl
+    from codecbench.api.hookspecs import hookimpl
 
     plugin = types.ModuleType("bad_plugin")
 
@@ -178,7 +178,7 @@ def _command_plugin(name, *, fails=False):
 
     import click
 
-    from codecbench.core.hookspecs import hookimpl
+    from codecbench.api.hookspecs import hookimpl
 
     plugin = types.ModuleType(name)
 
@@ -201,8 +201,8 @@ def _command_plugin(name, *, fails=False):
 
 
 def test_builtin_commands_are_always_loaded_and_come_through_the_hook():
-    from codecbench.core import cli as cli_module
-    from codecbench.core.cli import build_cli
+    from codecbench.cli import main as cli_module
+    from codecbench.cli.main import build_cli
 
     registry = Registry(strict=True)
     registry.load_entry_points(only=[])  # "load none" still loads the built-in commands
@@ -215,8 +215,8 @@ def test_builtin_commands_are_always_loaded_and_come_through_the_hook():
 
 
 def test_plugin_command_with_a_builtin_name_is_reported_not_used(capsys):
-    from codecbench.core import cli as cli_module
-    from codecbench.core.cli import build_cli
+    from codecbench.cli import main as cli_module
+    from codecbench.cli.main import build_cli
 
     registry = Registry(strict=False)
     # added before the built-in plugin, and its name sorts first: the built-in still wins
@@ -237,8 +237,8 @@ def test_plugin_command_with_a_builtin_name_is_reported_not_used(capsys):
 
 
 def test_failing_command_hook_adds_nothing(capsys):
-    from codecbench.core import cli as cli_module
-    from codecbench.core.cli import build_cli
+    from codecbench.cli import main as cli_module
+    from codecbench.cli.main import build_cli
 
     registry = Registry(strict=False)
     registry.load_entry_points(only=[])

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from codecbench.evaluators.rd import bd_rate, matched_rate_table, value_at_rate
+from codecbench.report.rd import bd_rate, matched_rate_table, value_at_rate
 
 pytestmark = pytest.mark.no_frameworks
 

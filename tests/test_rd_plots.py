@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from codecbench.evaluators.rd_plots import rd_figure, write_rd_plots
+from codecbench.report.rd_plots import rd_figure, write_rd_plots
 
 pytestmark = pytest.mark.no_frameworks
 

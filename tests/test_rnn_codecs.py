@@ -3,19 +3,19 @@
 import numpy as np
 import pytest
 
-from codecbench.core.learned_container import ContainerError, parse
-from codecbench.evaluators.metrics.basic import psnr_from_mse
+from codecbench.codecs.learned.container import ContainerError, parse
+from codecbench.metrics.basic import psnr_from_mse
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
-from codecbench.plugins import recurrent_tiling  # noqa: E402
-from codecbench.plugins.learned_models import (  # noqa: E402
+from codecbench.codecs.learned.models import (  # noqa: E402
     RECURRENT_MODELS,
     RNN_BITS_PER_ITERATION_BPP,
 )
-from codecbench.plugins.recurrent_codec import truncate  # noqa: E402
-from codecbench.plugins.torch.recurrent_codecs import TorchRecurrentCodec  # noqa: E402
+from codecbench.codecs.learned.recurrent import tiling as recurrent_tiling  # noqa: E402
+from codecbench.codecs.learned.recurrent.codec import truncate  # noqa: E402
+from codecbench.codecs.learned.recurrent.torch.codecs import TorchRecurrentCodec  # noqa: E402
 from rnn_fixtures import photo, write_tiny_weights  # noqa: E402
 
 SLUGS = list(RECURRENT_MODELS)
@@ -112,9 +112,9 @@ def test_refusals_name_the_problem(tiny):
 
 
 def test_unavailable_without_weights_names_the_training_command(monkeypatch, tmp_path):
-    from codecbench.plugins.torch import weights as weights_io
+    from codecbench.codecs.learned import weights_locator
 
-    monkeypatch.setattr(weights_io, "SHIPPED_WEIGHTS", tmp_path)
+    monkeypatch.setattr(weights_locator, "shipped_weights_folder", lambda: None)
     monkeypatch.setenv("CODECBENCH_TORCH_WEIGHTS", str(tmp_path))
     available, reason = TorchRecurrentCodec(RECURRENT_MODELS["toderici2017-gru"]).availability()
     assert not available and "codecbench train torch/toderici2017-gru" in reason
@@ -182,7 +182,7 @@ def test_rnn_family_next_to_cnn_and_jpeg_in_one_leaderboard(small_photo_dir, tmp
     assert gru["quality"].tolist() == list(range(1, 17))
     assert gru["bpp"].is_monotonic_increasing
     # the code budget covers the image padded to 16 px: k·0.125·(padded / real pixels)
-    from codecbench.core.images import load_rgb
+    from codecbench.api.images import load_rgb
 
     padding = np.mean([np.prod(tiling.padded) / (tiling.height * tiling.width)
                        for tiling in (recurrent_tiling.Tiling(*load_rgb(path).shape[:2], 0)

@@ -8,17 +8,17 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
-from codecbench.core.training import TrainingConfig  # noqa: E402
-from codecbench.core.training_loop import TrainingError  # noqa: E402
-from codecbench.plugins.learned_models import RECURRENT_MODELS  # noqa: E402
-from codecbench.plugins.recurrent_codec import truncate  # noqa: E402
-from codecbench.plugins.torch import recurrent_weights  # noqa: E402
-from codecbench.plugins.torch.recurrent import RecurrentCompressor  # noqa: E402
-from codecbench.plugins.torch.recurrent_codecs import TorchRecurrentCodec  # noqa: E402
-from codecbench.plugins.torch.recurrent_training import (  # noqa: E402
+from codecbench.api.training import TrainingConfig  # noqa: E402
+from codecbench.codecs.learned.models import RECURRENT_MODELS  # noqa: E402
+from codecbench.codecs.learned.recurrent.codec import truncate  # noqa: E402
+from codecbench.codecs.learned.recurrent.torch import weights as recurrent_weights  # noqa: E402
+from codecbench.codecs.learned.recurrent.torch.codecs import TorchRecurrentCodec  # noqa: E402
+from codecbench.codecs.learned.recurrent.torch.network import RecurrentCompressor  # noqa: E402
+from codecbench.codecs.learned.recurrent.torch.training import (  # noqa: E402
     block_ssim_weights,
     train,
 )
+from codecbench.codecs.learned.training_loop import TrainingError  # noqa: E402
 from helpers import invoke_cli  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402
 
@@ -26,7 +26,7 @@ from rnn_fixtures import photo  # noqa: E402
 @pytest.fixture(autouse=True)
 def few_context_crops(monkeypatch):
     """Count the context table on 4 crops, not 48 (seconds per export on a CI CPU)."""
-    from codecbench.plugins.torch import recurrent_training
+    from codecbench.codecs.learned.recurrent.torch import training as recurrent_training
 
     monkeypatch.setattr(recurrent_training, "CONTEXT_CROPS", 4)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from codecbench.evaluators.metrics import perceptual_weights as pw
-from codecbench.evaluators.metrics.distribution import (
+from codecbench.metrics import perceptual_weights as pw
+from codecbench.metrics.distribution import (
     FIDMetric,
     ImageTooSmallForPatchesError,
     frechet_distance,
@@ -55,7 +55,7 @@ def test_kid_is_the_unbiased_polynomial_mmd(monkeypatch):
     xy = np.mean([kernel(a, b) for a in x for b in y])
     assert kernel_inception_distance(x, y) == pytest.approx(xx + yy - 2 * xy, rel=1e-9)
     # more samples than a subset: the mean over seeded random subsets, reproducible
-    from codecbench.evaluators.metrics import distribution
+    from codecbench.metrics import distribution
 
     monkeypatch.setattr(distribution, "KID_SUBSET", 40)
     monkeypatch.setattr(distribution, "KID_SUBSETS", 5)
@@ -109,10 +109,10 @@ def test_a_run_shows_one_fid_and_kid_per_codec_and_quality(inception_weights, mo
                                                           tmp_path):
     """FID/KID in the leaderboard equal the distances computed directly on the features
     of the same patches; per-image cells stay empty; ``codecbench leaderboard`` agrees."""
-    from codecbench.core.images import load_rgb
+    from codecbench.api.images import load_rgb
+    from codecbench.codecs.classic.pillow_codecs import PillowJpeg
     from codecbench.datasets.builtin import SAMPLE_DIR
-    from codecbench.plugins.classic.pillow_codecs import PillowJpeg
-    from codecbench.plugins.torch import inception
+    from codecbench.metrics.torch import inception
     from helpers import invoke_cli
 
     monkeypatch.setenv(pw.WEIGHTS_ENV, str(inception_weights))

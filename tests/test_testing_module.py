@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 import codecs_for_tests as tc
-from codecbench.core.dataset import Dataset
-from codecbench.core.metric import Measurement, Metric, SetMetric
-from codecbench.core.plugins import Registry
+from codecbench.api.dataset import Dataset
+from codecbench.api.metric import Measurement, Metric, SetMetric
+from codecbench.api.registry import Registry
 from codecbench.datasets.builtin import SAMPLE_DIR, sample_dataset
 from codecbench.datasets.folder import FolderDataset
-from codecbench.evaluators.metrics.basic import PSNR
+from codecbench.metrics.basic import PSNR
 from codecbench.testing import (
     CheckError,
     CodecCheckError,

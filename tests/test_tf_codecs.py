@@ -3,20 +3,20 @@
 import numpy as np
 import pytest
 
-from codecbench.core.images import load_rgb
-from codecbench.core.learned_container import ContainerError, parse
+from codecbench.api.images import load_rgb
+from codecbench.codecs.learned.container import ContainerError, parse
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 tf = pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_compression")
 
+from codecbench.codecs.learned.hyperprior.tf import convert  # noqa: E402
+from codecbench.codecs.learned.hyperprior.tf.codecs import TFLearnedCodec  # noqa: E402
+from codecbench.codecs.learned.hyperprior.tf.network import CNNModel  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch.codecs import TorchLearnedCodec  # noqa: E402
+from codecbench.codecs.learned.models import LEARNED_MODELS  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
-from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
-from codecbench.plugins.tf import convert  # noqa: E402
-from codecbench.plugins.tf.codecs import TFLearnedCodec  # noqa: E402
-from codecbench.plugins.tf.model import CNNModel  # noqa: E402
-from codecbench.plugins.torch.codecs import TorchLearnedCodec  # noqa: E402
 from tf_fixtures import TINY_M, TINY_N, perturbed_model, write_tiny_torch_weights  # noqa: E402
 
 PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
@@ -237,16 +237,16 @@ import sys
 for name in ("torch", "torchvision", "compressai"):
     sys.modules[name] = None  # any import of them now fails
 import numpy as np
-from codecbench.core.images import load_rgb
+from codecbench.api.images import load_rgb
 from codecbench.datasets.builtin import SAMPLE_DIR
-from codecbench.plugins.learned_models import LEARNED_MODELS
-from codecbench.plugins.tf.codecs import TFLearnedCodec
+from codecbench.codecs.learned.models import LEARNED_MODELS
+from codecbench.codecs.learned.hyperprior.tf.codecs import TFLearnedCodec
 codec = TFLearnedCodec(LEARNED_MODELS["bls2017-factorized"])
 assert codec.availability() == (True, ""), codec.availability()
 image = np.ascontiguousarray(load_rgb(SAMPLE_DIR / "tulips.png")[:80, :100])
 assert codec.decode(codec.encode(image, 1)).shape == image.shape
-from codecbench.plugins.learned_models import RECURRENT_MODELS
-from codecbench.plugins.tf.recurrent_codecs import TFRecurrentCodec
+from codecbench.codecs.learned.models import RECURRENT_MODELS
+from codecbench.codecs.learned.recurrent.tf.codecs import TFRecurrentCodec
 recurrent = TFRecurrentCodec(RECURRENT_MODELS["toderici2017-gru"])
 if recurrent.weights_file() is not None:  # shipped torch weights, converted without torch
     assert recurrent.availability() == (True, ""), recurrent.availability()

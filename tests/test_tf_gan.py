@@ -16,15 +16,14 @@ pytest.importorskip("compressai")
 pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_compression")
 
-from codecbench.core.images import load_rgb  # noqa: E402
-from codecbench.core.learned_container import parse  # noqa: E402
+from codecbench.api.images import load_rgb  # noqa: E402
+from codecbench.codecs.learned import weights_locator  # noqa: E402
+from codecbench.codecs.learned.container import parse  # noqa: E402
+from codecbench.codecs.learned.generative.codec import padded_batch  # noqa: E402
+from codecbench.codecs.learned.generative.tf.codecs import TFGenerativeCodec  # noqa: E402
+from codecbench.codecs.learned.generative.torch.codecs import TorchGenerativeCodec  # noqa: E402
+from codecbench.codecs.learned.models import GENERATIVE_MODELS  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
-from codecbench.plugins.generative_codec import padded_batch  # noqa: E402
-from codecbench.plugins.learned_models import GENERATIVE_MODELS  # noqa: E402
-from codecbench.plugins.tf import convert_paths  # noqa: E402
-from codecbench.plugins.tf.generative_codecs import TFGenerativeCodec  # noqa: E402
-from codecbench.plugins.torch import weights as weights_io  # noqa: E402
-from codecbench.plugins.torch.generative_codecs import TorchGenerativeCodec  # noqa: E402
 from helpers import invoke_cli  # noqa: E402
 
 GC = GENERATIVE_MODELS["agustsson2019-gc"]
@@ -33,8 +32,8 @@ PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
 
 @pytest.fixture(autouse=True)
 def _shipped_weights_only(monkeypatch):
-    monkeypatch.delenv(weights_io.WEIGHTS_ENV, raising=False)
-    monkeypatch.delenv(convert_paths.WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(weights_locator.weights_env("torch"), raising=False)
+    monkeypatch.delenv(weights_locator.weights_env("tensorflow"), raising=False)
 
 
 @pytest.mark.parametrize("quality,photo", [(1, PHOTOS[0]), (3, PHOTOS[3])], ids=["q1", "q3"])
@@ -58,11 +57,11 @@ def test_converted_file_codes_like_load_time_conversion(tmp_path, monkeypatch):
     result = invoke_cli("convert", "torch/agustsson2019-gc", "tf/agustsson2019-gc",
                         "--quality", "2", "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    written = tmp_path / convert_paths.tf_weights_filename(GC.slug, 2)
+    written = tmp_path / weights_locator.weights_filename("tensorflow", GC.slug, 2)
     assert written.is_file()
     image = load_rgb(PHOTOS[1])[:96, :130]
     at_load_time = TFGenerativeCodec(GC).encode(image, 2)
-    monkeypatch.setenv(convert_paths.WEIGHTS_ENV, str(tmp_path))
+    monkeypatch.setenv(weights_locator.weights_env("tensorflow"), str(tmp_path))
     converted = TFGenerativeCodec(GC)
     assert converted.weights_file(2) == written
     data = bytes(converted.encode(image, 2))

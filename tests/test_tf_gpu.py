@@ -2,13 +2,13 @@
 
 Only g_a/g_s run on the GPU; the hyper transforms, scale indexes and range coder run on the
 CPU, so a file encoded with the transforms on one device decodes on the other
-(see plugins/tf/pipeline.py).
+(see codecs/learned/hyperprior/tf/pipeline.py).
 """
 
 import numpy as np
 import pytest
 
-from codecbench.core.images import load_rgb
+from codecbench.api.images import load_rgb
 
 tf = pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_compression")
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.skipif(not tf.config.list_physical_devices("GPU"),
 
 @pytest.mark.parametrize("slug", ["bmshj2018-hyperprior", "mbt2018-mean"])
 def test_tf_files_cross_between_cpu_and_gpu(monkeypatch, slug):
+    from codecbench.codecs.learned.hyperprior.tf.codecs import TFLearnedCodec
+    from codecbench.codecs.learned.models import LEARNED_MODELS
     from codecbench.datasets.builtin import SAMPLE_DIR
-    from codecbench.plugins.learned_models import LEARNED_MODELS
-    from codecbench.plugins.tf.codecs import TFLearnedCodec
 
     image = load_rgb(sorted(SAMPLE_DIR.glob("*.png"))[0])[:301, :257]
     cpu, gpu = TFLearnedCodec(LEARNED_MODELS[slug]), TFLearnedCodec(LEARNED_MODELS[slug])

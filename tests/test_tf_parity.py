@@ -25,13 +25,13 @@ pytest.importorskip("compressai")
 tf = pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_compression")
 
-from codecbench.core.images import load_rgb  # noqa: E402
+from codecbench.api.images import load_rgb  # noqa: E402
+from codecbench.codecs.learned import weights_locator  # noqa: E402
+from codecbench.codecs.learned.hyperprior.tf.codecs import TF_PRIORS, TFLearnedCodec  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch import pipeline as torch_pipeline  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch.codecs import TorchLearnedCodec  # noqa: E402
+from codecbench.codecs.learned.models import LEARNED_MODELS  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
-from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
-from codecbench.plugins.tf.codecs import TF_PRIORS, TFLearnedCodec  # noqa: E402
-from codecbench.plugins.torch import pipeline as torch_pipeline  # noqa: E402
-from codecbench.plugins.torch import weights as weights_io  # noqa: E402
-from codecbench.plugins.torch.codecs import TorchLearnedCodec  # noqa: E402
 
 pytestmark = pytest.mark.slow
 PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
@@ -41,8 +41,8 @@ alternating between the two photos."""
 SHIPPED = [(slug, quality) for slug, entry in LEARNED_MODELS.items()
            if entry.prior in TF_PRIORS and entry.family == "cnn"
            for quality in entry.qualities[::2]
-           if weights_io.find_weights(slug, quality) is not None
-           and weights_io.find_weights(slug, quality).parent == weights_io.SHIPPED_WEIGHTS]
+           if weights_locator.find_weights("torch", slug, quality) is not None
+           and weights_locator.is_shipped(weights_locator.find_weights("torch", slug, quality))]
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +68,7 @@ def _torch_symbols(model, prior, image):
 
 
 def _tf_symbols(model, image):
-    from codecbench.plugins.tf import pipeline
+    from codecbench.codecs.learned.hyperprior.tf import pipeline
 
     x = pipeline.image_to_tensor(image, 64)
     y = model.g_a(x)

@@ -3,18 +3,18 @@
 import numpy as np
 import pytest
 
-from codecbench.core.learned_container import parse
+from codecbench.codecs.learned.container import parse
 
 pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_compression")
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
-from codecbench.plugins import binary_codes  # noqa: E402
-from codecbench.plugins.learned_models import RECURRENT_MODELS  # noqa: E402
-from codecbench.plugins.recurrent_codec import truncate  # noqa: E402
-from codecbench.plugins.tf.recurrent_codecs import TFRecurrentCodec  # noqa: E402
-from codecbench.plugins.torch.recurrent_codecs import TorchRecurrentCodec  # noqa: E402
+from codecbench.codecs.learned.entropy import binary_codes  # noqa: E402
+from codecbench.codecs.learned.models import RECURRENT_MODELS  # noqa: E402
+from codecbench.codecs.learned.recurrent.codec import truncate  # noqa: E402
+from codecbench.codecs.learned.recurrent.tf.codecs import TFRecurrentCodec  # noqa: E402
+from codecbench.codecs.learned.recurrent.torch.codecs import TorchRecurrentCodec  # noqa: E402
 from helpers import invoke_cli  # noqa: E402
 from rnn_fixtures import photo, write_tiny_weights  # noqa: E402
 

@@ -9,13 +9,13 @@ tf = pytest.importorskip("tensorflow")
 pytest.importorskip("tensorflow_compression")
 pytest.importorskip("safetensors")
 
-from codecbench.core.images import load_rgb  # noqa: E402
-from codecbench.core.training_loop import TrainingError  # noqa: E402
+from codecbench.api.images import load_rgb  # noqa: E402
+from codecbench.codecs.learned.hyperprior.tf import convert  # noqa: E402
+from codecbench.codecs.learned.hyperprior.tf.codecs import TFLearnedCodec  # noqa: E402
+from codecbench.codecs.learned.hyperprior.tf.training import train  # noqa: E402
+from codecbench.codecs.learned.models import LEARNED_MODELS  # noqa: E402
+from codecbench.codecs.learned.training_loop import TrainingError  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
-from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
-from codecbench.plugins.tf import convert  # noqa: E402
-from codecbench.plugins.tf.codecs import TFLearnedCodec  # noqa: E402
-from codecbench.plugins.tf.training import train  # noqa: E402
 from helpers import invoke_cli  # noqa: E402
 from training_helpers import curves, tiny_config  # noqa: E402
 
@@ -87,9 +87,9 @@ def test_tf_training_refuses_what_it_cannot_do(small_photo_dir, tmp_path):
 @pytest.mark.slow
 def test_train_command_fine_tunes_tf_from_torch_weights(tmp_path):
     """The CLI with the torch side's options, starting from shipped torch weights."""
-    from codecbench.plugins.torch import weights as torch_weights
+    from codecbench.codecs.learned import weights_locator
 
-    torch_file = torch_weights.find_weights("bls2017-factorized", 2)
+    torch_file = weights_locator.find_weights("torch", "bls2017-factorized", 2)
     out = tmp_path / "ft"
     completed = invoke_cli("train", "tf/bls2017-factorized", "--data", str(SAMPLE_DIR),
                         "--quality", "2", "--steps", "3", "--batch-size", "1",

@@ -3,20 +3,21 @@
 import numpy as np
 import pytest
 
-from codecbench.core.images import load_rgb
-from codecbench.core.learned_container import ContainerError, parse
+from codecbench.api.images import load_rgb
+from codecbench.codecs.learned.container import ContainerError, parse
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
-from codecbench.core.metric import Measurement  # noqa: E402
-from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
-from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
-from codecbench.plugins.torch import weights as weights_io  # noqa: E402
-from codecbench.plugins.torch.codecs import (  # noqa: E402
+from codecbench.api.metric import Measurement  # noqa: E402
+from codecbench.codecs.learned import weights_locator  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch.codecs import (  # noqa: E402
     CompressAIZooCodec,
     TorchLearnedCodec,
 )
+from codecbench.codecs.learned.models import LEARNED_MODELS  # noqa: E402
+from codecbench.codecs.learned.torch import weights as weights_io  # noqa: E402
+from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
 
 PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
 
@@ -35,7 +36,7 @@ def tiny_weights(tmp_path_factory):
             model = weights_io.build_model(entry.compressai_class, 16, 16)
             metadata = {"model": slug, "class": entry.compressai_class, "N": "16", "M": "16",
                         "quality": str(quality), "lambda": "0.01", "metric": "mse"}
-            weights_io.save_model(model, folder / weights_io.weights_filename(slug, quality),
+            weights_io.save_model(model, folder / weights_locator.weights_filename("torch", slug, quality),
                                   metadata)
     return folder
 
@@ -144,7 +145,7 @@ def test_encode_reports_the_entropy_model_estimate(tiny):
 
 
 def test_without_weights_the_codec_is_unavailable_with_the_reason(monkeypatch, tmp_path):
-    monkeypatch.setattr(weights_io, "SHIPPED_WEIGHTS", tmp_path)
+    monkeypatch.setattr(weights_locator, "shipped_weights_folder", lambda: None)
     monkeypatch.setenv("CODECBENCH_TORCH_WEIGHTS", str(tmp_path))
     codec = TorchLearnedCodec(LEARNED_MODELS["bmshj2018-hyperprior"])
     available, reason = codec.availability()
@@ -167,9 +168,9 @@ def _shipped(monkeypatch, slug):
 def test_shipped_models_have_five_rate_points_and_cards(monkeypatch):
     for slug in SHIPPED:
         assert _shipped(monkeypatch, slug).qualities == (1, 2, 3, 4, 5)
-        assert (weights_io.SHIPPED_WEIGHTS / f"{slug}.md").exists()
+        assert (weights_locator.shipped_weights_folder() / f"{slug}.md").exists()
         for quality in (1, 2, 3, 4, 5):
-            size = weights_io.find_weights(slug, quality).stat().st_size
+            size = weights_locator.find_weights("torch", slug, quality).stat().st_size
             assert size < 5_000_000
 
 
@@ -197,9 +198,9 @@ def test_shipped_models_real_bpp_is_close_to_the_estimate_on_photos(monkeypatch)
 
 @pytest.mark.slow
 def test_shipped_models_beat_jpeg_in_bd_rate_on_the_sample_set(monkeypatch):
-    from codecbench.evaluators.metrics.basic import PSNR
-    from codecbench.evaluators.rd import bd_rate
-    from codecbench.plugins.classic.pillow_codecs import PillowJpeg
+    from codecbench.codecs.classic.pillow_codecs import PillowJpeg
+    from codecbench.metrics.basic import PSNR
+    from codecbench.report.rd import bd_rate
 
     images = [load_rgb(path) for path in PHOTOS]
     psnr = PSNR()
@@ -232,7 +233,7 @@ def test_shipped_models_beat_jpeg_in_bd_rate_on_the_sample_set(monkeypatch):
 def test_zoo_adapter_is_bit_identical_to_compressai(monkeypatch, tmp_path, zoo_name, suffix):
     from compressai.zoo import image_models
 
-    from codecbench.plugins.torch.pipeline import image_to_tensor
+    from codecbench.codecs.learned.hyperprior.torch.pipeline import image_to_tensor
 
     torch.manual_seed(0)
     reference = image_models[zoo_name](quality=1, pretrained=False).eval()

@@ -1,13 +1,13 @@
 """GPU portability of the torch codecs (runs only where CUDA is available).
 
 Only the transforms g_a/g_s run on the GPU; the entropy parameters are computed on the
-CPU, so files must decode on the other device (see plugins/torch/pipeline.py).
+CPU, so files must decode on the other device (see codecs/learned/hyperprior/torch/pipeline.py).
 """
 
 import numpy as np
 import pytest
 
-from codecbench.core.images import load_rgb
+from codecbench.api.images import load_rgb
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
@@ -15,8 +15,8 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 
 
 def _codec(monkeypatch, device):
-    from codecbench.plugins.learned_models import LEARNED_MODELS
-    from codecbench.plugins.torch.codecs import TorchLearnedCodec
+    from codecbench.codecs.learned.hyperprior.torch.codecs import TorchLearnedCodec
+    from codecbench.codecs.learned.models import LEARNED_MODELS
 
     monkeypatch.setenv("CODECBENCH_TORCH_DEVICE", device)
     codec = TorchLearnedCodec(LEARNED_MODELS["bmshj2018-hyperprior"])

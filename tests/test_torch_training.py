@@ -11,9 +11,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
-from codecbench.plugins.learned_models import LEARNED_MODELS  # noqa: E402
-from codecbench.plugins.torch import weights as weights_io  # noqa: E402
-from codecbench.plugins.torch.training import TrainingError, train  # noqa: E402
+from codecbench.codecs.learned import weights_format  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch.training import TrainingError, train  # noqa: E402
+from codecbench.codecs.learned.models import LEARNED_MODELS  # noqa: E402
 from helpers import run_cli  # noqa: E402
 from training_helpers import curves, tiny_config  # noqa: E402
 
@@ -36,7 +36,7 @@ def test_a_tiny_model_learns(small_photo_dir, tmp_path):
     last = sum(float(r["loss"]) for r in rows[-2:]) / 2
     assert last < 0.5 * first, (first, last)
     # the exported weights are a working codec at the trained rate point
-    metadata = weights_io.read_metadata(result.weights)
+    metadata = weights_format.read_metadata(result.weights)
     assert metadata["quality"] == "3" and float(metadata["lambda"]) == ENTRY.lambda_of(3)
     assert result.weights.name == "bmshj2018-hyperprior-q3.safetensors"
 
@@ -93,7 +93,7 @@ def test_fine_tuning_starts_from_another_rate_point(small_photo_dir, tmp_path):
                                         init_from=base.weights))
     record = (tmp_path / "q5" / "training.json").read_text()
     assert str(base.weights) in record
-    assert weights_io.read_metadata(tuned.weights)["lambda"] == repr(ENTRY.lambda_of(5))
+    assert weights_format.read_metadata(tuned.weights)["lambda"] == repr(ENTRY.lambda_of(5))
     # it starts where the base ended, far below a fresh model: it began from trained weights
     base_rows = curves(tmp_path / "base")
     first = float(curves(tmp_path / "q5")[0]["distortion"])

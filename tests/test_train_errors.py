@@ -107,7 +107,8 @@ def test_recurrent_init_from_a_refused_checkpoint_is_one_error_line(torch, small
 
 
 def test_torch_load_helper_never_suggests_loading_as_code(torch, tmp_path):
-    from codecbench.plugins.torch.weights import WeightsFileError, torch_load
+    from codecbench.frameworks.files import WeightsFileError
+    from codecbench.frameworks.torch_runtime import torch_load
 
     bad = _bad_files(torch, tmp_path / "bad")
     for path in bad.values():

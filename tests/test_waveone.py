@@ -14,18 +14,19 @@ pytest.importorskip("compressai")
 import torch  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
-from codecbench.core.learned_container import ContainerError, parse  # noqa: E402
-from codecbench.core.training import TrainingConfig  # noqa: E402
-from codecbench.core.training_loop import TrainingError  # noqa: E402
+from codecbench.api.training import TrainingConfig  # noqa: E402
+from codecbench.codecs.learned import weights_locator  # noqa: E402
+from codecbench.codecs.learned.container import ContainerError, parse  # noqa: E402
+from codecbench.codecs.learned.entropy import binary_codes
+from codecbench.codecs.learned.models import WAVEONE_MODELS  # noqa: E402
+from codecbench.codecs.learned.recurrent.codec import truncate  # noqa: E402
+from codecbench.codecs.learned.training_loop import TrainingError  # noqa: E402
+from codecbench.codecs.learned.waveone import bitplanes  # noqa: E402
+from codecbench.codecs.learned.waveone.torch.codecs import TorchWaveOneCodec  # noqa: E402
+from codecbench.codecs.learned.waveone.torch.network import WaveOne  # noqa: E402
+from codecbench.codecs.learned.waveone.torch.training import codelength_regulariser  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
-from codecbench.evaluators.metrics import perceptual_weights as pw  # noqa: E402
-from codecbench.plugins import binary_codes, bitplanes  # noqa: E402
-from codecbench.plugins.learned_models import WAVEONE_MODELS  # noqa: E402
-from codecbench.plugins.recurrent_codec import truncate  # noqa: E402
-from codecbench.plugins.torch import weights as weights_io  # noqa: E402
-from codecbench.plugins.torch.waveone import WaveOne  # noqa: E402
-from codecbench.plugins.torch.waveone_codecs import TorchWaveOneCodec  # noqa: E402
-from codecbench.plugins.torch.waveone_training import codelength_regulariser  # noqa: E402
+from codecbench.metrics import perceptual_weights as pw  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402
 from training_helpers import curves  # noqa: E402
 
@@ -34,7 +35,7 @@ ENTRY = WAVEONE_MODELS["rippel2017-waveone"]
 
 @pytest.fixture(autouse=True)
 def _shipped_weights_only(monkeypatch, tmp_path):
-    monkeypatch.delenv(weights_io.WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(weights_locator.weights_env("torch"), raising=False)
     monkeypatch.setenv(pw.WEIGHTS_ENV, str(tmp_path / "no-weights"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
 
@@ -98,7 +99,7 @@ def test_planes_are_coded_close_to_the_context_models_estimate():
 
 def _with_other_size(data: bytes) -> bytes:
     """The same planes claimed for an image of another size."""
-    from codecbench.core.learned_container import LearnedFile
+    from codecbench.codecs.learned.container import LearnedFile
 
     file = parse(data)
     return LearnedFile(file.codec, file.weights_id, file.quality, file.height + 16,

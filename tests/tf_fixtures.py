@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codecbench.plugins.learned_models import LEARNED_MODELS
-from codecbench.plugins.tf.codecs import TF_PRIORS
+from codecbench.codecs.learned.hyperprior.tf.codecs import TF_PRIORS
+from codecbench.codecs.learned.models import LEARNED_MODELS
 
 TINY_N, TINY_M = 8, 12
 
@@ -15,7 +15,7 @@ def perturbed_model(entry, seed: int):
     their (symmetric, identity-like) initial values, so that layouts are really tested."""
     import torch
 
-    from codecbench.plugins.torch import weights as weights_io
+    from codecbench.codecs.learned.torch import weights as weights_io
 
     torch.manual_seed(seed)
     model = weights_io.build_model(entry.compressai_class, TINY_N, TINY_M)
@@ -29,7 +29,8 @@ def perturbed_model(entry, seed: int):
 
 def write_tiny_torch_weights(folder: Path, qualities=(1, 2)) -> Path:
     """Torch weights files of every TF-capable model at ``qualities`` in ``folder``."""
-    from codecbench.plugins.torch import weights as weights_io
+    from codecbench.codecs.learned import weights_locator
+    from codecbench.codecs.learned.torch import weights as weights_io
 
     for slug, entry in LEARNED_MODELS.items():
         if entry.prior not in TF_PRIORS:
@@ -39,5 +40,5 @@ def write_tiny_torch_weights(folder: Path, qualities=(1, 2)) -> Path:
                         "M": str(TINY_M), "quality": str(quality), "lambda": "0.01",
                         "metric": "mse"}
             weights_io.save_model(perturbed_model(entry, seed=quality),
-                                  folder / weights_io.weights_filename(slug, quality), metadata)
+                                  folder / weights_locator.weights_filename("torch", slug, quality), metadata)
     return folder

@@ -2,7 +2,7 @@
 
 import csv
 
-from codecbench.core.training import TrainingConfig
+from codecbench.api.training import TrainingConfig
 
 
 def tiny_config(data, out, **changes) -> TrainingConfig:

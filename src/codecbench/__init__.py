@@ -5,10 +5,10 @@ Public API for plugin authors::
     from codecbench import hookimpl, Codec, Dataset, Metric
 """
 
-from codecbench.core.codec import Codec, Family
-from codecbench.core.dataset import Dataset
-from codecbench.core.hookspecs import hookimpl
-from codecbench.core.metric import Metric
+from codecbench.api.codec import Codec, Family
+from codecbench.api.dataset import Dataset
+from codecbench.api.hookspecs import hookimpl
+from codecbench.api.metric import Metric
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """``python -m codecbench`` runs the command-line interface."""
 
-from codecbench.core.cli import main
+from codecbench.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -37,7 +37,7 @@ returns a report of what it measured.
 * **deterministic decode**: decoding the same bytes twice gives identical pixels;
 * **rate grows with quality**: file sizes do not decrease along ``qualities``, and the
   last is larger than the first;
-* **estimate**: a :class:`~codecbench.core.codec.Bitstream`'s ``estimated_bits``, and
+* **estimate**: a :class:`~codecbench.api.codec.Bitstream`'s ``estimated_bits``, and
   ``estimate_bits(image, quality)`` when the codec offers it, are finite positive numbers.
 
 :func:`check_metric`:
@@ -51,7 +51,7 @@ returns a report of what it measured.
   and the value checks are skipped);
 * **values**: on real photo crops (:func:`metric_crops`) compared with themselves, with a
   JPEG-compressed copy and with a noisy copy, ``compute`` returns a number that its
-  :class:`~codecbench.core.metric.MetricSpec` accepts (inside ``valid_range``; ``±inf``
+  :class:`~codecbench.api.metric.MetricSpec` accepts (inside ``valid_range``; ``±inf``
   only with ``allows_infinity``); ``nan`` ("does not apply") is accepted on some
   images, a ``nan`` on every image is a failure;
 * **deterministic**: the same measurement twice gives the same value;
@@ -64,9 +64,9 @@ returns a report of what it measured.
   unit such as ``bpp``, or ``rate=True``) is exempt from this and from the previous
   property;
 * **derived metrics**: with ``bases`` given, the value computed with the base metrics'
-  values in :attr:`~codecbench.core.metric.Measurement.values` (as the harness passes
+  values in :attr:`~codecbench.api.metric.Measurement.values` (as the harness passes
   them) equals the value computed without them;
-* for a :class:`~codecbench.core.metric.SetMetric` instead of ``compute``: ``features``
+* for a :class:`~codecbench.api.metric.SetMetric` instead of ``compute``: ``features``
   returns a finite 2-D float array of the same width for every image, deterministically,
   and ``distance`` of the features with themselves and with the degraded images' features
   is finite and inside ``valid_range``.
@@ -102,9 +102,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from codecbench.core.codec import Codec, quality_key, validate_codec_metadata
-from codecbench.core.dataset import Dataset
-from codecbench.core.metric import Measurement, Metric
+from codecbench.api.codec import Codec, quality_key, validate_codec_metadata
+from codecbench.api.dataset import Dataset
+from codecbench.api.metric import Measurement, Metric
 
 
 class CheckError(AssertionError):
@@ -527,7 +527,7 @@ def _compute(metric: Metric, reference, reconstruction, size, estimated_bits, va
 
 def _check_image_metric(metric, spec, cases, bases, is_rate, report) -> None:
     fail = report.failures.append
-    from codecbench.core.metric import evaluation_order
+    from codecbench.api.metric import evaluation_order
 
     ordered_bases = [m for m in evaluation_order(list(bases)) if m.name != spec.name]
     for image_id, kind, reference, reconstruction, size in cases:

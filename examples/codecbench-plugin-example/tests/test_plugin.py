@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from codecbench_plugin_example.plugin import MeanAbsoluteError, QuantizeZlib
 
-from codecbench.core.metric import Measurement
-from codecbench.core.plugins import Registry
+from codecbench.api.metric import Measurement
+from codecbench.api.registry import Registry
 from codecbench.testing import check_codec, check_metric, sample_crops
 
 

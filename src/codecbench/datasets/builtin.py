@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codecbench.core.hookspecs import hookimpl
+from codecbench.api.hookspecs import hookimpl
 from codecbench.datasets.catalog import CATALOG
 from codecbench.datasets.folder import FolderDataset
 from codecbench.datasets.local_layouts import LAYOUTS, LocalLayoutDataset

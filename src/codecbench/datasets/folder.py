@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.core.dataset import Dataset
-from codecbench.core.images import IMAGE_SUFFIXES, load_rgb
+from codecbench.api.dataset import Dataset
+from codecbench.api.images import IMAGE_SUFFIXES, load_rgb
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -27,7 +27,7 @@ class FolderDataset(Dataset):
 
     Image ids are the files' paths relative to the folder, with ``/`` as the
     separator (for a glob pattern: relative to the pattern's fixed prefix).
-    Images load with the policy of :mod:`codecbench.core.images`.
+    Images load with the policy of :mod:`codecbench.api.images`.
     :meth:`content_hash` covers the ids, the bytes of the files and the options below.
 
     An entry with an image suffix that is not a readable regular file — a symbolic

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.core.dataset import Dataset
+from codecbench.api.dataset import Dataset
 from codecbench.datasets.folder import FolderDataset
 
 

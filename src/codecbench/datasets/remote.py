@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.core.atomic import atomic_write
-from codecbench.core.dataset import Dataset
+from codecbench.api.atomic import atomic_write
+from codecbench.api.dataset import Dataset
 from codecbench.datasets import cifar
 from codecbench.datasets.archives import UnsafeArchiveError, extract
 from codecbench.datasets.cache import data_dir

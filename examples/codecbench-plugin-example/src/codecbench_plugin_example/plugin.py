@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 
 from codecbench import Codec, Metric, hookimpl
-from codecbench.core.metric import Measurement
+from codecbench.api.metric import Measurement
 
 MAGIC = b"CBQZ"
 FORMAT_VERSION = 1

@@ -1,0 +1,1 @@
+"""Classical codecs (Pillow, pillow-heif, imagecodecs, ffmpeg), named by format."""

@@ -1,0 +1,1 @@
+"""Framework-free probability models of finite-alphabet symbols (binary codes, categorical codes)."""

@@ -1,0 +1,1 @@
+"""Agustsson et al. 2019 global generative compression (GC)."""

@@ -1,0 +1,1 @@
+"""TensorFlow twin of GC (weights converted from PyTorch)."""

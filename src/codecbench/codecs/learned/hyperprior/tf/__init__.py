@@ -1,0 +1,1 @@
+"""TensorFlow (tensorflow-compression) twins of the hyperprior family."""

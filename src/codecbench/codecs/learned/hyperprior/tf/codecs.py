@@ -1,0 +1,149 @@
+"""The TensorFlow learned codecs ``tf/<model>`` (imports tensorflow only inside methods).
+
+``tf/bls2017-factorized``, ``tf/bmshj2018-hyperprior`` and ``tf/mbt2018-mean``: the models
+of :mod:`codecbench.codecs.learned.models` built on tensorflow-compression
+(:mod:`.model`, :mod:`.pipeline`). Weights of rate point ``q`` come, first match wins,
+from
+
+1. ``<model>-q<q>.tf.safetensors`` in a ``CODECBENCH_TF_WEIGHTS`` folder (written by
+   ``codecbench convert`` or ``codecbench train tf/<model>``; carries its coding tables);
+2. the torch weights of ``torch/<model>`` (``CODECBENCH_TORCH_WEIGHTS``, then the shipped
+   ones), converted at load time — one weights file is the single source of truth.
+
+The weights id in each file is the SHA-256 prefix of whichever file was loaded. The
+transforms run on ``CODECBENCH_TF_DEVICE`` (``cpu`` by default, ``gpu``), range coding on
+the CPU.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import numpy as np
+
+from codecbench.codecs.learned import weights_format, weights_locator
+from codecbench.codecs.learned.codec import LearnedCodec, cnn_latents
+from codecbench.codecs.learned.container import LearnedFile
+from codecbench.codecs.learned.models import LearnedModel
+from codecbench.frameworks.tf_runtime import TensorFlowFramework
+
+DEVICE_ENV = "CODECBENCH_TF_DEVICE"
+PADDING_MULTIPLE = 64
+TF_PRIORS = ("factorized", "hyperprior", "mean-scale")
+"""Priors with a TF model; the autoregressive ``mbt2018`` (serial context model) has none."""
+
+
+class TFLearnedCodec(TensorFlowFramework, LearnedCodec):
+    """``tf/<slug>``: a model of the table, in TensorFlow, on converted or TF weights."""
+
+
+    def __init__(self, entry: LearnedModel):
+        super().__init__()
+        self.entry = entry
+        self.name = f"tf/{entry.slug}"
+        self.family = entry.family
+        self.prior = entry.prior
+        self.all_qualities = entry.qualities
+        self.no_weights_reason = (
+            f"no weights: the torch/{entry.slug} weights (converted at load time) or a "
+            f"'codecbench convert' / 'codecbench train {self.name}' output in "
+            "CODECBENCH_TF_WEIGHTS")
+        # the twin of torch/<slug> on the same weights: select it by name (--codec 'tf/*')
+        self.in_default_run = False
+        self.description = f"{entry.summary} (tensorflow-compression; torch weights converted)"
+
+    @property
+    def version(self) -> str:
+        ids = ",".join(f"q{q}:{self._weights_id(q).hex()}" for q in self.qualities_with_weights())
+        return (f"tensorflow-compression {self.library_versions()['tensorflow-compression']}; "
+                f"weights {ids}")
+
+    @property
+    def device(self) -> str:
+        return os.environ.get(DEVICE_ENV, "cpu")
+
+    def weights_file(self, quality: int) -> Path | None:
+        """The file rate point ``quality`` loads (TF weights first, then torch weights)."""
+        return (weights_locator.find_weights("tensorflow", self.entry.slug, quality)
+                or weights_locator.find_weights("torch", self.entry.slug, quality))
+
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        return tuple(q for q in self.entry.qualities if self.weights_file(q) is not None)
+
+    def _weights_id(self, quality: int) -> bytes:
+        path = self.weights_file(quality)
+        if path is None:
+            raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
+        return weights_format.weights_id(path)
+
+    def _load(self, quality: int):
+        path = self.weights_file(quality)
+        if path is None:
+            raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
+        stat = path.stat()
+        model, coders, metadata = _load_weights(str(path), stat.st_size, stat.st_mtime_ns)
+        if metadata.get("model") != self.entry.slug:
+            raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "
+                             f"not {self.entry.slug!r}")
+        return (model, coders), weights_format.weights_id(path)
+
+    def _compress(self, loaded, image: np.ndarray):
+        from codecbench.codecs.learned.hyperprior.tf import pipeline
+
+        model, coders = loaded
+        x = pipeline.image_to_tensor(image, PADDING_MULTIPLE)
+        return pipeline.compress(model, coders, x, pipeline.tf_device(self.device))
+
+    def _expected_latents(self, loaded, file: LearnedFile) -> list[tuple[str, tuple[int, ...]]]:
+        """As the torch twin's (:func:`~codecbench.codecs.learned.codec.cnn_latents`):
+        ``y`` with ``M`` channels, ``z`` with ``N``."""
+        model, _ = loaded
+        return cnn_latents(model.prior, int(model.M), int(model.N), file.height, file.width,
+                           PADDING_MULTIPLE)
+
+    def _decompress(self, loaded, file: LearnedFile) -> np.ndarray:
+        from codecbench.codecs.learned.hyperprior.tf import pipeline
+
+        model, coders = loaded
+        x_hat = pipeline.decompress(model, coders, file.latents, pipeline.tf_device(self.device))
+        return pipeline.tensor_to_image(x_hat, file.height, file.width)
+
+    def convert_from(self, source, quality: int, out_dir: Path) -> Path:
+        """``codecbench convert torch/<model> tf/<model>``: write the TF weights file of
+        ``source``'s rate point ``quality`` into ``out_dir`` (tables included)."""
+        from codecbench.codecs.learned.hyperprior.tf import convert
+
+        if source.name != f"torch/{self.entry.slug}":
+            raise ValueError(f"{self.name} converts torch/{self.entry.slug}, not {source.name}")
+        if quality not in source.qualities_with_weights():
+            raise ValueError(f"{source.name} has no weights for quality {quality}")
+        target = Path(out_dir) / weights_locator.weights_filename("tensorflow", self.entry.slug, quality)
+        return convert.convert_torch_file(source.weights_file(quality), target)
+
+    def train(self, config):
+        """Train this model with ``codecbench train`` (see :mod:`.training`); GAN models
+        are trained in PyTorch and converted."""
+        from codecbench.codecs.learned.training_loop import TrainingError
+
+        if self.entry.adversarial is not None:
+            raise TrainingError(f"{self.name} is trained adversarially in PyTorch: run "
+                                f"'codecbench train torch/{self.entry.slug}', then "
+                                f"'codecbench convert torch/{self.entry.slug} {self.name}'")
+        from codecbench.codecs.learned.hyperprior.tf.training import train
+
+        return train(self.entry, self.name, config)
+
+
+@functools.lru_cache(maxsize=32)
+def _load_weights(path: str, size: int, mtime_ns: int):
+    """``(model, coders, metadata)`` of a weights file, once per process and file version
+    (building the Keras model and tfc's tables takes seconds)."""
+    from codecbench.codecs.learned.hyperprior.tf import convert
+    from codecbench.codecs.learned.hyperprior.tf.pipeline import EntropyCoders
+
+    if path.endswith(".tf.safetensors"):
+        return convert.load_tf_weights(Path(path))
+    model, metadata = convert.model_from_torch_weights(Path(path))
+    return model, EntropyCoders(model), metadata

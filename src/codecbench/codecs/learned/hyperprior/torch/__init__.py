@@ -1,0 +1,1 @@
+"""PyTorch (CompressAI) models of the hyperprior family."""

@@ -1,0 +1,223 @@
+"""The torch learned codecs: ``torch/<model>`` (our weights) and ``compressai/<zoo>``.
+
+Both wrap a CompressAI model (Ballé 2017 factorized prior, Ballé 2018 scale hyperprior,
+Minnen 2018 mean-scale and autoregressive priors, Cheng 2020) in the codec contract:
+
+* ``encode`` pads the image, runs CompressAI's ``compress`` (rANS) and writes the
+  strings into the container (:class:`~codecbench.codecs.learned.codec.LearnedCodec`);
+* ``decode`` reads only those bytes and runs CompressAI's ``decompress``.
+
+The transforms run on ``CODECBENCH_TORCH_DEVICE`` (default ``cpu``); see
+:mod:`codecbench.codecs.learned.hyperprior.torch.pipeline` for why files stay portable across devices.
+This module imports torch only inside methods, when a codec is used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from codecbench.codecs.learned import weights_format, weights_locator
+from codecbench.codecs.learned.codec import LearnedCodec, cnn_latents
+from codecbench.codecs.learned.container import Latent, LearnedFile
+from codecbench.codecs.learned.models import COMPRESSAI_ZOO, LearnedModel
+from codecbench.codecs.learned.torch import weights as weights_io
+from codecbench.frameworks.torch_runtime import TorchFramework
+
+DEVICE_ENV = "CODECBENCH_TORCH_DEVICE"
+ZOO_WEIGHTS_ENV = "CODECBENCH_COMPRESSAI_WEIGHTS"
+ZOO_DOWNLOAD_ENV = "CODECBENCH_COMPRESSAI_DOWNLOAD"
+PADDING_MULTIPLE = 64
+
+
+class CompressAICodec(TorchFramework, LearnedCodec):
+    """Encode/decode of every codec built on a CompressAI model (see :class:`LearnedCodec`).
+
+    The transforms run on ``CODECBENCH_TORCH_DEVICE``; entropy coding is CompressAI's
+    ``compress``/``decompress`` (:mod:`codecbench.codecs.learned.hyperprior.torch.pipeline`).
+    """
+
+    @property
+    def device(self) -> str:
+        return os.environ.get(DEVICE_ENV, "cpu")
+
+    def _model(self, quality: int):
+        if quality not in self._models:
+            from codecbench.codecs.learned.hyperprior.torch.pipeline import place_transforms
+
+            model, weights_id = self._load(quality)
+            self._models[quality] = (place_transforms(model, self.device), weights_id)
+        return self._models[quality]
+
+    @property
+    def version(self) -> str:
+        ids = ",".join(f"q{q}:{self._weights_id(q).hex()}" for q in self.qualities_with_weights())
+        return f"compressai {self.library_versions()['compressai']}; weights {ids}"
+
+    def _compress(self, model, image: np.ndarray):
+        from codecbench.codecs.learned.hyperprior.torch import pipeline
+
+        x = pipeline.image_to_tensor(image, PADDING_MULTIPLE)
+        compressed = pipeline.compress(model, self.prior, x)
+        latents = [Latent(shape, string)
+                   for shape, string in zip(compressed.shapes, compressed.strings, strict=True)]
+        return latents, compressed.estimated_bits
+
+    def _expected_latents(self, model, file: LearnedFile) -> list[tuple[str, tuple[int, ...]]]:
+        """``y`` (``M × H'/16 × W'/16``) and, with a hyperprior, ``z`` (its entropy
+        bottleneck's channels × ``H'/64 × W'/64``), ``H'×W'`` the image padded to 64."""
+        return cnn_latents(self.prior, int(model.M), int(model.entropy_bottleneck.channels),
+                           file.height, file.width, PADDING_MULTIPLE)
+
+    def _decompress(self, model, file: LearnedFile) -> np.ndarray:
+        from codecbench.codecs.learned.hyperprior.torch import pipeline
+
+        x_hat = pipeline.decompress(model, [latent.string for latent in file.latents],
+                                    [latent.shape for latent in file.latents])
+        return pipeline.tensor_to_image(x_hat, file.height, file.width)
+
+
+class TorchLearnedCodec(CompressAICodec):
+    """A model of the table in :mod:`codecbench.codecs.learned.models`, with our weights.
+
+    Rate points are the table's qualities (1 = lowest rate) that have a weights file
+    (shipped in the package, or in ``CODECBENCH_TORCH_WEIGHTS``).
+    """
+
+    def __init__(self, entry: LearnedModel):
+        super().__init__()
+        self.entry = entry
+        self.name = f"torch/{entry.slug}"
+        self.family = entry.family
+        self.prior = entry.prior
+        self.all_qualities = entry.qualities
+        self.no_weights_reason = weights_locator.no_weights_hint(
+            "torch", f"codecbench train {self.name}")
+        # the GAN family is selected by name (--codec 'torch/hific*'), as the RNN family:
+        # the default run stays a quick classical + CNN demonstration
+        self.in_default_run = not entry.slow and entry.family == "cnn"
+        self.description = f"{entry.summary} (CompressAI, rate points = λ of the model table)"
+
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        return tuple(q for q in self.entry.qualities
+                     if weights_locator.find_weights("torch", self.entry.slug, q) is not None)
+
+    def weights_file(self, quality: int) -> Path:
+        """The weights file rate point ``quality`` loads."""
+        path = weights_locator.find_weights("torch", self.entry.slug, quality)
+        if path is None:
+            raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
+        return path
+
+    def _weights_id(self, quality: int) -> bytes:
+        return weights_format.weights_id(self.weights_file(quality))
+
+    def _load(self, quality: int):
+        path = self.weights_file(quality)
+        model, metadata = weights_io.load_model(path)
+        if metadata.get("model") != self.entry.slug:
+            raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "
+                             f"not {self.entry.slug!r}")
+        return model, weights_format.weights_id(path)
+
+    def train(self, config):
+        """Train this model with ``codecbench train`` (see :mod:`.training`, and
+        :mod:`.gan_training` for the GAN family)."""
+        if self.entry.adversarial is not None:
+            from codecbench.codecs.learned.hyperprior.torch.adversarial_training import train
+        else:
+            from codecbench.codecs.learned.hyperprior.torch.training import train
+
+        return train(self.entry, self.name, config)
+
+
+class CompressAIZooCodec(CompressAICodec):
+    """``compressai/<name>``: an architecture of CompressAI's zoo, on weights you provide.
+
+    Weights come, in order, from ``$CODECBENCH_COMPRESSAI_WEIGHTS/<name>-<q>.pth.tar``
+    (or ``.pth``, ``.safetensors``; a ``state_dict`` or a checkpoint holding one, loaded
+    with ``weights_only=True``), then — when ``CODECBENCH_COMPRESSAI_DOWNLOAD=1`` — from
+    CompressAI's pretrained download (``pretrained=True``, cached by torch.hub). Without
+    either the codec is listed as unavailable with that reason. The weights id in each
+    file is the SHA-256 of the tensors' bytes.
+    """
+
+    SUFFIXES = (".pth.tar", ".pth", ".safetensors")
+
+    def __init__(self, zoo_name: str):
+        super().__init__()
+        self.zoo_name = zoo_name
+        self.name = f"compressai/{zoo_name}"
+        self.prior, self.all_qualities = COMPRESSAI_ZOO[zoo_name]
+        self.no_weights_reason = (
+            f"no weights: put {zoo_name}-<quality>.pth.tar files in ${ZOO_WEIGHTS_ENV}, or "
+            f"set {ZOO_DOWNLOAD_ENV}=1 to let CompressAI download its pretrained weights "
+            "(needs internet)"
+        )
+        self.in_default_run = False  # runs on weights the user provides: select it by name
+        self.description = f"CompressAI zoo {zoo_name} (your checkpoint or CompressAI's download)"
+
+    def _user_file(self, quality: int) -> Path | None:
+        folder = os.environ.get(ZOO_WEIGHTS_ENV)
+        if not folder:
+            return None
+        for suffix in self.SUFFIXES:
+            candidate = Path(folder) / f"{self.zoo_name}-{quality}{suffix}"
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def _download_allowed(self) -> bool:
+        return os.environ.get(ZOO_DOWNLOAD_ENV, "") == "1"
+
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        if self._download_allowed():
+            return self.all_qualities
+        return tuple(q for q in self.all_qualities if self._user_file(q) is not None)
+
+    def _weights_id(self, quality: int) -> bytes:
+        return self._model(quality)[1]  # a digest of the loaded tensors
+
+    def architecture(self, quality: int):
+        """A fresh (untrained) model of this zoo architecture at ``quality``."""
+        from compressai.zoo import image as zoo_image
+
+        classes = zoo_image.model_architectures
+        cls = classes.get(self.zoo_name) or classes[self.zoo_name.replace("-", "_")]
+        return cls(*zoo_image.cfgs[self.zoo_name][quality])
+
+    def _load(self, quality: int):
+        from compressai.zoo import image_models, load_state_dict
+
+        path = self._user_file(quality)
+        if path is not None:
+            state: object  # a state dict, or whatever the checkpoint file holds
+            if path.suffix == ".safetensors":
+                from safetensors.torch import load_file
+
+                state = load_file(str(path))
+            else:
+                from codecbench.frameworks.torch_runtime import torch_load
+
+                state = torch_load(path)
+                state = state.get("state_dict", state) if isinstance(state, dict) else state
+            model = self.architecture(quality)
+            model.load_state_dict(load_state_dict(state))
+        elif self._download_allowed():
+            model = image_models[self.zoo_name](quality=quality, metric="mse", pretrained=True)
+        else:
+            raise FileNotFoundError(self.availability()[1])
+        model.update()  # computes CDFs only if the weights did not bring them
+        model.eval()
+        return model, _tensor_digest(model.state_dict())[:8]
+
+
+def _tensor_digest(state: dict) -> bytes:
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.digest()

@@ -1,0 +1,1 @@
+"""The recurrent (progressive) family: Toderici 2016/2017 and Johnston 2018."""

@@ -1,0 +1,1 @@
+"""TensorFlow twins of the recurrent family (weights converted from PyTorch)."""

@@ -1,0 +1,1 @@
+"""PyTorch networks, codecs and training of the recurrent family."""

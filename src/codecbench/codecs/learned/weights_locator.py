@@ -1,0 +1,97 @@
+"""Where the weights of a learned codec are: one locator for lookup, training export and
+conversion.
+
+A weights file is named by framework, model slug and rate point::
+
+    torch        <slug>-q<quality>.safetensors      one network per rate point
+                 <slug>.safetensors                 one network for every rate point
+    tensorflow   <slug>-q<quality>.tf.safetensors   (the same, in TensorFlow's layout)
+                 <slug>.tf.safetensors
+
+and found, first match wins, in every folder of the framework's path list
+(``CODECBENCH_TORCH_WEIGHTS`` / ``CODECBENCH_TF_WEIGHTS``, ``os.pathsep``-separated: where
+users put weights they trained with ``codecbench train`` or wrote with ``codecbench
+convert``), then among the weights we ship: the ``codecbench-models`` distribution
+(:data:`MODELS_DISTRIBUTION`, package ``codecbench_models``), whose files are checked
+against its SHA-256 manifest when they are loaded (:mod:`.weights_format`). TensorFlow
+codecs convert the torch weights at load time, so only torch weights are shipped.
+
+Framework-free: nothing here imports torch or tensorflow, and finding a file reads
+no more than a directory entry.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+MODELS_DISTRIBUTION = "codecbench-models"
+MODELS_PACKAGE = "codecbench_models"
+MANIFEST_NAME = "SHA256SUMS"
+
+WEIGHTS_ENV = {"torch": "CODECBENCH_TORCH_WEIGHTS", "tensorflow": "CODECBENCH_TF_WEIGHTS"}
+"""The path-list variable of each framework."""
+SUFFIX = {"torch": ".safetensors", "tensorflow": ".tf.safetensors"}
+
+
+def _framework(framework: str) -> str:
+    if framework not in WEIGHTS_ENV:
+        raise ValueError(f"no weights locator for framework {framework!r}; "
+                         f"known: {', '.join(WEIGHTS_ENV)}")
+    return framework
+
+
+def weights_env(framework: str) -> str:
+    """The variable naming the folders searched first for ``framework``'s weights."""
+    return WEIGHTS_ENV[_framework(framework)]
+
+
+def weights_filename(framework: str, slug: str, quality: int | None = None) -> str:
+    """``<slug>-q<quality>`` (or ``<slug>`` for one network for every rate point) plus the
+    framework's suffix."""
+    stem = slug if quality is None else f"{slug}-q{int(quality)}"
+    return stem + SUFFIX[_framework(framework)]
+
+
+def shipped_weights_folder() -> Path | None:
+    """The weights folder of the installed ``codecbench-models`` distribution, or ``None``
+    (found without importing it)."""
+    spec = importlib.util.find_spec(MODELS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "weights"
+    return folder if folder.is_dir() else None
+
+
+def weights_folders(framework: str) -> list[Path]:
+    """The folders searched for ``framework``'s weights, first match wins."""
+    extra = [Path(p) for p in os.environ.get(weights_env(framework), "").split(os.pathsep) if p]
+    shipped = shipped_weights_folder() if framework == "torch" else None
+    return [*extra, shipped] if shipped is not None else extra
+
+
+def find_weights(framework: str, slug: str, quality: int | None = None) -> Path | None:
+    """The weights file of ``slug`` (at rate point ``quality``, or for every rate point
+    when ``None``) for ``framework``, or ``None``."""
+    name = weights_filename(framework, slug, quality)
+    for folder in weights_folders(framework):
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def is_shipped(path: Path) -> bool:
+    """Whether ``path`` is one of the files of the ``codecbench-models`` distribution."""
+    shipped = shipped_weights_folder()
+    return shipped is not None and Path(path).parent.resolve() == shipped.resolve()
+
+
+def no_weights_hint(framework: str, trained_by: str = "") -> str:
+    """Where weights come from, for a codec that has none: ``trained_by`` (e.g. a
+    ``codecbench train`` command) and the folder variable, and the shipped distribution."""
+    train = f"train with '{trained_by}' and " if trained_by else ""
+    shipped = (f", or install {MODELS_DISTRIBUTION} (pip install ./models from the "
+               "codecbench repository) for the weights we ship" if framework == "torch" else "")
+    return f"no weights: {train}put the weights folder in ${weights_env(framework)}{shipped}"

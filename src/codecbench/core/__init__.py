@@ -1,1 +1,0 @@
-"""Core of codecbench: hook specifications, plugin manager, contracts, results store, CLI."""

@@ -1,1 +1,0 @@
-"""The evaluation harness: task planning, executors, metrics, leaderboard aggregation."""

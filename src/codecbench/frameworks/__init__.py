@@ -1,0 +1,1 @@
+"""What the codecs and metrics need to know about torch and TensorFlow (versions, availability, data-only file loading); the frameworks are imported inside functions only."""

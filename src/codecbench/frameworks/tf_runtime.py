@@ -1,0 +1,26 @@
+"""What the TensorFlow codecs need of TensorFlow: availability and versions (no tensorflow
+import at module level)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+
+class TensorFlowFramework:
+    """Mixin of the TF codecs: framework name, install hint, required modules, versions."""
+
+    framework = "tensorflow"
+    install_hint = "pip install 'codecbench[tf]'"
+    coder_library = "tensorflow-compression"
+
+    def missing_modules(self) -> list[str]:
+        return [name for name in ("tensorflow", "tensorflow_compression", "safetensors")
+                if importlib.util.find_spec(name) is None]
+
+    def library_versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        import tensorflow as tf
+
+        return {"tensorflow": tf.__version__,
+                "tensorflow-compression": version("tensorflow-compression")}

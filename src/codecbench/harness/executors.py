@@ -1,0 +1,320 @@
+"""Executors: how tasks are run. The harness talks only to :class:`Executor`.
+
+* :class:`ProcessExecutor` (the default, at every ``-j``) runs tasks in ``N`` worker
+  processes, one task per worker at a time. Nothing a codec or a metric does can end or
+  hang the run: a task past its timeout, or a worker that dies (``os._exit``, a
+  segfault, out of memory), costs only that task — the worker is killed and replaced,
+  and the task becomes an error row. ``SystemExit`` and other exceptions inside a task
+  are error rows too.
+* :class:`InProcessExecutor` (``--in-process``, for debugging with a debugger or a
+  profiler) runs tasks one after the other in this process. It is **unprotected**: a
+  codec calling ``os._exit``, crashing the interpreter or blocking in native code ends
+  or hangs the run. Its per-task timeout is a ``SIGALRM`` that raises
+  :class:`~codecbench.harness.task.TaskTimeout`, a ``BaseException`` (a codec's
+  ``except Exception`` does not swallow it), so it interrupts Python code only.
+
+Workers end with the run's process, however it ends (``kill -9`` included): a hung task
+never outlives its run. Workers keep each codec and the metrics they were sent (a learned codec loads its model
+once per worker, not once per task) and the image of their last task (tasks come image
+by image, so an image crosses the pipe once per worker rather than once per task).
+"""
+
+from __future__ import annotations
+
+import abc
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from multiprocessing.connection import wait
+from typing import cast
+
+from codecbench.harness.schema import ResultRow
+from codecbench.harness.task import Task, TaskTimeout, describe_error, evaluate
+
+EXECUTORS = ("process", "in-process")
+STARTUP_GRACE_S = 120.0
+"""Time a worker may take to start and unpickle what a task needs (importing a framework)
+before the task's own time limit begins; past it the task is a timeout all the same."""
+STARTED = "started"
+PARENT_POLL_S = 1.0
+"""How often a worker checks that the run's process is still alive."""
+
+
+class Executor(abc.ABC):
+    """Runs tasks and yields one :class:`ResultRow` per task, in any order."""
+
+    def __init__(self, timeout: float | None = None):
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        self.timeout = timeout
+
+    @abc.abstractmethod
+    def run(self, tasks: Iterable[Task]) -> Iterator[ResultRow]:
+        """Evaluate every task; every task yields exactly one row."""
+
+    def close(self) -> None:
+        """Release workers. Safe to call twice."""
+        return None
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def timeout_row(self, task: Task) -> ResultRow:
+        return task.row(error=f"timeout: task did not finish within {self.timeout:g} s")
+
+
+class InProcessExecutor(Executor):
+    """In-process, one task at a time; unprotected (see the module docstring)."""
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[ResultRow]:
+        use_alarm = self.timeout is not None and threading.current_thread() is threading.main_thread()
+        for task in tasks:
+            if not use_alarm:
+                yield evaluate(task)
+                continue
+            previous = signal.signal(signal.SIGALRM, _raise_timeout)
+            signal.setitimer(signal.ITIMER_REAL, cast(float, self.timeout))  # use_alarm: not None
+            try:
+                row = evaluate(task)
+            except TaskTimeout:
+                row = self.timeout_row(task)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+            yield row
+
+
+def _raise_timeout(signum, frame):
+    raise TaskTimeout()
+
+
+# Messages from the parent to a worker: ("codec", name, codec), ("metrics", metrics),
+# ("image", key, array), ("task", task without codec/metrics/image), or None to stop.
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker when the run's process ends, however it ends (``kill -9``
+    included), so that a hung task never outlives its run: the kernel's parent-death
+    signal where there is one (Linux), and a watcher thread polling the parent anyway."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="codecbench-parent-watch", daemon=True).start()
+
+
+def _worker_main(connection, parent_pid: int) -> None:
+    """Worker loop: keep what the parent sent, evaluate tasks, send back their rows."""
+    _die_with_parent(parent_pid)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
+    codecs: dict[str, object] = {}
+    metrics: tuple = ()
+    image = None
+    while True:
+        try:
+            message = connection.recv()
+        except EOFError:
+            return
+        if message is None:
+            return
+        kind = message[0]
+        if kind == "codec":
+            codecs[message[1]] = message[2]
+        elif kind == "metrics":
+            metrics = message[1]
+        elif kind == "image":
+            image = message[2]
+        else:
+            task = message[1]
+            task.codec = codecs[task.codec_name]
+            task.metrics = metrics
+            task.image = image
+            connection.send(STARTED)  # the task's time limit runs from here
+            try:
+                row = evaluate(task)
+            except BaseException as exc:  # noqa: BLE001 - the parent must get a row
+                row = task.row(error=describe_error("worker", exc))
+            connection.send(row)
+
+
+class _Worker:
+    def __init__(self, context):
+        self.connection, child_end = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child_end, os.getpid()),
+                                       daemon=True)
+        self.process.start()
+        child_end.close()
+        self.task: Task | None = None
+        self.deadline = float("inf")
+        self.codecs: set[str] = set()
+        self.metrics: tuple | None = None
+        self.image_key: tuple | None = None
+
+    def send(self, task: Task) -> None:
+        """Send what the worker lacks (codec, metrics, image), then the task itself."""
+        if task.codec.name not in self.codecs:
+            self.connection.send(("codec", task.codec.name, task.codec))
+            self.codecs.add(task.codec.name)
+        if self.metrics is not task.metrics:
+            self.connection.send(("metrics", task.metrics))
+            self.metrics = task.metrics
+        key = (task.dataset, task.image_id)
+        if self.image_key != key:
+            self.image_key = None
+            self.connection.send(("image", key, task.image))
+            self.image_key = key
+        self.connection.send(("task", task.without_payload()))
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.connection.close()
+
+
+class ProcessExecutor(Executor):
+    """``workers`` processes, started with ``start_method`` (default ``spawn``).
+
+    Codecs, metrics and images are pickled to the workers, so codecs must be picklable;
+    ``spawn`` keeps torch/TF thread pools out of forked children.
+    """
+
+    def __init__(self, workers: int = 1, timeout: float | None = None,
+                 start_method: str = "spawn"):
+        super().__init__(timeout)
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        self.context = multiprocessing.get_context(start_method)
+        self._pool: list[_Worker] = []
+
+    def run(self, tasks: Iterable[Task]) -> Iterator[ResultRow]:
+        pending = iter(tasks)
+        exhausted = False
+        while True:
+            # Hand out tasks to idle workers.
+            while not exhausted and self._idle_worker_available():
+                task = next(pending, None)
+                if task is None:
+                    exhausted = True
+                    break
+                failure = self._dispatch(task)
+                if failure is not None:
+                    yield failure
+            busy = [w for w in self._pool if w.task is not None]
+            if not busy:
+                if exhausted:
+                    return
+                continue
+            yield from self._collect(busy)
+
+    def _idle_worker_available(self) -> bool:
+        if any(w.task is None for w in self._pool):
+            return True
+        if len(self._pool) < self.workers:
+            self._pool.append(_Worker(self.context))
+            return True
+        return False
+
+    def _dispatch(self, task: Task) -> ResultRow | None:
+        worker = next(w for w in self._pool if w.task is None)
+        try:
+            worker.send(task)
+        except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable codec
+            self._replace(worker)
+            return task.row(error=describe_error("send task to worker", exc))
+        worker.task = task
+        worker.deadline = (time.monotonic() + STARTUP_GRACE_S + self.timeout if self.timeout
+                           else float("inf"))
+        return None
+
+    def _collect(self, busy: list[_Worker]) -> Iterator[ResultRow]:
+        next_deadline = min(w.deadline for w in busy)
+        wait_s = None if next_deadline == float("inf") else max(0.0, next_deadline - time.monotonic())
+        handles = {}
+        for worker in busy:
+            handles[worker.connection] = worker
+            handles[worker.process.sentinel] = worker
+        ready = wait(list(handles), timeout=wait_s)
+        finished: list[_Worker] = []
+        for handle in ready:
+            worker = handles[handle]
+            if worker in finished:
+                continue
+            finished.append(worker)
+            task = worker.task
+            assert task is not None
+            try:
+                row = worker.connection.recv()
+                if row == STARTED:
+                    if self.timeout:
+                        worker.deadline = time.monotonic() + self.timeout
+                    finished.remove(worker)
+                    continue
+                if not isinstance(row, ResultRow) or row.key != task.key:
+                    raise EOFError("unexpected reply")
+            except (EOFError, OSError):
+                worker.process.join(timeout=5)
+                code = worker.process.exitcode
+                row = task.row(error=f"worker: process died while running the task (exit code {code})")
+                self._replace(worker)
+            except Exception as exc:  # noqa: BLE001 - e.g. a row that does not unpickle
+                row = task.row(error=describe_error("receive row from worker", exc))
+                self._replace(worker)
+            else:
+                worker.task = None
+            yield row
+        now = time.monotonic()
+        for worker in busy:
+            if worker not in finished and worker.deadline <= now:
+                task = worker.task
+                assert task is not None
+                self._replace(worker)
+                yield self.timeout_row(task)
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.kill()
+        self._pool.remove(worker)
+
+    def close(self) -> None:
+        for worker in self._pool:
+            try:
+                if worker.task is None and worker.process.is_alive():
+                    worker.connection.send(None)
+                    worker.process.join(timeout=2)
+            except (OSError, ValueError):
+                pass
+            worker.kill()
+        self._pool = []
+
+
+def make_executor(jobs: int = 1, timeout: float | None = None,
+                  kind: str | None = None) -> Executor:
+    """``process`` with ``jobs`` workers (the default), or ``in-process`` (one at a time)."""
+    kind = kind or "process"
+    if kind == "in-process":
+        if jobs != 1:
+            raise ValueError(f"the in-process executor runs one task at a time, not -j {jobs}")
+        return InProcessExecutor(timeout)
+    if kind == "process":
+        return ProcessExecutor(jobs, timeout)
+    raise ValueError(f"unknown executor {kind!r}; valid: {', '.join(EXECUTORS)}")

@@ -1,0 +1,1 @@
+"""The PyTorch networks behind the perceptual and distribution metrics (imports torch)."""

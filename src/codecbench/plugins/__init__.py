@@ -1,1 +1,0 @@
-"""Built-in codec plugins, each registered through the ``codecbench`` entry-point group."""

@@ -1,1 +1,0 @@
-"""Classical codecs (Pillow, pillow-heif, imagecodecs)."""
