@@ -19,9 +19,9 @@ from codecbench.codecs.learned.entropy import categorical_codes
 from codecbench.codecs.learned.generative.codec import GenerativeCodec, LoadedGenerative
 from codecbench.codecs.learned.generative.torch import codecs as torch_generative
 from codecbench.codecs.learned.models import GenerativeModel
-from codecbench.codecs.learned.recurrent.tf.codecs import write_tf_recurrent
 from codecbench.codecs.learned.tf.index_coding import decode_index, encode_index
-from codecbench.codecs.learned.weights_format import TF_FORMAT
+from codecbench.codecs.learned.tf.layout import convert_state
+from codecbench.codecs.learned.tf.weights import read_tf_weights, write_tf_weights
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
 
 
@@ -46,16 +46,10 @@ class TFGenerativeCodec(TensorFlowFramework, GenerativeCodec):
                 or weights_locator.find_weights("torch", self.entry.slug, quality))
 
     def _load_network(self, path: Path) -> LoadedGenerative:
-        from safetensors.numpy import load_file
-
         from codecbench.codecs.learned.generative.tf.network import GenerativeNetwork
-        from codecbench.codecs.learned.recurrent.tf.network import convert_state
 
         if path.name.endswith(".tf.safetensors"):
-            metadata = weights_format.read_metadata(path, TF_FORMAT)
-            if metadata.get("kind") != "generative":
-                raise ValueError(f"{path} is not a generative TF weights file")
-            arrays = dict(load_file(str(path)))
+            arrays, metadata = read_tf_weights(path, "generative")
             probabilities = arrays.pop(torch_generative.PROBABILITIES_KEY)
         else:
             quality = int(weights_format.read_metadata(path).get("quality", 0))
@@ -92,7 +86,6 @@ class TFGenerativeCodec(TensorFlowFramework, GenerativeCodec):
 
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:
         """``codecbench convert torch/<slug> tf/<slug>``: the TF-layout weights file."""
-        from codecbench.codecs.learned.recurrent.tf.network import convert_state
 
         if source.name != f"torch/{self.entry.slug}":
             raise ValueError(f"{self.name} converts torch/{self.entry.slug}, not {source.name}")
@@ -104,6 +97,6 @@ class TFGenerativeCodec(TensorFlowFramework, GenerativeCodec):
         arrays = {**convert_state(arrays),
                   torch_generative.PROBABILITIES_KEY: probabilities.astype(np.float32)}
         target = Path(out_dir) / weights_locator.weights_filename("tensorflow", self.entry.slug, quality)
-        write_tf_recurrent(arrays, {**metadata, "format": TF_FORMAT,
+        write_tf_weights(arrays, {**metadata,
                                     "source": weights_format.weights_id(path).hex()}, target)
         return target

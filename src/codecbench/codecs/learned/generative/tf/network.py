@@ -2,7 +2,7 @@
 
 Executes the layer plans of :mod:`codecbench.codecs.learned.generative.layers` (the same lists
 the torch modules are built from) with ``tf.nn`` on NHWC tensors; kernels change layout
-as :func:`codecbench.codecs.learned.recurrent.tf.network.convert_state` does (``out×in×kh×kw`` →
+as :func:`codecbench.codecs.learned.tf.layout.convert_state` does (``out×in×kh×kw`` →
 ``kh×kw×in×out``), padding is explicit and symmetric, the pixel shuffle keeps PyTorch's
 channel order, instance norm uses the population variance with ε = 10⁻⁵. The quantiser
 maps to the nearest of the ``L`` centres. Imports tensorflow.
@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from codecbench.codecs.learned.generative import layers
 from codecbench.codecs.learned.models import GenerativeModel
-from codecbench.codecs.learned.recurrent.tf.network import pixel_shuffle
+from codecbench.codecs.learned.tf.layout import pixel_shuffle
 
 
 class GenerativeNetwork:

@@ -17,18 +17,18 @@ Imports tensorflow only when a codec is used.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from codecbench.api.atomic import atomic_path
 from codecbench.codecs.learned import weights_format, weights_locator
 from codecbench.codecs.learned.entropy import binary_codes
 from codecbench.codecs.learned.models import RecurrentModel
 from codecbench.codecs.learned.recurrent.codec import LoadedRecurrent, RecurrentCodec
 from codecbench.codecs.learned.recurrent.torch import weights as recurrent_weights
 from codecbench.codecs.learned.tf.index_coding import decode_index, encode_index
+from codecbench.codecs.learned.tf.layout import convert_state
+from codecbench.codecs.learned.tf.weights import read_tf_weights, write_tf_weights
 from codecbench.codecs.learned.weights_format import TF_FORMAT
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
 
@@ -58,13 +58,13 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
                 or weights_locator.find_weights("torch", self.entry.slug))
 
     def _load_network(self) -> LoadedRecurrent:
-        from codecbench.codecs.learned.recurrent.tf.network import RecurrentNetwork, convert_state
+        from codecbench.codecs.learned.recurrent.tf.network import RecurrentNetwork
 
         path = self.weights_file()
         if path is None:
             raise FileNotFoundError(self.no_weights_reason)
         if path.name.endswith(".tf.safetensors"):
-            arrays, metadata = read_tf_recurrent(path)
+            arrays, metadata = read_tf_weights(path, "recurrent")
         else:
             arrays, metadata = recurrent_weights.read_tensors(path)
             arrays = convert_state(arrays)
@@ -99,8 +99,6 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:
         """``codecbench convert torch/<slug> tf/<slug>``: the TF-layout weights file (one for
         every rate point; ``quality`` is accepted for the command's sake)."""
-        from codecbench.codecs.learned.recurrent.tf.network import convert_state
-
         if source.name != f"torch/{self.entry.slug}":
             raise ValueError(f"{self.name} converts torch/{self.entry.slug}, not {source.name}")
         path = source.weights_file()
@@ -111,24 +109,5 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
         target = Path(out_dir) / weights_locator.weights_filename("tensorflow", self.entry.slug)
         metadata = {**metadata, "format": TF_FORMAT,
                     "source": weights_format.weights_id(path).hex()}
-        write_tf_recurrent(arrays, metadata, target)
+        write_tf_weights(arrays, metadata, target)
         return target
-
-
-def read_tf_recurrent(path: Path) -> tuple[dict, dict[str, str]]:
-    """``(arrays in TF layouts, metadata)`` of a converted recurrent weights file."""
-    from safetensors.numpy import load_file
-
-    metadata = weights_format.read_metadata(path, TF_FORMAT)
-    if metadata.get("kind") != "recurrent":
-        raise ValueError(f"{path} is not a recurrent TF weights file")
-    return dict(load_file(str(path))), metadata
-
-
-def write_tf_recurrent(arrays: dict, metadata: dict[str, str], path: Path) -> None:
-    from safetensors.numpy import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as partial:
-        save_file(arrays, str(partial), metadata=metadata)
-        os.chmod(partial, 0o644)

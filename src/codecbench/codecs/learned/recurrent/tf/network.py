@@ -26,27 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from codecbench.codecs.learned.models import RecurrentModel
-
-
-def convert_state(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """torch ``state_dict`` arrays → the TF layouts of the table above (same names);
-    arrays that are not convolution kernels (biases, the context table) pass unchanged."""
-    converted = {}
-    for name, array in state.items():
-        if array.ndim == 4:
-            array = array.transpose(2, 3, 1, 0)  # out×in×kh×kw → kh×kw×in×out
-        converted[name] = np.ascontiguousarray(array, dtype=np.float32)
-    return converted
-
-
-def pixel_shuffle(x, factor: int = 2):
-    """PyTorch's ``pixel_shuffle`` on NHWC: output ``[b, h·r + i, w·r + j, c]`` takes input
-    channel ``c·r² + i·r + j``."""
-    batch, height, width, channels = tf.unstack(tf.shape(x))
-    out_channels = channels // (factor * factor)
-    x = tf.reshape(x, [batch, height, width, out_channels, factor, factor])
-    x = tf.transpose(x, [0, 1, 4, 2, 5, 3])
-    return tf.reshape(x, [batch, height * factor, width * factor, out_channels])
+from codecbench.codecs.learned.tf import layout
 
 
 class RecurrentNetwork:
@@ -122,7 +102,7 @@ class RecurrentNetwork:
         for i, layer_state in enumerate(state):
             hidden, layer_state = self.cell(f"decoder_rnn.{i}", hidden, layer_state, stride=1)
             new_state.append(layer_state)
-            hidden = pixel_shuffle(hidden)
+            hidden = layout.pixel_shuffle(hidden)
         output = tf.tanh(self.conv("decoder_out", hidden))
         return (output if self.entry.reconstruction == "additive" else output / 2), new_state
 
