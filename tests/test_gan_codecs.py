@@ -77,7 +77,7 @@ def test_gc_file_holds_the_range_coded_symbols_of_its_table():
     assert symbols.shape == (GC.channels_of(3), 10, 13)
     data = gc.encode(image, 3)
     latent = parse(bytes(data)).latents[0]
-    decoded = gc._decode_symbols(latent.string, latent.shape, loaded.coder_tables)
+    decoded = gc.decode_symbols(loaded, latent)
     np.testing.assert_array_equal(decoded, symbols)
     estimate = categorical_codes.estimated_bits(symbols, loaded.probabilities)
     assert data.estimated_bits == pytest.approx(estimate)

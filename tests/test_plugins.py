@@ -246,3 +246,17 @@ def test_failing_command_hook_adds_nothing(capsys):
     group = build_cli(registry)
     assert set(group.commands) == BUILTIN_COMMANDS and group.commands["run"] is cli_module.run
     assert "failed in register_commands: RuntimeError" in capsys.readouterr().err
+
+
+def test_every_family_folder_is_registered_in_each_framework_it_has():
+    """A family folder with a torch/ or tf/ codecs module is listed in FAMILIES."""
+    from pathlib import Path
+
+    import codecbench.codecs.learned as learned
+    from codecbench.codecs.learned.families import FAMILIES
+
+    root = Path(learned.__file__).parent
+    found = {folder.name: tuple(fw for fw in ("torch", "tf")
+                                if (folder / fw / "codecs.py").is_file())
+             for folder in root.iterdir() if folder.is_dir() and folder.name not in ("torch", "tf")}
+    assert {name: fws for name, fws in found.items() if fws} == FAMILIES

@@ -14,7 +14,7 @@ from codecbench.codecs.learned.models import (  # noqa: E402
     RNN_BITS_PER_ITERATION_BPP,
 )
 from codecbench.codecs.learned.recurrent import tiling as recurrent_tiling  # noqa: E402
-from codecbench.codecs.learned.recurrent.codec import truncate  # noqa: E402
+from codecbench.codecs.learned.progressive import truncate  # noqa: E402
 from codecbench.codecs.learned.recurrent.torch.codecs import TorchRecurrentCodec  # noqa: E402
 from rnn_fixtures import photo, write_tiny_weights  # noqa: E402
 
@@ -100,7 +100,7 @@ def test_refusals_name_the_problem(tiny):
     codec = tiny("toderici2017-gru")
     data = bytes(codec.encode(photo(), 4))
     with pytest.raises(ContainerError, match="truncate a file of 4 iterations to 5"):
-        truncate(data, 5)
+        codec.truncate(data, 5)
     with pytest.raises(ContainerError, match="truncate"):
         truncate(data, 0)
     with pytest.raises(ContainerError, match="written by codec"):

@@ -19,7 +19,7 @@ pytest.importorskip("tensorflow_compression")
 from codecbench.api.images import load_rgb  # noqa: E402
 from codecbench.codecs.learned import weights_locator  # noqa: E402
 from codecbench.codecs.learned.container import parse  # noqa: E402
-from codecbench.codecs.learned.generative.codec import padded_batch  # noqa: E402
+from codecbench.codecs.learned.image_batches import padded_batch  # noqa: E402
 from codecbench.codecs.learned.generative.tf.codecs import TFGenerativeCodec  # noqa: E402
 from codecbench.codecs.learned.generative.torch.codecs import TorchGenerativeCodec  # noqa: E402
 from codecbench.codecs.learned.models import GENERATIVE_MODELS  # noqa: E402

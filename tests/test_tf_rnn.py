@@ -12,7 +12,7 @@ pytest.importorskip("compressai")
 
 from codecbench.codecs.learned.entropy import binary_codes  # noqa: E402
 from codecbench.codecs.learned.models import RECURRENT_MODELS  # noqa: E402
-from codecbench.codecs.learned.recurrent.codec import truncate  # noqa: E402
+from codecbench.codecs.learned.progressive import truncate  # noqa: E402
 from codecbench.codecs.learned.recurrent.tf.codecs import TFRecurrentCodec  # noqa: E402
 from codecbench.codecs.learned.recurrent.torch.codecs import TorchRecurrentCodec  # noqa: E402
 from helpers import invoke_cli  # noqa: E402
@@ -36,7 +36,7 @@ def twins(monkeypatch, tiny_weights):
 
 def _bits(codec, data):
     """The decoded bits of every iteration of a file (torch or TF)."""
-    return np.stack(codec.decode_bits(codec._network(), parse(data)))
+    return np.stack(codec.decode_grids(codec._network(), parse(data)))
 
 
 def parity(torch_codec, tf_codec, image, iterations=16):
@@ -85,8 +85,9 @@ def test_tf_range_coder_decodes_what_it_encoded(twins):
     bits = (rng.random((32, 3, 4)) < 0.2).astype(np.uint8)
     indexes = binary_codes.context_indexes(2, binary_codes.context_states(
         (rng.random((32, 3, 4)) < 0.5).astype(np.uint8), bits.shape))
-    string = tf_codec._encode_bits(bits, indexes, loaded.coder_tables)
-    assert np.array_equal(tf_codec._decode_bits(string, indexes, loaded.coder_tables), bits)
+    string = tf_codec.coder.encode(bits, indexes, loaded.coder_tables)
+    assert np.array_equal(tf_codec.coder.decode(string, indexes, loaded.coder_tables, 2, "code"),
+                          bits)
 
 
 def test_converted_file_codes_like_load_time_conversion(twins, tiny_weights, tmp_path,

@@ -19,7 +19,7 @@ from codecbench.codecs.learned import weights_locator  # noqa: E402
 from codecbench.codecs.learned.container import ContainerError, parse  # noqa: E402
 from codecbench.codecs.learned.entropy import binary_codes
 from codecbench.codecs.learned.models import WAVEONE_MODELS  # noqa: E402
-from codecbench.codecs.learned.recurrent.codec import truncate  # noqa: E402
+from codecbench.codecs.learned.progressive import truncate  # noqa: E402
 from codecbench.codecs.learned.training_loop import TrainingError  # noqa: E402
 from codecbench.codecs.learned.waveone import bitplanes  # noqa: E402
 from codecbench.codecs.learned.waveone.torch.codecs import TorchWaveOneCodec  # noqa: E402
@@ -88,7 +88,7 @@ def test_planes_are_coded_close_to_the_context_models_estimate():
     image = photo(1, 256, 320, 60, 60)
     data = codec.encode(image, 6)
     loaded, _ = codec._model(6)
-    planes = codec.decode_planes(loaded, parse(bytes(data)))
+    planes = np.stack(codec.decode_grids(loaded, parse(bytes(data))))
     assert binary_codes.estimated_bits(planes, loaded.probabilities) == pytest.approx(
         data.estimated_bits)
     coded = sum(len(latent.string) for latent in parse(bytes(data)).latents) * 8

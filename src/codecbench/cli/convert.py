@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from codecbench.api.capabilities import Convertible
 from codecbench.api.registry import NameConflictError, UnknownNameError, get_registry
 
 
@@ -32,7 +33,7 @@ def convert(source_name, target_name, qualities, out):
         target = registry.get("codecs", target_name)
     except (UnknownNameError, NameConflictError) as exc:
         raise click.ClickException(str(exc)) from None
-    if not callable(getattr(target, "convert_from", None)):
+    if not isinstance(target, Convertible):
         raise click.ClickException(f"codec {target_name!r} cannot convert weights")
     available, reason = source.availability()
     if not available:
@@ -43,6 +44,4 @@ def convert(source_name, target_name, qualities, out):
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{target_name} q{quality}: {path}")
-    hint = getattr(target, "weights_env", None)
-    if hint:
-        click.echo(f"use them with {hint}={out}")
+    click.echo(f"use them with {target.weights_env}={out}")

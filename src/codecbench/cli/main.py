@@ -18,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from codecbench.api.capabilities import Verifiable
 from codecbench.api.codec import quality_key
 from codecbench.api.registry import (
     KINDS,
@@ -421,7 +422,7 @@ def datasets_download(name):
     click.echo(f"{name}: {count} images in {dataset.files_dir}")
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -434,9 +435,8 @@ def datasets_verify(name):
     ``Error: ...`` and a non-zero exit status.
     """
     dataset = _dataset(name)
-    verify = getattr(dataset, "verify", None)  # downloadable and local-copy datasets have one
     try:
-        problems = verify() if verify else []
+        problems = dataset.verify() if isinstance(dataset, Verifiable) else []
     except (OSError, ValueError, RuntimeError) as exc:
         _fail(f"{name}: {_one_line(exc)}")
     if problems:
@@ -448,22 +448,27 @@ def datasets_verify(name):
 @click.argument("name")
 def datasets_path(name):
     """Where NAME's files go (to place them by hand)."""
+    from codecbench.datasets.folder import FolderDataset
+    from codecbench.datasets.local_layouts import LocalLayoutDataset
     from codecbench.datasets.remote import RemoteDataset
 
     dataset = _dataset(name)
     if isinstance(dataset, RemoteDataset):
         click.echo(dataset.root)
         click.echo(f"  {dataset.how_to_place()}", err=True)
-    elif hasattr(dataset, "layout"):
+    elif isinstance(dataset, LocalLayoutDataset):
         click.echo(dataset.root() or f"(set {dataset.layout.env})")
+    elif isinstance(dataset, FolderDataset):
+        click.echo(dataset.root)
     else:
-        click.echo(getattr(dataset, "root", dataset.source))
+        click.echo(dataset.source)
 
 
 @datasets.command("info")
 @click.argument("name")
 def datasets_info(name):
     """Metadata, status, checksums and location of NAME."""
+    from codecbench.datasets.local_layouts import LocalLayoutDataset
     from codecbench.datasets.remote import RemoteDataset
 
     dataset = _dataset(name)
@@ -474,7 +479,7 @@ def datasets_info(name):
         record["files"] = [{"url": f.url, "checksum": f.checksum} for f in dataset.spec.files]
         record["expected_images"] = dataset.spec.expected_count
         record.update(dataset.provenance())
-    elif hasattr(dataset, "layout"):
+    elif isinstance(dataset, LocalLayoutDataset):
         record["environment_variable"] = dataset.layout.env
         record["problems"] = dataset.problems()
     click.echo(json.dumps(record, indent=2, default=str))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from codecbench.api.capabilities import Trainable
 from codecbench.api.registry import NameConflictError, UnknownNameError, get_registry
 from codecbench.api.training import METRICS, TrainingConfig
 
@@ -58,7 +59,7 @@ def train(codec_name, out, lr_milestones, time_limit, no_progress, **options):
         codec = registry.get("codecs", codec_name)
     except (UnknownNameError, NameConflictError) as exc:
         raise click.ClickException(str(exc)) from None
-    if not callable(getattr(codec, "train", None)):
+    if not isinstance(codec, Trainable):
         raise click.ClickException(f"codec {codec_name!r} is not trainable")
     if options["quality"]:
         tag = f"q{options['quality']}"

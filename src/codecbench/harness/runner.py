@@ -30,6 +30,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from codecbench.api.atomic import atomic_write
+from codecbench.api.capabilities import FileRecord
 from codecbench.api.codec import Codec, find_quality, quality_key
 from codecbench.api.dataset import Dataset
 from codecbench.api.metric import Metric
@@ -273,7 +274,7 @@ def _provenance(plans, dataset, dataset_hash, metrics, plugins, previous: dict |
                 "source": dataset.source,
                 "content_hash": dataset_hash,
                 "n_images": len(dataset.image_ids()),
-                "files": dataset.provenance() if hasattr(dataset, "provenance") else None,
+                "files": dataset.provenance() if isinstance(dataset, FileRecord) else None,
             },
             "codecs": [
                 {

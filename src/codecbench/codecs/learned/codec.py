@@ -1,26 +1,41 @@
 """What every learned codec (``torch/…``, ``tf/…``, ``compressai/…``) does the same way.
 
-A learned codec holds one trained model per rate point ("quality"). ``encode`` runs the
-framework's analysis transform and entropy coder and writes the strings into the
-container of :mod:`codecbench.codecs.learned.container`; ``decode`` reads nothing but
-those bytes and trusts none of them: it refuses a file written by another codec, for a
-rate point the codec does not have or with other weights, then checks the count and the
-shape of every latent against what the model codes for an image of the header's size
+A learned codec runs a model of the model table (:mod:`codecbench.codecs.learned.models`)
+at rate points ("qualities"). ``encode`` runs the framework's analysis transform and
+entropy coder and writes the strings into the container of
+:mod:`codecbench.codecs.learned.container`; ``decode`` reads nothing but those bytes and
+trusts none of them: it refuses a file written by another codec, for a rate point the
+codec does not have or with other weights, then checks the count and the shape of every
+latent against what the model codes for an image of the header's size
 (:meth:`LearnedCodec._expected_latents`), and only then decodes the latents and runs the
-synthesis transform. Both return or take
-what the harness expects (``H×W×3`` uint8; a :class:`~codecbench.api.codec.Bitstream`
-carrying the entropy model's estimate ``Σ −log2 p(ŷ)``).
+synthesis transform. Both return or take what the harness expects (``H×W×3`` uint8; a
+:class:`~codecbench.api.codec.Bitstream` carrying the entropy model's estimate
+``Σ −log2 p(ŷ)``).
+
+This base owns, once for every family: the codec's name (``<framework>/<slug>``), where
+its weights are (:mod:`.weights_locator`; TF twins read a TF file first, else the torch
+weights, converted at load time), which rate points have weights, availability and the
+"no weights" message, the version (``<coder library> <version>; weights <ids>``), the
+per-process model cache and the container. Two bases refine it:
+
+* :class:`SingleShotCodec` — one network per rate point, one forward pass per image;
+* :class:`~codecbench.codecs.learned.progressive.ProgressiveCodec` — one network for
+  every rate point, the file of rate point ``k`` the first ``k`` latents.
 
 Framework-free: subclasses import their framework inside the methods they implement.
 """
 
 from __future__ import annotations
 
-from typing import cast
+import abc
+from pathlib import Path
+from typing import ClassVar, Protocol, cast
 
 import numpy as np
 
+from codecbench.api.capabilities import Trainable
 from codecbench.api.codec import Bitstream, Codec, Family
+from codecbench.codecs.learned import weights_format, weights_locator
 from codecbench.codecs.learned.container import (
     ContainerError,
     Latent,
@@ -28,6 +43,20 @@ from codecbench.codecs.learned.container import (
     check_latents,
     parse,
 )
+
+PREFIX = {"torch": "torch", "tensorflow": "tf"}
+"""The codec-name prefix of each framework (``torch/…``, ``tf/…``)."""
+
+
+class ModelEntry(Protocol):
+    """What the base reads of a model-table entry."""
+
+    @property
+    def slug(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def qualities(self) -> tuple[int, ...]: ...
 
 
 def cnn_latents(prior: str, y_channels: int, z_channels: int, height: int, width: int,
@@ -45,23 +74,30 @@ def cnn_latents(prior: str, y_channels: int, z_channels: int, height: int, width
 
 
 class LearnedCodec(Codec):
-    """Shared rate points, availability and container handling of the learned codecs.
+    """Shared naming, weights, rate points, availability, version and container handling.
 
-    Subclasses set ``prior``, ``all_qualities`` (the rate points the architecture has)
-    and ``no_weights_reason``, and implement :meth:`qualities_with_weights`,
-    :meth:`_weights_id`, :meth:`_load` (``(model, weights_id)`` of a quality),
-    :meth:`missing_modules`, :meth:`_compress`, :meth:`_expected_latents` and
+    A subclass mixes in its framework (:class:`~codecbench.frameworks.torch_runtime.TorchFramework`
+    or :class:`~codecbench.frameworks.tf_runtime.TensorFlowFramework`: ``framework``,
+    ``coder_library``, ``install_hint``, ``missing_modules``, ``library_versions``), sets
+    ``prior`` and implements :meth:`_load`, :meth:`_compress`, :meth:`_expected_latents` and
     :meth:`_decompress`. Models are loaded once per process and quality.
     """
 
     family = Family.CNN.value
     prior: str
     all_qualities: tuple[int, ...]
-    no_weights_reason: str
     install_hint: str = ""
+    coder_library: str = ""
+    one_network_for_all_rates: ClassVar[bool] = False
+    """``True``: one weights file ``<slug>…safetensors`` serves every rate point."""
 
-    def __init__(self):
+    def __init__(self, entry: ModelEntry | None = None):
         self._models: dict[int, tuple[object, bytes]] = {}
+        self.entry = entry
+        if entry is not None:
+            self.name = f"{PREFIX.get(self.framework, self.framework)}/{entry.slug}"
+            self.all_qualities = tuple(entry.qualities)
+            self.family = getattr(entry, "family", type(self).family)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -69,35 +105,107 @@ class LearnedCodec(Codec):
         return state
 
     # --- what subclasses provide -------------------------------------------------------
+    @abc.abstractmethod
     def missing_modules(self) -> list[str]:
-        """Python modules the codec needs that are not installed."""
-        raise NotImplementedError
+        """Python modules the codec needs that are not installed (the framework mixin's)."""
 
-    def qualities_with_weights(self) -> tuple[int, ...]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _load(self, quality: int) -> tuple[object, bytes]:
+        """``(model, weights id)`` of rate point ``quality``."""
 
-    def _weights_id(self, quality: int) -> bytes:
-        raise NotImplementedError
-
-    def _load(self, quality: int):
-        raise NotImplementedError
-
+    @abc.abstractmethod
     def _compress(self, model, image: np.ndarray) -> tuple[list[Latent], float]:
         """The coded latents of ``image`` and the entropy model's estimate in bits."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _expected_latents(self, model, file: LearnedFile) -> list[tuple[str, tuple[int, ...]]]:
         """``(name, shape)`` of every latent ``model`` codes for an image of the file's
         size (and, for progressive codecs, its quality), in file order; derived from the
         model and the header's image size only, never from the latents themselves."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _decompress(self, model, file: LearnedFile) -> np.ndarray:
         """The ``H×W×3`` uint8 image of a parsed file whose latents have been checked
         against :meth:`_expected_latents`."""
-        raise NotImplementedError
+
+    # --- weights -----------------------------------------------------------------------
+    @property
+    def padding_multiple(self) -> int:
+        """The image is edge-padded to a multiple of this (the model table's value)."""
+        return int(getattr(self.entry, "padding_multiple", 64))
+
+    @property
+    def weights_sources(self) -> tuple[str, ...]:
+        """The frameworks whose weights files are searched, in order: a TF twin reads a TF
+        file first, else the torch weights (converted at load time)."""
+        return ("tensorflow", "torch") if self.framework == "tensorflow" else (self.framework,)
+
+    @property
+    def weights_env(self) -> str:
+        """The variable naming the folders searched first for this codec's weights."""
+        return weights_locator.weights_env(self.weights_sources[0])
+
+    def weights_file(self, quality: int | None = None) -> Path | None:
+        """The weights file rate point ``quality`` loads (``None`` or any quality when one
+        network serves every rate point), or ``None``."""
+        if self.entry is None:
+            return None
+        per_point = None if self.one_network_for_all_rates else quality
+        for framework in self.weights_sources:
+            path = weights_locator.find_weights(framework, self.entry.slug, per_point)
+            if path is not None:
+                return path
+        return None
+
+    def _existing_weights(self, quality: int) -> Path:
+        path = self.weights_file(quality)
+        if path is None:
+            raise FileNotFoundError(f"{self.name} quality {quality}: {self.no_weights_reason}")
+        return path
+
+    def qualities_with_weights(self) -> tuple[int, ...]:
+        if self.one_network_for_all_rates:
+            return self.all_qualities if self.weights_file() is not None else ()
+        return tuple(q for q in self.all_qualities if self.weights_file(q) is not None)
+
+    def _weights_id(self, quality: int) -> bytes:
+        return weights_format.weights_id(self._existing_weights(quality))
+
+    @property
+    def no_weights_reason(self) -> str:
+        """Why the codec is unavailable without weights, and where weights come from."""
+        if self.framework != "tensorflow":
+            return weights_locator.no_weights_hint(self.framework, f"codecbench train {self.name}")
+        slug = self.entry.slug if self.entry is not None else self.name
+        train = f" / 'codecbench train {self.name}'" if isinstance(self, Trainable) else ""
+        return (f"no weights: the torch/{slug} weights (converted at load time; install "
+                f"{weights_locator.MODELS_DISTRIBUTION} for ours) or a 'codecbench convert'"
+                f"{train} output in ${weights_locator.weights_env('tensorflow')}")
+
+    def torch_twin_weights(self, source: Codec, quality: int) -> Path:
+        """The weights file of ``source``'s rate point ``quality`` that ``codecbench convert``
+        reads for this codec, which must be ``source``'s twin (``torch/<slug>``)."""
+        twin = f"torch/{self.entry.slug}" if self.entry is not None else None
+        if source.name != twin:
+            raise ValueError(f"{self.name} converts {twin}, not {source.name}")
+        path = source.weights_file(quality) if isinstance(source, LearnedCodec) else None
+        if path is None:
+            raise ValueError(f"{source.name} has no weights for quality {quality}")
+        return path
 
     # --- shared ------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """``<coder library> <version>; weights <ids>`` (``q<k>:<id>`` per rate point, or
+        the one file's id)."""
+        if self.one_network_for_all_rates:
+            ids = self._weights_id(1).hex() if self.weights_file() is not None else ""
+        else:
+            ids = ",".join(f"q{q}:{self._weights_id(q).hex()}"
+                           for q in self.qualities_with_weights())
+        library = self.coder_library
+        return f"{library} {self.library_versions()[library]}; weights {ids or 'none'}"
+
     # Codec declares complexity, qualities and estimate_bits as plain class-level defaults;
     # learned codecs compute them (read-only properties, a method), which mypy calls an override.
     @property
@@ -106,8 +214,7 @@ class LearnedCodec(Codec):
         (:mod:`codecbench.codecs.learned.complexity`); ``None`` when not measured."""
         from codecbench.codecs.learned.complexity import complexity
 
-        entry = getattr(self, "entry", None)
-        return complexity(entry.slug) if entry is not None else None
+        return complexity(self.entry.slug) if self.entry is not None else None
 
     def _model(self, quality: int):
         if quality not in self._models:
@@ -168,3 +275,23 @@ class LearnedCodec(Codec):
         """``Σ −log2 p(ŷ)`` of the latents ``encode`` codes (the ``bpp-estimate`` numerator)."""
         # encode always stores _compress's estimate (a float)
         return cast(float, self.encode(image, quality).estimated_bits)
+
+
+class SingleShotCodec(LearnedCodec):
+    """One network per rate point (``<slug>-q<k>…safetensors``); a file holds the latents
+    of one pass of the analysis transform. Subclasses implement :meth:`_load_weights`."""
+
+    @abc.abstractmethod
+    def _load_weights(self, path: Path, quality: int) -> object:
+        """The model of the weights file ``path`` for rate point ``quality``; refuses a
+        file of another model or rate point."""
+
+    def _load(self, quality: int) -> tuple[object, bytes]:
+        path = self._existing_weights(quality)
+        return self._load_weights(path, quality), weights_format.weights_id(path)
+
+
+def check_model_slug(path: Path, metadata: dict[str, str], slug: str) -> None:
+    """Refuse a weights file whose metadata names another model."""
+    if metadata.get("model") != slug:
+        raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, not {slug!r}")

@@ -25,11 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from codecbench.codecs.learned.container import ContainerError
+from codecbench.codecs.learned.entropy.index_coder import PRECISION
 
 CONTEXT_STATES = 19
 """State 0 (first iteration) and 1 + 9·centre + neighbours (centre ∈ {0, 1}, 0–8 neighbours)."""
-PRECISION = 16
-"""Bits of the coder's probability resolution (as CompressAI and tfc tables)."""
 
 
 def to_bits(codes: np.ndarray) -> np.ndarray:

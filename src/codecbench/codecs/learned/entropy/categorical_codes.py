@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-PRECISION = 16
+from codecbench.codecs.learned.entropy.index_coder import PRECISION
 
 
 class SymbolCounts:

@@ -8,22 +8,24 @@ per-channel probability table of :mod:`codecbench.codecs.learned.entropy.categor
 and crops the padding. One network per rate point ``q`` (``C`` of the table).
 
 Subclasses provide the framework: :meth:`GenerativeCodec._symbols`,
-:meth:`_reconstruct`, the weights (:meth:`_load_network`) and the library coder
-(:meth:`_encode_symbols`, :meth:`_decode_symbols`).
+:meth:`_reconstruct`, the weights (:meth:`_load_network`) and the framework's index
+coder (:mod:`codecbench.codecs.learned.entropy.index_coder`).
 """
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from codecbench.api.codec import Family
-from codecbench.codecs.learned import weights_format
-from codecbench.codecs.learned.codec import LearnedCodec
-from codecbench.codecs.learned.container import ContainerError, Latent, LearnedFile
+from codecbench.codecs.learned.codec import SingleShotCodec
+from codecbench.codecs.learned.container import Latent, LearnedFile
 from codecbench.codecs.learned.entropy import categorical_codes
+from codecbench.codecs.learned.entropy.index_coder import IndexCoder
+from codecbench.codecs.learned.image_batches import padded_batch, to_image
 from codecbench.codecs.learned.models import GenerativeModel
 
 
@@ -36,30 +38,17 @@ class LoadedGenerative:
     coder_tables: object = None
 
 
-def padded_batch(image: np.ndarray, multiple: int) -> np.ndarray:
-    """``1×H'×W'×3`` float32 in [0, 1], edge-padded to multiples of ``multiple``."""
-    height, width = image.shape[:2]
-    pad = ((0, -height % multiple), (0, -width % multiple), (0, 0))
-    return (np.pad(image, pad, mode="edge").astype(np.float32) / 255.0)[None]
-
-
-def to_image(batch: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The inverse of :func:`padded_batch` (rounded, clipped, cropped)."""
-    return np.clip(np.round(batch[0, :height, :width] * 255.0), 0, 255).astype(np.uint8)
-
-
-class GenerativeCodec(LearnedCodec):
+class GenerativeCodec(SingleShotCodec):
     """A GC model of the table on our weights; see the module docstring."""
 
     family = Family.GAN.value
     prior = "categorical"
-    coder_library: str  # the library whose version is the codec's version (set by the framework mixin)
+    coder: IndexCoder
+    """The framework's index coder (set by the framework subclass)."""
+    entry: GenerativeModel
 
-    def __init__(self, entry: GenerativeModel, framework_prefix: str):
-        super().__init__()
-        self.entry = entry
-        self.name = f"{framework_prefix}/{entry.slug}"
-        self.all_qualities = entry.qualities
+    def __init__(self, entry: GenerativeModel):
+        super().__init__(entry)
         channels = ", ".join(f"q{q}: C={c}" for q, c in zip(entry.qualities, entry.channels,
                                                            strict=True))
         self.description = (f"{entry.summary} (rate points = bottleneck channels: {channels}; "
@@ -67,75 +56,49 @@ class GenerativeCodec(LearnedCodec):
         self.in_default_run = False  # the GAN family is selected by name
 
     # --- what subclasses provide -------------------------------------------------------
-    def weights_file(self, quality: int) -> Path | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _load_network(self, path: Path, quality: int) -> LoadedGenerative:
+        """The network and symbol table of the weights file of rate point ``quality``."""
 
-    def _load_network(self, path: Path) -> LoadedGenerative:
-        raise NotImplementedError
-
+    @abc.abstractmethod
     def _symbols(self, network, batch: np.ndarray) -> np.ndarray:
         """``C×h×w`` int symbols of an NHWC batch of one image."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _reconstruct(self, network, symbols: np.ndarray) -> np.ndarray:
         """The NHWC image in [0, 1] of ``C×h×w`` symbols."""
-        raise NotImplementedError
 
-    def _coder_tables(self, probabilities: np.ndarray):
-        raise NotImplementedError
-
-    def _encode_symbols(self, symbols: np.ndarray, tables) -> bytes:
-        raise NotImplementedError
-
-    def _decode_symbols(self, string: bytes, shape: tuple[int, ...], tables) -> np.ndarray:
-        raise NotImplementedError
-
-    # --- LearnedCodec hooks ------------------------------------------------------------
-    def qualities_with_weights(self) -> tuple[int, ...]:
-        return tuple(q for q in self.entry.qualities if self.weights_file(q) is not None)
-
-    def _existing_weights(self, quality: int) -> Path:
-        path = self.weights_file(quality)
-        if path is None:
-            raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
-        return path
-
-    def _weights_id(self, quality: int) -> bytes:
-        return weights_format.weights_id(self._existing_weights(quality))
-
-    @property
-    def version(self) -> str:
-        ids = ",".join(f"q{q}:{self._weights_id(q).hex()}" for q in self.qualities_with_weights())
-        library = self.coder_library
-        return f"{library} {self.library_versions()[library]}; weights {ids or 'none'}"
-
-    def _load(self, quality: int):
-        path = self._existing_weights(quality)
-        loaded = self._load_network(path)
+    # --- SingleShotCodec hooks ---------------------------------------------------------
+    def _load_weights(self, path: Path, quality: int) -> LoadedGenerative:
+        loaded = self._load_network(path, quality)
         expected = (self.entry.channels_of(quality), self.entry.centres)
         if loaded.probabilities.shape != expected:
             raise ValueError(f"{path}: symbol table of shape {loaded.probabilities.shape}, "
                              f"expected {expected} for {self.name} quality {quality}")
-        loaded.coder_tables = self._coder_tables(loaded.probabilities)
-        return loaded, weights_format.weights_id(path)
+        loaded.coder_tables = self.coder.tables(categorical_codes.cumulative(
+            loaded.probabilities))
+        return loaded
 
     def _compress(self, loaded: LoadedGenerative, image: np.ndarray):
-        symbols = self._symbols(loaded.network,
-                                padded_batch(image, self.entry.padding_multiple))
-        string = self._encode_symbols(symbols, loaded.coder_tables)
+        symbols = self._symbols(loaded.network, padded_batch(image, self.padding_multiple))
+        string = self.coder.encode(symbols, categorical_codes.channel_indexes(symbols.shape),
+                                   loaded.coder_tables)
         estimate = categorical_codes.estimated_bits(symbols, loaded.probabilities)
         return [Latent(symbols.shape, string)], estimate
 
     def _expected_latents(self, loaded: LoadedGenerative, file: LearnedFile):
         """One ``C × H/16 × W/16`` grid of symbols (rounded up), ``C`` the rows of the
         rate point's symbol table."""
-        multiple = self.entry.padding_multiple
+        multiple = self.padding_multiple
         return [("latent 1 (symbols)", (len(loaded.probabilities), -(-file.height // multiple),
                                         -(-file.width // multiple)))]
 
+    def decode_symbols(self, loaded: LoadedGenerative, latent: Latent) -> np.ndarray:
+        """The ``C×h×w`` symbols of a checked latent (values within the alphabet)."""
+        shape = tuple(latent.shape)
+        return self.coder.decode(latent.string, categorical_codes.channel_indexes(shape),
+                                 loaded.coder_tables, self.entry.centres, "symbol")
+
     def _decompress(self, loaded: LoadedGenerative, file: LearnedFile) -> np.ndarray:
-        shape = tuple(file.latents[0].shape)  # checked by decode (_expected_latents)
-        symbols = self._decode_symbols(file.latents[0].string, shape, loaded.coder_tables)
-        if symbols.min(initial=0) < 0 or symbols.max(initial=0) >= self.entry.centres:
-            raise ContainerError("corrupt symbol string: values outside the alphabet")
+        symbols = self.decode_symbols(loaded, file.latents[0])  # checked by decode
         return to_image(self._reconstruct(loaded.network, symbols), file.height, file.width)

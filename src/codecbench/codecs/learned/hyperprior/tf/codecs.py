@@ -23,77 +23,44 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_format, weights_locator
-from codecbench.codecs.learned.codec import LearnedCodec, cnn_latents
+from codecbench.codecs.learned import weights_locator
+from codecbench.codecs.learned.codec import SingleShotCodec, check_model_slug, cnn_latents
 from codecbench.codecs.learned.container import LearnedFile
 from codecbench.codecs.learned.models import LearnedModel
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
 
 DEVICE_ENV = "CODECBENCH_TF_DEVICE"
-PADDING_MULTIPLE = 64
 TF_PRIORS = ("factorized", "hyperprior", "mean-scale")
 """Priors with a TF model; the autoregressive ``mbt2018`` (serial context model) has none."""
 
 
-class TFLearnedCodec(TensorFlowFramework, LearnedCodec):
+class TFLearnedCodec(TensorFlowFramework, SingleShotCodec):
     """``tf/<slug>``: a model of the table, in TensorFlow, on converted or TF weights."""
 
+    entry: LearnedModel
 
     def __init__(self, entry: LearnedModel):
-        super().__init__()
-        self.entry = entry
-        self.name = f"tf/{entry.slug}"
-        self.family = entry.family
+        super().__init__(entry)
         self.prior = entry.prior
-        self.all_qualities = entry.qualities
-        self.no_weights_reason = (
-            f"no weights: the torch/{entry.slug} weights (converted at load time) or a "
-            f"'codecbench convert' / 'codecbench train {self.name}' output in "
-            "CODECBENCH_TF_WEIGHTS")
         # the twin of torch/<slug> on the same weights: select it by name (--codec 'tf/*')
         self.in_default_run = False
         self.description = f"{entry.summary} (tensorflow-compression; torch weights converted)"
 
     @property
-    def version(self) -> str:
-        ids = ",".join(f"q{q}:{self._weights_id(q).hex()}" for q in self.qualities_with_weights())
-        return (f"tensorflow-compression {self.library_versions()['tensorflow-compression']}; "
-                f"weights {ids}")
-
-    @property
     def device(self) -> str:
         return os.environ.get(DEVICE_ENV, "cpu")
 
-    def weights_file(self, quality: int) -> Path | None:
-        """The file rate point ``quality`` loads (TF weights first, then torch weights)."""
-        return (weights_locator.find_weights("tensorflow", self.entry.slug, quality)
-                or weights_locator.find_weights("torch", self.entry.slug, quality))
-
-    def qualities_with_weights(self) -> tuple[int, ...]:
-        return tuple(q for q in self.entry.qualities if self.weights_file(q) is not None)
-
-    def _weights_id(self, quality: int) -> bytes:
-        path = self.weights_file(quality)
-        if path is None:
-            raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
-        return weights_format.weights_id(path)
-
-    def _load(self, quality: int):
-        path = self.weights_file(quality)
-        if path is None:
-            raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
+    def _load_weights(self, path: Path, quality: int):
         stat = path.stat()
         model, coders, metadata = _load_weights(str(path), stat.st_size, stat.st_mtime_ns)
-        if metadata.get("model") != self.entry.slug:
-            raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "
-                             f"not {self.entry.slug!r}")
-        return (model, coders), weights_format.weights_id(path)
+        check_model_slug(path, metadata, self.entry.slug)
+        return model, coders
 
     def _compress(self, loaded, image: np.ndarray):
         from codecbench.codecs.learned.hyperprior.tf import pipeline
 
         model, coders = loaded
-        x = pipeline.image_to_tensor(image, PADDING_MULTIPLE)
+        x = pipeline.image_to_tensor(image, self.padding_multiple)
         return pipeline.compress(model, coders, x, pipeline.tf_device(self.device))
 
     def _expected_latents(self, loaded, file: LearnedFile) -> list[tuple[str, tuple[int, ...]]]:
@@ -101,7 +68,7 @@ class TFLearnedCodec(TensorFlowFramework, LearnedCodec):
         ``y`` with ``M`` channels, ``z`` with ``N``."""
         model, _ = loaded
         return cnn_latents(model.prior, int(model.M), int(model.N), file.height, file.width,
-                           PADDING_MULTIPLE)
+                           self.padding_multiple)
 
     def _decompress(self, loaded, file: LearnedFile) -> np.ndarray:
         from codecbench.codecs.learned.hyperprior.tf import pipeline
@@ -115,12 +82,10 @@ class TFLearnedCodec(TensorFlowFramework, LearnedCodec):
         ``source``'s rate point ``quality`` into ``out_dir`` (tables included)."""
         from codecbench.codecs.learned.hyperprior.tf import convert
 
-        if source.name != f"torch/{self.entry.slug}":
-            raise ValueError(f"{self.name} converts torch/{self.entry.slug}, not {source.name}")
-        if quality not in source.qualities_with_weights():
-            raise ValueError(f"{source.name} has no weights for quality {quality}")
-        target = Path(out_dir) / weights_locator.weights_filename("tensorflow", self.entry.slug, quality)
-        return convert.convert_torch_file(source.weights_file(quality), target)
+        path = self.torch_twin_weights(source, quality)
+        target = Path(out_dir) / weights_locator.weights_filename("tensorflow", self.entry.slug,
+                                                                 quality)
+        return convert.convert_torch_file(path, target)
 
     def train(self, config):
         """Train this model with ``codecbench train`` (see :mod:`.training`); GAN models
@@ -147,3 +112,12 @@ def _load_weights(path: str, size: int, mtime_ns: int):
         return convert.load_tf_weights(Path(path))
     model, metadata = convert.model_from_torch_weights(Path(path))
     return model, EntropyCoders(model), metadata
+
+
+def codecs() -> list[TFLearnedCodec]:
+    """The family's TensorFlow twins: every model of the table with a TF prior (not the
+    distilled student decoders, whose weights are torch-only)."""
+    from codecbench.codecs.learned.models import LEARNED_MODELS
+
+    return [TFLearnedCodec(entry) for entry in LEARNED_MODELS.values()
+            if entry.prior in TF_PRIORS and not entry.decoder_N]

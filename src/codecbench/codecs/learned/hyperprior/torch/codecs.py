@@ -4,7 +4,7 @@ Both wrap a CompressAI model (Ballé 2017 factorized prior, Ballé 2018 scale hy
 Minnen 2018 mean-scale and autoregressive priors, Cheng 2020) in the codec contract:
 
 * ``encode`` pads the image, runs CompressAI's ``compress`` (rANS) and writes the
-  strings into the container (:class:`~codecbench.codecs.learned.codec.LearnedCodec`);
+  strings into the container (:class:`~codecbench.codecs.learned.codec.SingleShotCodec`);
 * ``decode`` reads only those bytes and runs CompressAI's ``decompress``.
 
 The transforms run on ``CODECBENCH_TORCH_DEVICE`` (default ``cpu``); see
@@ -17,20 +17,27 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_format, weights_locator
-from codecbench.codecs.learned.codec import LearnedCodec, cnn_latents
+from codecbench.codecs.learned.codec import (
+    LearnedCodec,
+    SingleShotCodec,
+    check_model_slug,
+    cnn_latents,
+)
 from codecbench.codecs.learned.container import Latent, LearnedFile
 from codecbench.codecs.learned.models import COMPRESSAI_ZOO, LearnedModel
 from codecbench.codecs.learned.torch import weights as weights_io
 from codecbench.frameworks.torch_runtime import TorchFramework
 
+if TYPE_CHECKING:
+    from torch import nn
+
 DEVICE_ENV = "CODECBENCH_TORCH_DEVICE"
 ZOO_WEIGHTS_ENV = "CODECBENCH_COMPRESSAI_WEIGHTS"
 ZOO_DOWNLOAD_ENV = "CODECBENCH_COMPRESSAI_DOWNLOAD"
-PADDING_MULTIPLE = 64
 
 
 class CompressAICodec(TorchFramework, LearnedCodec):
@@ -49,18 +56,14 @@ class CompressAICodec(TorchFramework, LearnedCodec):
             from codecbench.codecs.learned.hyperprior.torch.pipeline import place_transforms
 
             model, weights_id = self._load(quality)
-            self._models[quality] = (place_transforms(model, self.device), weights_id)
+            self._models[quality] = (place_transforms(cast("nn.Module", model), self.device),
+                                     weights_id)
         return self._models[quality]
-
-    @property
-    def version(self) -> str:
-        ids = ",".join(f"q{q}:{self._weights_id(q).hex()}" for q in self.qualities_with_weights())
-        return f"compressai {self.library_versions()['compressai']}; weights {ids}"
 
     def _compress(self, model, image: np.ndarray):
         from codecbench.codecs.learned.hyperprior.torch import pipeline
 
-        x = pipeline.image_to_tensor(image, PADDING_MULTIPLE)
+        x = pipeline.image_to_tensor(image, self.padding_multiple)
         compressed = pipeline.compress(model, self.prior, x)
         latents = [Latent(shape, string)
                    for shape, string in zip(compressed.shapes, compressed.strings, strict=True)]
@@ -70,7 +73,7 @@ class CompressAICodec(TorchFramework, LearnedCodec):
         """``y`` (``M × H'/16 × W'/16``) and, with a hyperprior, ``z`` (its entropy
         bottleneck's channels × ``H'/64 × W'/64``), ``H'×W'`` the image padded to 64."""
         return cnn_latents(self.prior, int(model.M), int(model.entropy_bottleneck.channels),
-                           file.height, file.width, PADDING_MULTIPLE)
+                           file.height, file.width, self.padding_multiple)
 
     def _decompress(self, model, file: LearnedFile) -> np.ndarray:
         from codecbench.codecs.learned.hyperprior.torch import pipeline
@@ -80,48 +83,27 @@ class CompressAICodec(TorchFramework, LearnedCodec):
         return pipeline.tensor_to_image(x_hat, file.height, file.width)
 
 
-class TorchLearnedCodec(CompressAICodec):
+class TorchLearnedCodec(CompressAICodec, SingleShotCodec):
     """A model of the table in :mod:`codecbench.codecs.learned.models`, with our weights.
 
     Rate points are the table's qualities (1 = lowest rate) that have a weights file
     (shipped in the package, or in ``CODECBENCH_TORCH_WEIGHTS``).
     """
 
+    entry: LearnedModel
+
     def __init__(self, entry: LearnedModel):
-        super().__init__()
-        self.entry = entry
-        self.name = f"torch/{entry.slug}"
-        self.family = entry.family
+        super().__init__(entry)
         self.prior = entry.prior
-        self.all_qualities = entry.qualities
-        self.no_weights_reason = weights_locator.no_weights_hint(
-            "torch", f"codecbench train {self.name}")
         # the GAN family is selected by name (--codec 'torch/hific*'), as the RNN family:
         # the default run stays a quick classical + CNN demonstration
         self.in_default_run = not entry.slow and entry.family == "cnn"
         self.description = f"{entry.summary} (CompressAI, rate points = λ of the model table)"
 
-    def qualities_with_weights(self) -> tuple[int, ...]:
-        return tuple(q for q in self.entry.qualities
-                     if weights_locator.find_weights("torch", self.entry.slug, q) is not None)
-
-    def weights_file(self, quality: int) -> Path:
-        """The weights file rate point ``quality`` loads."""
-        path = weights_locator.find_weights("torch", self.entry.slug, quality)
-        if path is None:
-            raise FileNotFoundError(f"no weights for {self.name} quality {quality}")
-        return path
-
-    def _weights_id(self, quality: int) -> bytes:
-        return weights_format.weights_id(self.weights_file(quality))
-
-    def _load(self, quality: int):
-        path = self.weights_file(quality)
+    def _load_weights(self, path: Path, quality: int):
         model, metadata = weights_io.load_model(path)
-        if metadata.get("model") != self.entry.slug:
-            raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "
-                             f"not {self.entry.slug!r}")
-        return model, weights_format.weights_id(path)
+        check_model_slug(path, metadata, self.entry.slug)
+        return model
 
     def train(self, config):
         """Train this model with ``codecbench train`` (see :mod:`.training`, and
@@ -152,13 +134,14 @@ class CompressAIZooCodec(CompressAICodec):
         self.zoo_name = zoo_name
         self.name = f"compressai/{zoo_name}"
         self.prior, self.all_qualities = COMPRESSAI_ZOO[zoo_name]
-        self.no_weights_reason = (
-            f"no weights: put {zoo_name}-<quality>.pth.tar files in ${ZOO_WEIGHTS_ENV}, or "
-            f"set {ZOO_DOWNLOAD_ENV}=1 to let CompressAI download its pretrained weights "
-            "(needs internet)"
-        )
         self.in_default_run = False  # runs on weights the user provides: select it by name
         self.description = f"CompressAI zoo {zoo_name} (your checkpoint or CompressAI's download)"
+
+    @property
+    def no_weights_reason(self) -> str:
+        return (f"no weights: put {self.zoo_name}-<quality>.pth.tar files in "
+                f"${ZOO_WEIGHTS_ENV}, or set {ZOO_DOWNLOAD_ENV}=1 to let CompressAI download "
+                "its pretrained weights (needs internet)")
 
     def _user_file(self, quality: int) -> Path | None:
         folder = os.environ.get(ZOO_WEIGHTS_ENV)
@@ -221,3 +204,12 @@ def _tensor_digest(state: dict) -> bytes:
         digest.update(name.encode())
         digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
     return digest.digest()
+
+
+def codecs() -> list[CompressAICodec]:
+    """The family's PyTorch codecs: one per model of the table (our weights), and one per
+    CompressAI zoo architecture (weights the user provides)."""
+    from codecbench.codecs.learned.models import LEARNED_MODELS
+
+    ours: list[CompressAICodec] = [TorchLearnedCodec(entry) for entry in LEARNED_MODELS.values()]
+    return ours + [CompressAIZooCodec(zoo_name) for zoo_name in COMPRESSAI_ZOO]

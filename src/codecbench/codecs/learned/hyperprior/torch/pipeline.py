@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codecbench.codecs.learned.torch import rans
+from codecbench.codecs.learned.torch import entropy_coding
 
 
 class OnDevice(nn.Module):
@@ -162,8 +162,8 @@ def decompress(model: nn.Module, strings: list[bytes], shapes: list[tuple[int, .
 
     ``shapes`` must have been checked against the model and the image size (the codec's
     ``decode`` does): CompressAI sizes every tensor from the last one. Each string is
-    padded for the rANS decoder (:mod:`codecbench.codecs.learned.torch.rans`)."""
-    padded = [rans.padded_for_decoding(string, rans.symbols_of(shape), escape=True)
+    padded for the rANS decoder (:mod:`codecbench.codecs.learned.torch.entropy_coding`)."""
+    padded = [entropy_coding.padded_for_decoding(string, entropy_coding.symbols_of(shape), escape=True)
               for string, shape in zip(strings, shapes, strict=True)]
     with torch.inference_mode():
         out = model.decompress(  # type: ignore[operator]  # CompressAI method; nn.Module.__getattr__ types it Tensor | Module

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from codecbench.codecs.learned import weights_format
+from codecbench.codecs.learned.codec import check_model_slug
 from codecbench.codecs.learned.models import RecurrentModel
 from codecbench.codecs.learned.torch import weights as weights_io
 
@@ -35,6 +38,18 @@ def read_tensors(path: Path) -> tuple[dict, dict[str, str]]:
     return weights_format.read_tensors(path, "recurrent")
 
 
+def split_context(arrays: dict, metadata: dict[str, str], path: Path,
+                  entry: RecurrentModel) -> np.ndarray | None:
+    """Check that the arrays of ``path`` are ``entry``'s and take out its context table
+    (``None`` for a raw-bits model; required when the model entropy codes its bits)."""
+    check_model_slug(path, metadata, entry.slug)
+    probabilities = arrays.pop(CONTEXT_KEY, None)
+    if entry.entropy_coded and probabilities is None:
+        raise ValueError(f"{path} has no {CONTEXT_KEY} table ({entry.slug} entropy codes "
+                         "its bits)")
+    return probabilities
+
+
 def load_recurrent(path: Path, entry: RecurrentModel):
     """``(network, context probabilities or None, metadata)``, the network in eval mode."""
     import torch
@@ -42,13 +57,7 @@ def load_recurrent(path: Path, entry: RecurrentModel):
     from codecbench.codecs.learned.recurrent.torch.network import RecurrentCompressor
 
     arrays, metadata = read_tensors(path)
-    if metadata.get("model") != entry.slug:
-        raise ValueError(f"{path} holds weights of {metadata.get('model')!r}, "
-                         f"not {entry.slug!r}")
-    probabilities = arrays.pop(CONTEXT_KEY, None)
-    if entry.entropy_coded and probabilities is None:
-        raise ValueError(f"{path} has no {CONTEXT_KEY} table ({entry.slug} entropy codes "
-                         "its bits)")
+    probabilities = split_context(arrays, metadata, path, entry)
     network = RecurrentCompressor(entry, widths(metadata, "encoder_widths"),
                                   widths(metadata, "decoder_widths"))
     network.load_state_dict({name: torch.from_numpy(array) for name, array in arrays.items()})
