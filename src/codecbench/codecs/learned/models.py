@@ -86,7 +86,11 @@ class LearnedModel:
         lambdas: λ per rate point; rate point ``q`` (1-based) uses ``lambdas[q - 1]``.
         paper: the citation.
         summary: one line for ``codecbench list``.
-        slow: serial decoding (autoregressive context model): excluded from the default run.
+        default_run: the frameworks (``torch``, ``tensorflow``) whose codec of this model
+            ``codecbench run`` includes without ``--codec``: the quick CNN models in torch,
+            and one of them also in TensorFlow, so the default run shows classical, PyTorch
+            and TensorFlow codecs side by side in a few minutes; serial (autoregressive)
+            and GAN models are selected by name.
         family: the survey family (``cnn``; ``gan`` when trained adversarially).
         adversarial: the GAN training of the model (``None``: rate–distortion only).
         decoder_N: width of the synthesis transform when it differs from ``N`` (a
@@ -102,7 +106,7 @@ class LearnedModel:
     paper: str
     summary: str
     lambdas: tuple[float, ...] = LAMBDAS_MSE
-    slow: bool = False
+    default_run: tuple[str, ...] = ("torch",)
     padding_multiple: int = 64
     family: str = "cnn"
     adversarial: Adversarial | None = None
@@ -152,6 +156,7 @@ LEARNED_MODELS: dict[str, LearnedModel] = {
             paper="J. Ballé, D. Minnen, S. Singh, S. J. Hwang, N. Johnston, 'Variational "
             "image compression with a scale hyperprior', ICLR 2018",
             summary="Ballé 2018: GDN transform, scale hyperprior",
+            default_run=("torch", "tensorflow"),
         ),
         LearnedModel(
             slug="mbt2018-mean",
@@ -172,7 +177,7 @@ LEARNED_MODELS: dict[str, LearnedModel] = {
             paper="D. Minnen, J. Ballé, G. Toderici, 'Joint autoregressive and hierarchical "
             "priors for learned image compression', NeurIPS 2018",
             summary="Minnen 2018: joint autoregressive + hierarchical prior (serial decoding)",
-            slow=True,
+            default_run=(),
         ),
         LearnedModel(
             slug="hific",
@@ -186,6 +191,7 @@ LEARNED_MODELS: dict[str, LearnedModel] = {
             summary="HiFiC: mean-scale hyperprior + latent-conditioned GAN decoder",
             family="gan",
             adversarial=HIFIC_ADVERSARIAL,
+            default_run=(),
         ),
         LearnedModel(
             slug="hific-omgd",
@@ -201,6 +207,7 @@ LEARNED_MODELS: dict[str, LearnedModel] = {
             adversarial=HIFIC_ADVERSARIAL,
             decoder_N=32,
             distilled_from="hific",
+            default_run=(),
         ),
     )
 }

@@ -42,8 +42,7 @@ class TFLearnedCodec(TensorFlowFramework, SingleShotCodec):
     def __init__(self, entry: LearnedModel):
         super().__init__(entry)
         self.prior = entry.prior
-        # the twin of torch/<slug> on the same weights: select it by name (--codec 'tf/*')
-        self.in_default_run = False
+        self.in_default_run = self.framework in entry.default_run
         self.description = f"{entry.summary} (tensorflow-compression; torch weights converted)"
 
     @property

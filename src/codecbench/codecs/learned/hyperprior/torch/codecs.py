@@ -95,9 +95,7 @@ class TorchLearnedCodec(CompressAICodec, SingleShotCodec):
     def __init__(self, entry: LearnedModel):
         super().__init__(entry)
         self.prior = entry.prior
-        # the GAN family is selected by name (--codec 'torch/hific*'), as the RNN family:
-        # the default run stays a quick classical + CNN demonstration
-        self.in_default_run = not entry.slow and entry.family == "cnn"
+        self.in_default_run = self.framework in entry.default_run
         self.description = f"{entry.summary} (CompressAI, rate points = λ of the model table)"
 
     def _load_weights(self, path: Path, quality: int):
