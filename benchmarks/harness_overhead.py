@@ -43,7 +43,7 @@ QUALITIES = PillowJpeg.qualities
 def bare_loop() -> list[tuple[str, int, float, float]]:
     """The same work with no harness: Pillow encode/decode and the two formulas."""
     results = []
-    for path in sorted(SAMPLE_DIR.glob("*.png")):
+    for path in sorted(SAMPLE_DIR.glob("*.webp")):
         with Image.open(path) as img:
             img.load()
             image = np.array(img)

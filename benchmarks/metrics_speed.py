@@ -25,7 +25,7 @@ from codecbench.metrics.structural import _ms_ssim, ms_ssim
 
 
 def kodak_sized_pair() -> tuple[np.ndarray, np.ndarray]:
-    photo = load_rgb(SAMPLE_DIR / "astronaut.png")  # 512×512
+    photo = load_rgb(SAMPLE_DIR / "astronaut.webp")  # 512×512
     reference = np.ascontiguousarray(np.concatenate([photo, photo[:, :256]], axis=1))  # 512×768
     buffer = io.BytesIO()
     Image.fromarray(reference).save(buffer, format="JPEG", quality=30)

@@ -38,7 +38,7 @@ def photo() -> np.ndarray:
     """A real photo crop with odd dimensions (97×131)."""
     from codecbench.api.images import load_rgb
 
-    return np.ascontiguousarray(load_rgb(SAMPLE_DIR / "coffee.png")[60:157, 200:331])
+    return np.ascontiguousarray(load_rgb(SAMPLE_DIR / "coffee.webp")[60:157, 200:331])
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def small_photo_dir(tmp_path) -> Path:
         "chelsea.png": (30, 100, 162, 201),
         "tulips.png": (200, 150, 170, 168),
     }.items():
-        image = load_rgb(SAMPLE_DIR / name)[y : y + h, x : x + w]
+        image = load_rgb((SAMPLE_DIR / name).with_suffix(".webp"))[y : y + h, x : x + w]
         Image.fromarray(np.ascontiguousarray(image)).save(folder / name)
     return folder
 

@@ -10,7 +10,7 @@ from codecbench.codecs.learned.models import RECURRENT_MODELS
 from codecbench.codecs.learned.recurrent import tiling as recurrent_tiling
 from codecbench.datasets.builtin import SAMPLE_DIR
 
-PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
+PHOTOS = sorted(SAMPLE_DIR.glob("*.webp"))
 TINY_CHANNELS = (8, 16)
 
 

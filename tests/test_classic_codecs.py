@@ -54,7 +54,7 @@ def test_conforms_to_the_contract(registry, name):
 @pytest.fixture(scope="module")
 def photo_full():
     """A whole real photo (451×300: odd width, so no codec gets an easy size)."""
-    return load_rgb(SAMPLE_DIR / "chelsea.png")
+    return load_rgb(SAMPLE_DIR / "chelsea.webp")
 
 
 @pytest.mark.parametrize("name", CLASSIC_CODECS)
@@ -135,7 +135,7 @@ def test_known_ordering_at_matched_rate(registry, tmp_path):
 
     photos = tmp_path / "photos"
     photos.mkdir()
-    for name in ("coffee.png", "tulips.png"):
+    for name in ("coffee.webp", "tulips.webp"):
         (photos / name).write_bytes((SAMPLE_DIR / name).read_bytes())
     names = ["hevc-intra", "jpeg2000", "webp", "jpeg"]
     summary = run_evaluation([registry.get("codecs", n) for n in names], FolderDataset(photos),

@@ -385,7 +385,7 @@ def _child(jobs: list) -> None:
     from codecbench.datasets.builtin import sample_dataset
 
     dataset = sample_dataset()
-    image = np.ascontiguousarray(dataset.load("tulips.png")[200:200 + CROP, 150:150 + CROP])
+    image = np.ascontiguousarray(dataset.load("tulips.webp")[200:200 + CROP, 150:150 + CROP])
     registry = get_registry()
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     for name, quality, other in jobs:
@@ -441,7 +441,7 @@ def _child(jobs: list) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
         report["short_strings"] = None
         if name in SHORT_STRING_CODECS:
-            big = np.ascontiguousarray(dataset.load("tulips.png")[:SHORT_STRING_CROP,
+            big = np.ascontiguousarray(dataset.load("tulips.webp")[:SHORT_STRING_CROP,
                                                                   :SHORT_STRING_CROP])
             big_data = bytes(codec.encode(big, quality))
             report["short_strings"] = {

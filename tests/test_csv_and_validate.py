@@ -112,7 +112,7 @@ def cr_run(tmp_path_factory):
     names = ["astronaut.png", "chelsea.png", "tu\rlips.png"]
     for name in names:
         source = name.replace("\r", "")
-        image = np.ascontiguousarray(load_rgb(SAMPLE_DIR / source)[:40, :48])
+        image = np.ascontiguousarray(load_rgb((SAMPLE_DIR / source).with_suffix(".webp"))[:40, :48])
         try:
             Image.fromarray(image).save(photos / name)
         except OSError:  # a filesystem without CR in names: the error message still has one

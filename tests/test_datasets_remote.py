@@ -25,7 +25,7 @@ pytestmark = pytest.mark.no_frameworks
 
 
 def png_bytes(name: str, size=(48, 40)) -> bytes:
-    image = load_rgb(SAMPLE_DIR / name)[: size[1], : size[0]]
+    image = load_rgb((SAMPLE_DIR / name).with_suffix(".webp"))[: size[1], : size[0]]
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
     return buffer.getvalue()
@@ -146,7 +146,7 @@ def test_local_layouts_say_exactly_what_is_missing(tmp_path, monkeypatch):
     flickr = LocalLayoutDataset(next(e for e in LAYOUTS if e.name == "openimages-val"))
     monkeypatch.setenv(flickr.layout.env, str(tmp_path))
     (tmp_path / "0001eeaf4aed83f9.jpg").write_bytes(b"")
-    Image.fromarray(load_rgb(SAMPLE_DIR / "coffee.png")).save(tmp_path / "0001eeaf4aed83f9.jpg")
+    Image.fromarray(load_rgb(SAMPLE_DIR / "coffee.webp")).save(tmp_path / "0001eeaf4aed83f9.jpg")
     assert flickr.problems() == [] and flickr.image_ids() == ["0001eeaf4aed83f9.jpg"]
 
 

@@ -139,7 +139,7 @@ def test_omgd_student_is_smaller_and_tracks_its_teacher():
     def psnr(a, b):
         return 10 * np.log10(255**2 / np.mean((a - b) ** 2))
 
-    photos = sorted(SAMPLE_DIR.glob("*.png"))
+    photos = sorted(SAMPLE_DIR.glob("*.webp"))
     for path in (photos[0], photos[3]):
         image = load_rgb(path)
         teacher, student, x_t, x_s, metadata = _teacher_and_student_outputs(image)

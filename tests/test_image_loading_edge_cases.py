@@ -10,6 +10,7 @@ import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from codecbench.api.images import ImageLoadError, load_rgb
 from codecbench.datasets.folder import FolderDataset
@@ -84,7 +85,7 @@ def test_16_bit_rgb_png_without_imagecodecs_is_a_clear_error(tmp_path, monkeypat
 def test_8_bit_png_is_unchanged(tmp_path):
     from PIL import Image
 
-    photo = load_rgb(SAMPLE_DIR / "coffee.png")[:40, :50]
+    photo = load_rgb(SAMPLE_DIR / "coffee.webp")[:40, :50]
     Image.fromarray(photo).save(tmp_path / "photo.png")
     assert np.array_equal(load_rgb(tmp_path / "photo.png"), photo)
 
@@ -97,7 +98,7 @@ def folder(tmp_path):
     """A folder with one real image ``good.png``."""
     root = tmp_path / "images"
     root.mkdir()
-    shutil.copy(SAMPLE_DIR / "coffee.png", root / "good.png")
+    Image.fromarray(load_rgb(SAMPLE_DIR / "coffee.webp")).save(root / "good.png")
     return root
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +100,15 @@ def test_folder_crops(small_photo_dir):
     assert random_a.content_hash() != FolderDataset(small_photo_dir).content_hash()
     with pytest.raises(ValueError, match="smaller than the 400×300 crop"):
         FolderDataset(small_photo_dir, crop=(300, 400)).load("tulips.png")
+
+
+SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "sample-photos"
+
+
+@pytest.mark.skipif(not SHARED_SAMPLE.is_dir(), reason="the source PNGs are not on this machine")
+def test_bundled_webp_photos_hold_the_pixels_of_the_source_pngs():
+    """The sample set is stored as lossless WebP: pixel for pixel the source photos."""
+    dataset = sample_dataset()
+    for image_id in dataset.image_ids():
+        source = SHARED_SAMPLE / image_id.replace(".webp", ".png")
+        assert np.array_equal(dataset.load(image_id), load_rgb(source)), image_id

@@ -24,7 +24,7 @@ def classical_run(tmp_path_factory):
     photos = root / "photos"
     photos.mkdir()
     for name in ("astronaut.png", "chelsea.png", "tulips.png"):
-        Image.fromarray(np.ascontiguousarray(load_rgb(SAMPLE_DIR / name)[:176, :192])).save(
+        Image.fromarray(np.ascontiguousarray(load_rgb((SAMPLE_DIR / name).with_suffix(".webp"))[:176, :192])).save(
             photos / name)
     out = root / "run"
     args = ["run", "--dataset", str(photos), "--out", str(out), "--no-progress",

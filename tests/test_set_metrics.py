@@ -119,7 +119,7 @@ def test_a_run_shows_one_fid_and_kid_per_codec_and_quality(inception_weights, mo
     inception.fid_inception.cache_clear()
     photos = tmp_path / "photos"
     photos.mkdir()
-    for path in sorted(SAMPLE_DIR.glob("*.png"))[:1]:  # one 512² photo: 4 + 1 patches
+    for path in sorted(SAMPLE_DIR.glob("*.webp"))[:1]:  # one 512² photo: 4 + 1 patches
         (photos / path.name).write_bytes(path.read_bytes())
     out = tmp_path / "run"
     result = invoke_cli("run", "--codec", "jpeg", "--quality", "20",

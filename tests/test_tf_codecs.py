@@ -19,7 +19,7 @@ from codecbench.codecs.learned.models import LEARNED_MODELS  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
 from tf_fixtures import TINY_M, TINY_N, perturbed_model, write_tiny_torch_weights  # noqa: E402
 
-PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
+PHOTOS = sorted(SAMPLE_DIR.glob("*.webp"))
 TF_SLUGS = ["bls2017-factorized", "bmshj2018-hyperprior", "mbt2018-mean"]
 
 
@@ -243,7 +243,7 @@ from codecbench.codecs.learned.models import LEARNED_MODELS
 from codecbench.codecs.learned.hyperprior.tf.codecs import TFLearnedCodec
 codec = TFLearnedCodec(LEARNED_MODELS["bls2017-factorized"])
 assert codec.availability() == (True, ""), codec.availability()
-image = np.ascontiguousarray(load_rgb(SAMPLE_DIR / "tulips.png")[:80, :100])
+image = np.ascontiguousarray(load_rgb(SAMPLE_DIR / "tulips.webp")[:80, :100])
 assert codec.decode(codec.encode(image, 1)).shape == image.shape
 from codecbench.codecs.learned.models import RECURRENT_MODELS
 from codecbench.codecs.learned.recurrent.tf.codecs import TFRecurrentCodec

@@ -19,15 +19,15 @@ pytest.importorskip("tensorflow_compression")
 from codecbench.api.images import load_rgb  # noqa: E402
 from codecbench.codecs.learned import weights_locator  # noqa: E402
 from codecbench.codecs.learned.container import parse  # noqa: E402
-from codecbench.codecs.learned.image_batches import padded_batch  # noqa: E402
 from codecbench.codecs.learned.generative.tf.codecs import TFGenerativeCodec  # noqa: E402
 from codecbench.codecs.learned.generative.torch.codecs import TorchGenerativeCodec  # noqa: E402
+from codecbench.codecs.learned.image_batches import padded_batch  # noqa: E402
 from codecbench.codecs.learned.models import GENERATIVE_MODELS  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
 from helpers import invoke_cli  # noqa: E402
 
 GC = GENERATIVE_MODELS["agustsson2019-gc"]
-PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
+PHOTOS = sorted(SAMPLE_DIR.glob("*.webp"))
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ def test_tf_files_cross_between_cpu_and_gpu(monkeypatch, slug):
     from codecbench.codecs.learned.models import LEARNED_MODELS
     from codecbench.datasets.builtin import SAMPLE_DIR
 
-    image = load_rgb(sorted(SAMPLE_DIR.glob("*.png"))[0])[:301, :257]
+    image = load_rgb(sorted(SAMPLE_DIR.glob("*.webp"))[0])[:301, :257]
     cpu, gpu = TFLearnedCodec(LEARNED_MODELS[slug]), TFLearnedCodec(LEARNED_MODELS[slug])
     monkeypatch.setenv("CODECBENCH_TF_DEVICE", "cpu")
     on_cpu = cpu.encode(image, 3)

@@ -34,7 +34,7 @@ from codecbench.codecs.learned.models import LEARNED_MODELS  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
 
 pytestmark = pytest.mark.slow
-PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
+PHOTOS = sorted(SAMPLE_DIR.glob("*.webp"))
 PARITY_PHOTOS = [PHOTOS[0], PHOTOS[3]]  # astronaut (portrait, flat areas), coastal rock (texture)
 """Rate points 1, 3, 5 of each model (CI time; all 15 were measured, docs/tf-codecs.md),
 alternating between the two photos."""

@@ -52,7 +52,7 @@ def test_a_tiny_tf_model_learns_and_exports_a_working_codec(small_photo_dir, tmp
     monkeypatch.setenv("CODECBENCH_TF_WEIGHTS", str(tmp_path / "run"))
     codec = TFLearnedCodec(ENTRY)
     assert codec.weights_file(3) == result.weights
-    image = np.ascontiguousarray(load_rgb(SAMPLE_DIR / "chelsea.png")[:96, :130])
+    image = np.ascontiguousarray(load_rgb(SAMPLE_DIR / "chelsea.webp")[:96, :130])
     data = codec.encode(image, 3)
     assert TFLearnedCodec(ENTRY).decode(data).shape == image.shape
     assert data.estimated_bits > 0

@@ -19,7 +19,7 @@ from codecbench.codecs.learned.models import LEARNED_MODELS  # noqa: E402
 from codecbench.codecs.learned.torch import weights as weights_io  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
 
-PHOTOS = sorted(SAMPLE_DIR.glob("*.png"))
+PHOTOS = sorted(SAMPLE_DIR.glob("*.webp"))
 
 
 def _photo(index=0, height=97, width=131):

@@ -31,7 +31,7 @@ def _codec(monkeypatch, device):
 def test_files_cross_between_cpu_and_gpu(monkeypatch, index):
     from codecbench.datasets.builtin import SAMPLE_DIR
 
-    image = load_rgb(sorted(SAMPLE_DIR.glob("*.png"))[index])[:301, :257]
+    image = load_rgb(sorted(SAMPLE_DIR.glob("*.webp"))[index])[:301, :257]
     cpu = _codec(monkeypatch, "cpu")
     gpu = _codec(monkeypatch, "cuda")
     quality = cpu.qualities[-1]

@@ -15,14 +15,15 @@ SAMPLE_DIR = Path(__file__).parent / "sample"
 
 
 def sample_dataset() -> FolderDataset:
-    """The 6 bundled lossless photos (451–600 px), licences in ``sample/LICENSES.md``."""
+    """The 6 bundled lossless photos (451–600 px, lossless WebP), licences in
+    ``sample/LICENSES.md``."""
     return FolderDataset(
         SAMPLE_DIR,
         name="sample",
-        version="1",
+        version="2",
         license="CC0-1.0 / public domain (per file: LICENSES.md)",
         source="codecbench package data (scikit-image data, libjxl-testdata wesaturate)",
-        description="6 lossless RGB photos, 451-600 px, bundled with codecbench",
+        description="6 lossless RGB photos (lossless WebP), 451-600 px, bundled with codecbench",
         availability="bundled",
     )
 

@@ -1,1 +1,2 @@
-"""Bundled sample photos (6 lossless CC0/public-domain PNGs; see LICENSES.md here)."""
+"""Bundled sample photos (6 lossless CC0/public-domain photos stored as lossless WebP; see
+LICENSES.md here)."""
