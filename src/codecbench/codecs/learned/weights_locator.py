@@ -54,6 +54,11 @@ def weights_filename(framework: str, slug: str, quality: int | None = None) -> s
     return stem + SUFFIX[_framework(framework)]
 
 
+def is_tf_layout(path: Path | str) -> bool:
+    """Whether ``path`` names a TensorFlow-layout file (``….tf.safetensors``)."""
+    return str(path).endswith(SUFFIX["tensorflow"])
+
+
 def shipped_weights_folder() -> Path | None:
     """The weights folder of the installed ``codecbench-models`` distribution, or ``None``
     (found without importing it)."""

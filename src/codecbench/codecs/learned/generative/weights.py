@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_format
+from codecbench.codecs.learned import weights_format, weights_locator
 from codecbench.codecs.learned.models import GenerativeModel
 from codecbench.codecs.learned.tf.weights import read_tf_weights
 
@@ -36,7 +36,7 @@ def split_table(arrays: dict, metadata: dict[str, str], path: Path, entry: Gener
 def read_generative(path: Path, entry: GenerativeModel, quality: int):
     """``(state arrays, probabilities, metadata)`` of a GC weights file in either layout
     (torch ``.safetensors`` or TF ``.tf.safetensors``)."""
-    if path.name.endswith(".tf.safetensors"):
+    if weights_locator.is_tf_layout(path):
         arrays, metadata = read_tf_weights(path, KIND)
     else:
         arrays, metadata = weights_format.read_tensors(path, KIND)

@@ -38,7 +38,7 @@ class TFGenerativeCodec(TensorFlowFramework, GenerativeCodec):
 
         arrays, probabilities, metadata = generative_weights.read_generative(
             path, self.entry, quality)
-        if not path.name.endswith(".tf.safetensors"):
+        if not weights_locator.is_tf_layout(path):
             arrays = convert_state(arrays)
         network = GenerativeNetwork(self.entry, arrays, generative_weights.widths(metadata),
                                     int(metadata["residual_blocks"]), int(metadata["channels"]))

@@ -107,7 +107,7 @@ def _load_weights(path: str, size: int, mtime_ns: int):
     from codecbench.codecs.learned.hyperprior.tf import convert
     from codecbench.codecs.learned.hyperprior.tf.pipeline import EntropyCoders
 
-    if path.endswith(".tf.safetensors"):
+    if weights_locator.is_tf_layout(path):
         return convert.load_tf_weights(Path(path))
     model, metadata = convert.model_from_torch_weights(Path(path))
     return model, EntropyCoders(model), metadata

@@ -42,7 +42,7 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
     def _load_network(self, path: Path):
         from codecbench.codecs.learned.recurrent.tf.network import RecurrentNetwork
 
-        if path.name.endswith(".tf.safetensors"):
+        if weights_locator.is_tf_layout(path):
             arrays, metadata = read_tf_weights(path, "recurrent")
         else:
             arrays, metadata = recurrent_weights.read_tensors(path)
