@@ -13,8 +13,8 @@ from codecbench.codecs.learned.models import (  # noqa: E402
     RECURRENT_MODELS,
     RNN_BITS_PER_ITERATION_BPP,
 )
-from codecbench.codecs.learned.recurrent import tiling as recurrent_tiling  # noqa: E402
 from codecbench.codecs.learned.progressive import truncate  # noqa: E402
+from codecbench.codecs.learned.recurrent import tiling as recurrent_tiling  # noqa: E402
 from codecbench.codecs.learned.recurrent.torch.codecs import TorchRecurrentCodec  # noqa: E402
 from rnn_fixtures import photo, write_tiny_weights  # noqa: E402
 

@@ -10,7 +10,7 @@ pytest.importorskip("compressai")
 
 from codecbench.api.training import TrainingConfig  # noqa: E402
 from codecbench.codecs.learned.models import RECURRENT_MODELS  # noqa: E402
-from codecbench.codecs.learned.recurrent.codec import truncate  # noqa: E402
+from codecbench.codecs.learned.progressive import truncate  # noqa: E402
 from codecbench.codecs.learned.recurrent.torch import weights as recurrent_weights  # noqa: E402
 from codecbench.codecs.learned.recurrent.torch.codecs import TorchRecurrentCodec  # noqa: E402
 from codecbench.codecs.learned.recurrent.torch.network import RecurrentCompressor  # noqa: E402

@@ -12,8 +12,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("compressai")
 
 from codecbench.codecs.learned import weights_format  # noqa: E402
-from codecbench.codecs.learned.hyperprior.torch.training import TrainingError, train  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch.training import train  # noqa: E402
 from codecbench.codecs.learned.models import LEARNED_MODELS  # noqa: E402
+from codecbench.codecs.learned.training_loop import TrainingError  # noqa: E402
 from helpers import run_cli  # noqa: E402
 from training_helpers import curves, tiny_config  # noqa: E402
 

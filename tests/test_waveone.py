@@ -133,7 +133,7 @@ def test_training_adapts_alpha_resumes_exactly_and_exports_a_codec(tmp_path):
     assert len(set(alphas)) == 4  # α_t moves every step
     record = json.loads((tmp_path / "b" / "training.json").read_text())
     assert record["code_channels"] == 4 and record["perceptual"] == "1-ms-ssim"
-    codec.weights_file = lambda: resumed.weights
+    codec.weights_file = lambda quality=None: resumed.weights
     image = photo(2, 40, 56)
     assert codec.decode(bytes(codec.encode(image, 3))).shape == image.shape
 

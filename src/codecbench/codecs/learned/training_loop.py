@@ -1,9 +1,11 @@
-"""The framework-neutral part of every ``codecbench train`` run.
+"""The framework-neutral part of every ``codecbench train`` run: one scaffold for all.
 
-A framework's trainer (``codecs/learned/hyperprior/torch/training.py``, ``codecs/learned/hyperprior/tf/training.py``) builds
-its model, optimisers and checkpoint format, and hands this module two callbacks: one
-optimisation step and one checkpoint write. This module owns what must be the same for
-every framework:
+:class:`Training` is the scaffold. A framework's subclass
+(:class:`codecbench.codecs.learned.torch.training.TorchTraining`, the TensorFlow trainer
+of the hyperprior family) builds the networks from the seed, takes each optimisation
+step and reads and writes its checkpoint; a family plugs into it by supplying only its
+model and optimisers, its step and its export. This module owns what must be the same
+for every framework and family:
 
 * the training images (every image of the folder, decoded once; too-small ones named);
 * the step learning-rate schedule ``lr = lr₀ · γ^k`` (``k`` milestones passed, computed
@@ -13,7 +15,9 @@ every framework:
 * ``curves.csv`` (one row per ``log_every`` steps, interval averages; rows past the
   checkpoint a resumed run restarts from are dropped), the progress bar, checkpoints
   every ``checkpoint_every`` steps, at the time limit and at the end;
-* ``training.json`` (configuration, data, hardware, time, final losses).
+* ``training.json``, written once when the last step is done: :data:`RECORD_KEYS`
+  (configuration, data, hardware, time, final losses, lineage, versions) for every run,
+  plus the entries the family's export returns.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import math
 import os
 import platform
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +38,13 @@ from typing import Any
 import numpy as np
 
 from codecbench.api.training import RESUME_INSENSITIVE, TrainingConfig, TrainingResult
+from codecbench.codecs.learned import weights_format
 
 CURVE_COLUMNS = ("step", "loss", "bpp", "distortion", "psnr", "aux_loss", "lr", "elapsed_s")
 LOSS_KEYS = ("loss", "bpp", "distortion", "aux_loss")
+RECORD_KEYS = ("codec", "model", "paper", "steps", "train_seconds", "hardware", "data",
+               "final_interval", "parent", "config", "versions", "weights_id", "finished_utc")
+"""The keys of every ``training.json``, whatever the framework and family."""
 
 
 class TrainingError(ValueError):
@@ -62,43 +71,6 @@ def load_training_images(folder: Path, patch_size: int) -> list[np.ndarray]:
         raise TrainingError(f"every image under {folder} is smaller than the "
                             f"{patch_size}px patch: {', '.join(too_small[:5])}")
     return images
-
-
-MS_SSIM_MIN_PATCH = 161
-"""MS-SSIM's five scales need an image of more than (11 − 1) · 2⁴ pixels (Wang et al. 2003)."""
-
-
-def check_patch_size(config: TrainingConfig, multiple: int, codec_name: str) -> None:
-    """The patch must tile the latent grid (and, for MS-SSIM, hold its five scales)."""
-    if config.metric == "ms-ssim" and config.patch_size < MS_SSIM_MIN_PATCH:
-        raise TrainingError(f"--metric ms-ssim needs --patch-size of at least "
-                            f"{MS_SSIM_MIN_PATCH} (five scales of an 11-pixel window), "
-                            f"got {config.patch_size}")
-    if config.patch_size % multiple:
-        raise TrainingError(f"--patch-size must be a multiple of {multiple} for {codec_name} "
-                            f"(its latents are 1/{multiple} of the image size), "
-                            f"got {config.patch_size}")
-
-
-def refuse_gan_options(config: TrainingConfig, codec_name: str) -> None:
-    """Options of adversarial training only (``--warmup``) on a model without a GAN."""
-    if config.warmup is not None:
-        raise TrainingError(f"--warmup applies to GAN-family models; {codec_name} is not one")
-
-
-def adversarial_warmup_steps(config: TrainingConfig, adversarial) -> int:
-    """Steps before the adversarial term starts: ``--warmup`` or the table's fraction."""
-    fraction = adversarial.warmup if config.warmup is None else config.warmup
-    return int(fraction * config.steps)
-
-
-def lambda_of_run(entry, config: TrainingConfig) -> float:
-    """λ of a rate-distortion run: ``--lambda``, else the table's λ of ``--quality``."""
-    if config.lmbda is not None:
-        return config.lmbda
-    if config.quality is None:
-        raise TrainingError("give a rate point (--quality) or a λ (--lambda)")
-    return entry.lambda_of(config.quality)
 
 
 def learning_rate(config: TrainingConfig, base: float, step: int) -> float:
@@ -183,7 +155,7 @@ def run_steps(config: TrainingConfig, description: str, state: LoopState,
     extra_sums = {key: [0.0, 0] for key in extra_keys}
     count = 0
     started = time.monotonic() - state.elapsed
-    session_start = time.monotonic()
+    resumed_at = time.monotonic()
     state.last = state.last or {}
     bar = tqdm(total=config.steps, initial=state.step, disable=not config.progress,
                desc=description, unit="step")
@@ -221,7 +193,7 @@ def run_steps(config: TrainingConfig, description: str, state: LoopState,
                 extra_sums = {key: [0.0, 0] for key in extra_keys}
                 count = 0
             out_of_time = (config.time_limit_s is not None
-                           and time.monotonic() - session_start >= config.time_limit_s)
+                           and time.monotonic() - resumed_at >= config.time_limit_s)
             if (state.step % config.checkpoint_every == 0 or state.step == config.steps
                     or out_of_time):
                 save_checkpoint()
@@ -233,46 +205,107 @@ def run_steps(config: TrainingConfig, description: str, state: LoopState,
     return state
 
 
-def run_to_completion(config: TrainingConfig, description: str, state: LoopState,
-                      train_step: Callable[[int, float], dict],
-                      save_checkpoint: Callable[[], None], export: Callable[[], Path],
-                      extra_keys: tuple[str, ...] = ()) -> TrainingResult:
-    """:func:`run_steps`, then ``export()`` (the weights file's path) once every step is done.
+class Training(ABC):
+    """One ``codecbench train`` run of ``entry`` as ``codec_name``; see the module docstring.
 
-    A run stopped by the time limit exports nothing; running it again continues it.
+    :meth:`run` calls, in order: :meth:`prepare` (the family checks its options), then,
+    in the run folder, :meth:`start` (the framework builds the networks from the seed and
+    continues the folder's checkpoint or starts from ``--init-from``), :meth:`load_images`,
+    :meth:`advance` for every step (:meth:`save_checkpoint` as configured), and once the
+    last step is done :meth:`export` and ``training.json``. A run stopped by the time
+    limit exports nothing; running it again continues it.
     """
-    run_steps(config, description, state, train_step, save_checkpoint, extra_keys)
-    if not state.last:  # resumed at its last step: the last logged interval is on file
-        state.last = last_logged_interval(Path(config.out) / "curves.csv")
-    finished = state.step >= config.steps
-    return TrainingResult(out=Path(config.out), step=state.step, finished=finished,
-                          weights=export() if finished else None, final=state.last)
+
+    extra_keys: tuple[str, ...] = ()
+    """``curves.csv`` columns of the family's own, returned by its step (see :func:`run_steps`)."""
+
+    def __init__(self, entry, codec_name: str, config: TrainingConfig):
+        self.entry, self.codec_name, self.config = entry, codec_name, config
+        self.out = Path(config.out)
+        self.state = LoopState()
+        self.parent: dict | None = None
+        self.images: list = []
+
+    # -- supplied by the family
+
+    @abstractmethod
+    def prepare(self) -> None:
+        """Check the options against the model and derive the run's settings."""
+
+    def description(self) -> str:
+        """The progress bar's label."""
+        return f"train {self.codec_name}"
+
+    @abstractmethod
+    def export(self) -> tuple[Path, dict]:
+        """Write the weights file; returns its path and the family's ``training.json``
+        entries (model-specific: widths, λ, …; never one of :data:`RECORD_KEYS`)."""
+
+    # -- supplied by the framework
+
+    @abstractmethod
+    def start(self) -> None:
+        """Build the networks from ``config.seed``; set ``state`` and ``parent`` (the
+        lineage) from the run folder's checkpoint, from ``--init-from``, or afresh."""
+
+    @abstractmethod
+    def load_images(self) -> list:
+        """The training images, as the framework's step samples them."""
+
+    @abstractmethod
+    def advance(self, step: int, lr: float) -> dict:
+        """Optimisation step ``step`` at learning rate ``lr``; its losses (:func:`run_steps`)."""
+
+    @abstractmethod
+    def save_checkpoint(self) -> None:
+        """Write everything a resumed run needs to continue exactly (atomically)."""
+
+    @abstractmethod
+    def hardware(self) -> str:
+        """The device the run trained on, in words."""
+
+    @abstractmethod
+    def versions(self) -> dict[str, str]:
+        """The versions of the libraries that trained the model."""
+
+    # -- the scaffold
+
+    def run(self) -> TrainingResult:
+        """Train (or continue training) as configured; see the class docstring."""
+        self.prepare()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.start()
+        self.images = self.load_images()
+        run_steps(self.config, self.description(), self.state, self.advance,
+                  self.save_checkpoint, self.extra_keys)
+        if not self.state.last:  # resumed at its last step: the last logged interval is on file
+            self.state.last = last_logged_interval(self.out / "curves.csv")
+        finished = self.state.step >= self.config.steps
+        weights = None
+        if finished:
+            weights, details = self.export()
+            write_training_record(self.out, self.record(weights, details))
+        return TrainingResult(out=self.out, step=self.state.step, finished=finished,
+                              weights=weights, final=self.state.last)
+
+    def record(self, weights: Path, details: dict) -> dict:
+        """``training.json`` of a finished run: :data:`RECORD_KEYS` and ``details``."""
+        clashes = details.keys() & set(RECORD_KEYS)
+        if clashes:
+            raise ValueError(f"a family's entries may not replace {sorted(clashes)}")
+        return {
+            "codec": self.codec_name, "model": self.entry.slug, "paper": self.entry.paper,
+            **details,
+            "steps": self.state.step, "train_seconds": round(self.state.elapsed, 1),
+            "hardware": self.hardware(),
+            "data": {"folder": str(self.config.data), "images": len(self.images)},
+            "final_interval": self.state.last, "parent": self.parent,
+            "config": self.config.to_json(), "versions": self.versions(),
+            "weights_id": weights_format.weights_id(weights).hex(),
+            "finished_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        }
 
 
 def write_training_record(out: Path, record: dict) -> None:
-    """``training.json``: ``record`` plus the time the run finished."""
-    record = {**record, "finished_utc": datetime.datetime.now(datetime.UTC)
-              .isoformat(timespec="seconds")}
+    """``training.json`` in the run folder ``out``."""
     (Path(out) / "training.json").write_text(json.dumps(record, indent=2) + "\n")
-
-
-def weights_metadata(entry, codec_name: str, config: TrainingConfig, lmbda: float, N: int,
-                     M: int, step: int) -> dict[str, str]:
-    """The string metadata every exported weights file carries."""
-    return {"model": entry.slug, "class": entry.compressai_class, "N": str(N), "M": str(M),
-            "quality": str(config.quality or 0), "lambda": repr(lmbda),
-            "metric": config.metric, "steps": str(step), "codec": codec_name}
-
-
-def training_record(entry, codec_name: str, config: TrainingConfig, lmbda: float, N: int,
-                    M: int, state: LoopState, hardware: str, n_images: int, parent,
-                    versions: dict, weights_id: str) -> dict:
-    """The ``training.json`` content shared by every framework."""
-    return {
-        "codec": codec_name, "model": entry.slug, "paper": entry.paper,
-        "lambda": lmbda, "metric": config.metric, "N": N, "M": M, "steps": state.step,
-        "train_seconds": round(state.elapsed, 1), "hardware": hardware,
-        "data": {"folder": str(config.data), "images": n_images},
-        "final_interval": state.last, "parent": parent, "config": config.to_json(),
-        "versions": versions, "weights_id": weights_id,
-    }

@@ -13,12 +13,15 @@ in tfc's idiom (Ballé et al. 2017, 2018; tfc's ``models/bmshj2018.py``):
   computed from the density when the tables are built, so ``--aux-lr`` is recorded but
   unused and ``aux_loss`` stays empty in ``curves.csv``.
 
-Exact resume: the crops of step ``s`` come from ``numpy.random.default_rng([seed, s])``
-and the noise from ``tf.random.set_seed(seed · 1000003 + s)``, so a resumed
-run draws what an uninterrupted one would; ``checkpoint.npz`` (written atomically) holds
-the model and optimiser variables, the step and the settings. At the end the median
-offsets and range-coding tables are computed and ``<model>-q<Q>.tf.safetensors`` (a
-``CODECBENCH_TF_WEIGHTS`` folder as is) and ``training.json`` are written.
+:class:`TFTraining` is the TensorFlow side of the scaffold
+(:class:`codecbench.codecs.learned.training_loop.Training`: schedule, resume rule, curves,
+time limit, ``training.json``). Exact resume: the crops of step ``s`` come from
+``numpy.random.default_rng([seed, s])`` and the noise from
+``tf.random.set_seed(seed · 1000003 + s)``, so a resumed run draws what an uninterrupted
+one would; ``checkpoint.npz`` (written atomically) holds the model and optimiser
+variables, the step and the settings. At the end the median offsets and range-coding
+tables are computed and ``<model>-q<Q>.tf.safetensors`` (a ``CODECBENCH_TF_WEIGHTS``
+folder as is) is written.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import tensorflow_compression as tfc
 
 from codecbench.api.atomic import atomic_output
 from codecbench.api.training import TrainingConfig, TrainingResult
-from codecbench.codecs.learned import training_loop, weights_format, weights_locator
+from codecbench.codecs.learned import training_loop, training_options, weights_locator
 from codecbench.codecs.learned.hyperprior.tf import convert
 from codecbench.codecs.learned.hyperprior.tf.network import CNNModel, named_variables
 from codecbench.codecs.learned.hyperprior.tf.pipeline import (
@@ -43,7 +46,7 @@ from codecbench.codecs.learned.hyperprior.tf.pipeline import (
     tf_device,
 )
 from codecbench.codecs.learned.models import LearnedModel
-from codecbench.codecs.learned.training_loop import LoopState, TrainingError
+from codecbench.codecs.learned.training_loop import LoopState, Training, TrainingError
 
 CHECKPOINT_FORMAT = "codecbench-tf-checkpoint/1"
 NOISE_SEED_STRIDE = 1_000_003
@@ -167,91 +170,109 @@ def _save_checkpoint(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> N
         np.savez(handle, meta=np.array(json.dumps(meta)), **arrays)
 
 
-def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> TrainingResult:
-    """Train (or continue training) ``entry`` in TensorFlow; see the module docstring."""
-    training_loop.refuse_gan_options(config, codec_name)
-    training_loop.check_patch_size(config, entry.padding_multiple, codec_name)
-    device = tf_device(config.device)
-    lmbda = training_loop.lambda_of_run(entry, config)
-    N, M = config.channels or (entry.N, entry.M)
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint_path = out / "checkpoint.npz"
+class TFTraining(Training):
+    """The rate–distortion objective of the module docstring, in TensorFlow."""
 
-    tf.keras.utils.set_random_seed(config.seed)
-    with tf.device(device):
-        model = CNNModel(entry.prior, N, M)
-        optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate)
-        optimizer.build(model.trainable_variables)
-    state, parent = LoopState(), None
-    if checkpoint_path.exists():
-        meta, arrays = read_checkpoint(checkpoint_path)
-        if meta.get("format") != CHECKPOINT_FORMAT or meta.get("codec") != codec_name:
-            raise TrainingError(f"{checkpoint_path} is not a checkpoint of {codec_name}")
-        training_loop.check_resumable(meta["config"], config, out)
-        _assign(model, _model_arrays(arrays), checkpoint_path)
-        for index, variable in enumerate(optimizer.variables):
+    entry: LearnedModel
+
+    def __init__(self, entry: LearnedModel, codec_name: str, config: TrainingConfig):
+        super().__init__(entry, codec_name, config)
+        self.device = tf_device(config.device)
+        self.checkpoint_path = self.out / "checkpoint.npz"
+
+    def prepare(self) -> None:
+        training_options.refuse_gan_options(self.config, self.codec_name)
+        training_options.check_patch_size(self.config, self.entry.padding_multiple,
+                                          self.codec_name)
+        self.lmbda = training_options.lambda_of_run(self.entry, self.config)
+        self.N, self.M = self.config.channels or (self.entry.N, self.entry.M)
+
+    def description(self) -> str:
+        return f"train {self.codec_name} λ={self.lmbda:g}"
+
+    def start(self) -> None:
+        config = self.config
+        tf.keras.utils.set_random_seed(config.seed)
+        with tf.device(self.device):
+            self.model = CNNModel(self.entry.prior, self.N, self.M)
+            self.optimizer = tf.keras.optimizers.Adam(learning_rate=config.learning_rate)
+            self.optimizer.build(self.model.trainable_variables)
+        if self.checkpoint_path.exists():
+            self.resume()
+        elif config.init_from is not None:
+            self.parent = _load_initial_weights(self.model, Path(config.init_from))
+        self.objective = RateDistortion(self.model, self.lmbda, config.metric)
+
+    def resume(self) -> None:
+        """Continue from ``checkpoint.npz`` (same settings only)."""
+        path = self.checkpoint_path
+        meta, arrays = read_checkpoint(path)
+        if meta.get("format") != CHECKPOINT_FORMAT or meta.get("codec") != self.codec_name:
+            raise TrainingError(f"{path} is not a checkpoint of {self.codec_name}")
+        training_loop.check_resumable(meta["config"], self.config, self.out)
+        _assign(self.model, _model_arrays(arrays), path)
+        for index, variable in enumerate(self.optimizer.variables):
             variable.assign(arrays[f"optimizer/{index}"])
-        state, parent = LoopState(meta["step"], meta["elapsed_s"]), meta["parent"]
-        training_loop.rewrite_curves(out / "curves.csv", state.step)
-    elif config.init_from is not None:
-        parent = _load_initial_weights(model, Path(config.init_from))
+        self.state, self.parent = LoopState(meta["step"], meta["elapsed_s"]), meta["parent"]
+        training_loop.rewrite_curves(self.out / "curves.csv", self.state.step)
 
-    images = training_loop.load_training_images(Path(config.data), config.patch_size)
-    objective = RateDistortion(model, lmbda, config.metric)
-    variables = model.trainable_variables
+    def load_images(self) -> list[np.ndarray]:
+        return training_loop.load_training_images(Path(self.config.data), self.config.patch_size)
 
-    def save_checkpoint() -> None:
-        arrays = {f"model/{k}": v.numpy() for k, v in named_variables(model).items()}
-        arrays.update({f"optimizer/{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
-        meta = {"format": CHECKPOINT_FORMAT, "codec": codec_name, "config": config.to_json(),
-                "step": state.step, "lambda": lmbda, "N": N, "M": M,
-                "elapsed_s": state.elapsed, "parent": parent}
-        _save_checkpoint(checkpoint_path, arrays, meta)
-
-    def train_step(step: int, lr: float) -> dict:
-        batch = sample_batch(images, np.random.default_rng([config.seed, step]),
+    def advance(self, step: int, lr: float) -> dict:
+        config, variables = self.config, self.model.trainable_variables
+        batch = sample_batch(self.images, np.random.default_rng([config.seed, step]),
                              config.batch_size, config.patch_size)
         tf.random.set_seed(config.seed * NOISE_SEED_STRIDE + step)
-        optimizer.learning_rate.assign(lr)
-        with tf.device(device):
+        self.optimizer.learning_rate.assign(lr)
+        with tf.device(self.device):
             with tf.GradientTape() as tape:
-                losses = objective(tf.constant(batch))
+                losses = self.objective(tf.constant(batch))
             gradients = tape.gradient(losses["loss"], variables)
             if config.clip_norm > 0:
                 gradients, _ = tf.clip_by_global_norm(gradients, config.clip_norm)
-            optimizer.apply_gradients(zip(gradients, variables, strict=True))
+            self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return {key: float(value) for key, value in losses.items()} | {"aux_loss": None}
 
-    return training_loop.run_to_completion(
-        config, f"train {codec_name} λ={lmbda:g}", state, train_step, save_checkpoint,
-        lambda: _export(model, entry, codec_name, config, out, lmbda, N, M, state, parent,
-                        len(images)))
+    def save_checkpoint(self) -> None:
+        arrays = {f"model/{k}": v.numpy() for k, v in named_variables(self.model).items()}
+        arrays.update({f"optimizer/{i}": v.numpy()
+                       for i, v in enumerate(self.optimizer.variables)})
+        meta = {"format": CHECKPOINT_FORMAT, "codec": self.codec_name,
+                "config": self.config.to_json(), "step": self.state.step, "lambda": self.lmbda,
+                "N": self.N, "M": self.M, "elapsed_s": self.state.elapsed,
+                "parent": self.parent}
+        _save_checkpoint(self.checkpoint_path, arrays, meta)
+
+    def hardware(self) -> str:
+        if self.device.startswith("/GPU"):
+            details = tf.config.experimental.get_device_details(
+                tf.config.list_physical_devices("GPU")[int(self.device.rsplit(":", 1)[1])])
+            return f"{details.get('device_name', 'GPU')} (TensorFlow)"
+        return training_loop.cpu_description()
+
+    def versions(self) -> dict[str, str]:
+        return {"tensorflow": tf.__version__,
+                "tensorflow-compression": version("tensorflow-compression")}
+
+    def export(self) -> tuple[Path, dict]:
+        """Median offsets, range-coding tables and the TF weights file."""
+        model, config = self.model, self.config
+        with tf.device("/CPU:0"):
+            model.quantization_offset.assign(median_offsets(model.density))
+            coders = EntropyCoders(model)
+        if config.quality:
+            path = self.out / weights_locator.weights_filename("tensorflow", self.entry.slug,
+                                                               config.quality)
+        else:
+            path = self.out / f"{self.entry.slug}-lambda{self.lmbda:g}.tf.safetensors"
+        metadata = training_options.rate_point_metadata(self.entry, self.codec_name, config,
+                                                        self.lmbda, self.N, self.M,
+                                                        self.state.step)
+        convert.save_tf_weights(model, coders, path, metadata, half_kernels=config.half_kernels)
+        return path, training_options.rate_point_record(config, self.lmbda, self.N, self.M)
 
 
-def _hardware(device: str) -> str:
-    if device.startswith("/GPU"):
-        details = tf.config.experimental.get_device_details(
-            tf.config.list_physical_devices("GPU")[int(device.rsplit(":", 1)[1])])
-        return f"{details.get('device_name', 'GPU')} (TensorFlow)"
-    return training_loop.cpu_description()
-
-
-def _export(model, entry, codec_name, config, out, lmbda, N, M, state, parent, n_images) -> Path:
-    """Median offsets, range-coding tables, the TF weights file and ``training.json``."""
-    with tf.device("/CPU:0"):
-        model.quantization_offset.assign(median_offsets(model.density))
-        coders = EntropyCoders(model)
-    if config.quality:
-        path = out / weights_locator.weights_filename("tensorflow", entry.slug, config.quality)
-    else:
-        path = out / f"{entry.slug}-lambda{lmbda:g}.tf.safetensors"
-    metadata = training_loop.weights_metadata(entry, codec_name, config, lmbda, N, M, state.step)
-    convert.save_tf_weights(model, coders, path, metadata, half_kernels=config.half_kernels)
-    record = training_loop.training_record(
-        entry, codec_name, config, lmbda, N, M, state, _hardware(tf_device(config.device)),
-        n_images, parent, {"tensorflow": tf.__version__,
-                           "tensorflow-compression": version("tensorflow-compression")},
-        weights_format.weights_id(path).hex())
-    training_loop.write_training_record(out, record)
-    return path
+def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> TrainingResult:
+    """Train (or continue training) ``entry`` in TensorFlow; see the module docstring."""
+    return TFTraining(entry, codec_name, config).run()
