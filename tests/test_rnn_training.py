@@ -11,6 +11,7 @@ pytest.importorskip("compressai")
 from codecbench.api.training import TrainingConfig  # noqa: E402
 from codecbench.codecs.learned.models import RECURRENT_MODELS  # noqa: E402
 from codecbench.codecs.learned.progressive import truncate  # noqa: E402
+from codecbench.codecs.learned.recurrent import weights as recurrent_format  # noqa: E402
 from codecbench.codecs.learned.recurrent.torch import weights as recurrent_weights  # noqa: E402
 from codecbench.codecs.learned.recurrent.torch.codecs import TorchRecurrentCodec  # noqa: E402
 from codecbench.codecs.learned.recurrent.torch.network import RecurrentCompressor  # noqa: E402
@@ -90,8 +91,8 @@ def test_an_extended_run_continues_exactly_where_it_stopped(small_photo_dir, tmp
     train(entry, "torch/johnston2018-priming", _config(small_photo_dir, tmp_path / "once", 4))
     train(entry, "torch/johnston2018-priming", _config(small_photo_dir, tmp_path / "twice", 2))
     train(entry, "torch/johnston2018-priming", _config(small_photo_dir, tmp_path / "twice", 4))
-    once, _ = recurrent_weights.read_tensors(tmp_path / "once" / "johnston2018-priming.safetensors")
-    twice, _ = recurrent_weights.read_tensors(
+    once, _ = recurrent_format.read_tensors(tmp_path / "once" / "johnston2018-priming.safetensors")
+    twice, _ = recurrent_format.read_tensors(
         tmp_path / "twice" / "johnston2018-priming.safetensors")
     assert once.keys() == twice.keys()
     for name in once:

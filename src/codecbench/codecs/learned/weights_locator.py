@@ -47,10 +47,17 @@ def weights_env(framework: str) -> str:
     return WEIGHTS_ENV[_framework(framework)]
 
 
-def weights_filename(framework: str, slug: str, quality: int | None = None) -> str:
-    """``<slug>-q<quality>`` (or ``<slug>`` for one network for every rate point) plus the
-    framework's suffix."""
-    stem = slug if quality is None else f"{slug}-q{int(quality)}"
+def weights_filename(framework: str, slug: str, quality: int | None = None,
+                     lmbda: float | None = None) -> str:
+    """``<slug>-q<quality>`` (or ``<slug>`` for one network for every rate point, or
+    ``<slug>-lambda<λ>`` for a training run at a λ of no rate point) plus the framework's
+    suffix."""
+    if quality is not None:
+        stem = f"{slug}-q{int(quality)}"
+    elif lmbda is not None:
+        stem = f"{slug}-lambda{lmbda:g}"
+    else:
+        stem = slug
     return stem + SUFFIX[_framework(framework)]
 
 

@@ -261,11 +261,9 @@ class TFTraining(Training):
         with tf.device("/CPU:0"):
             model.quantization_offset.assign(median_offsets(model.density))
             coders = EntropyCoders(model)
-        if config.quality:
-            path = self.out / weights_locator.weights_filename("tensorflow", self.entry.slug,
-                                                               config.quality)
-        else:
-            path = self.out / f"{self.entry.slug}-lambda{self.lmbda:g}.tf.safetensors"
+        path = self.out / weights_locator.weights_filename(
+            "tensorflow", self.entry.slug, config.quality or None,
+            None if config.quality else self.lmbda)
         metadata = training_options.rate_point_metadata(self.entry, self.codec_name, config,
                                                         self.lmbda, self.N, self.M,
                                                         self.state.step)

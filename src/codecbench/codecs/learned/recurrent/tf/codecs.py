@@ -23,8 +23,8 @@ import numpy as np
 
 from codecbench.codecs.learned import weights_format, weights_locator
 from codecbench.codecs.learned.models import RecurrentModel
+from codecbench.codecs.learned.recurrent import weights as recurrent_weights
 from codecbench.codecs.learned.recurrent.codec import RecurrentCodec
-from codecbench.codecs.learned.recurrent.torch import weights as recurrent_weights
 from codecbench.codecs.learned.tf.entropy_coding import RangeIndexCoder
 from codecbench.codecs.learned.tf.layout import convert_state
 from codecbench.codecs.learned.tf.weights import read_tf_weights, write_tf_weights

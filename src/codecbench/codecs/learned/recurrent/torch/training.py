@@ -36,6 +36,7 @@ from codecbench.api.training import TrainingConfig, TrainingResult
 from codecbench.codecs.learned import training_options, weights_locator
 from codecbench.codecs.learned.entropy import binary_codes
 from codecbench.codecs.learned.models import RecurrentModel
+from codecbench.codecs.learned.recurrent import weights as recurrent_format
 from codecbench.codecs.learned.recurrent.torch import weights as recurrent_weights
 from codecbench.codecs.learned.recurrent.torch.network import (
     RecurrentCompressor,
@@ -104,8 +105,8 @@ def check_config(entry: RecurrentModel, codec_name: str, config: TrainingConfig)
 
 def read_weights(path: Path) -> tuple[dict, dict]:
     """Recurrent weights' ``(state_dict, metadata)``, the context table left out."""
-    arrays, metadata = recurrent_weights.read_tensors(path)
-    arrays.pop(recurrent_weights.CONTEXT_KEY, None)
+    arrays, metadata = recurrent_format.read_tensors(path)
+    arrays.pop(recurrent_format.CONTEXT_KEY, None)
     return {name: torch.from_numpy(array) for name, array in arrays.items()}, metadata
 
 
