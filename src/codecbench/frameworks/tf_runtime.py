@@ -3,19 +3,16 @@ import at module level)."""
 
 from __future__ import annotations
 
-import importlib.util
+from codecbench.frameworks.runtime import FrameworkRuntime
 
 
-class TensorFlowFramework:
+class TensorFlowFramework(FrameworkRuntime):
     """Mixin of the TF codecs: framework name, install hint, required modules, versions."""
 
     framework = "tensorflow"
     install_hint = "pip install 'codecbench[tf]'"
     coder_library = "tensorflow-compression"
-
-    def missing_modules(self) -> list[str]:
-        return [name for name in ("tensorflow", "tensorflow_compression", "safetensors")
-                if importlib.util.find_spec(name) is None]
+    required_modules = ("tensorflow", "tensorflow_compression", "safetensors")
 
     def library_versions(self) -> dict[str, str]:
         from importlib.metadata import version

@@ -5,23 +5,20 @@ Nothing here imports torch at module level; :func:`torch_load` imports it when c
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 from codecbench.frameworks.files import WeightsFileError, error_detail
+from codecbench.frameworks.runtime import FrameworkRuntime
 
 
-class TorchFramework:
+class TorchFramework(FrameworkRuntime):
     """Mixin of the torch codecs: framework name, install hint, required modules, versions."""
 
     framework = "torch"
     install_hint = "pip install 'codecbench[torch]'"
     coder_library = "compressai"
-
-    def missing_modules(self) -> list[str]:
-        return [name for name in ("torch", "compressai", "safetensors")
-                if importlib.util.find_spec(name) is None]
+    required_modules = ("torch", "compressai", "safetensors")
 
     def library_versions(self) -> dict[str, str]:
         import compressai

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from codecbench.codecs.learned import weights_locator
-from codecbench.codecs.learned.codec import SingleShotCodec, check_model_slug, cnn_latents
+from codecbench.codecs.learned.codec import check_model_slug, cnn_latents
 from codecbench.codecs.learned.container import LearnedFile
-from codecbench.codecs.learned.models import LearnedModel
+from codecbench.codecs.learned.hyperprior.codec import HyperpriorCodec
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
 
 DEVICE_ENV = "CODECBENCH_TF_DEVICE"
@@ -34,16 +34,10 @@ TF_PRIORS = ("factorized", "hyperprior", "mean-scale")
 """Priors with a TF model; the autoregressive ``mbt2018`` (serial context model) has none."""
 
 
-class TFLearnedCodec(TensorFlowFramework, SingleShotCodec):
+class TFLearnedCodec(TensorFlowFramework, HyperpriorCodec):
     """``tf/<slug>``: a model of the table, in TensorFlow, on converted or TF weights."""
 
-    entry: LearnedModel
-
-    def __init__(self, entry: LearnedModel):
-        super().__init__(entry)
-        self.prior = entry.prior
-        self.in_default_run = self.framework in entry.default_run
-        self.description = f"{entry.summary} (tensorflow-compression; torch weights converted)"
+    library_note = "tensorflow-compression; torch weights converted"
 
     @property
     def device(self) -> str:

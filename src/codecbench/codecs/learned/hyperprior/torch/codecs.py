@@ -21,14 +21,10 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
-from codecbench.codecs.learned.codec import (
-    LearnedCodec,
-    SingleShotCodec,
-    check_model_slug,
-    cnn_latents,
-)
+from codecbench.codecs.learned.codec import LearnedCodec, check_model_slug, cnn_latents
 from codecbench.codecs.learned.container import Latent, LearnedFile
-from codecbench.codecs.learned.models import COMPRESSAI_ZOO, LearnedModel
+from codecbench.codecs.learned.hyperprior.codec import HyperpriorCodec
+from codecbench.codecs.learned.models import COMPRESSAI_ZOO
 from codecbench.codecs.learned.torch import weights as weights_io
 from codecbench.frameworks.torch_runtime import TorchFramework
 
@@ -83,20 +79,14 @@ class CompressAICodec(TorchFramework, LearnedCodec):
         return pipeline.tensor_to_image(x_hat, file.height, file.width)
 
 
-class TorchLearnedCodec(CompressAICodec, SingleShotCodec):
+class TorchLearnedCodec(CompressAICodec, HyperpriorCodec):
     """A model of the table in :mod:`codecbench.codecs.learned.models`, with our weights.
 
     Rate points are the table's qualities (1 = lowest rate) that have a weights file
-    (shipped in the package, or in ``CODECBENCH_TORCH_WEIGHTS``).
+    (shipped in ``codecbench-models``, or in ``CODECBENCH_TORCH_WEIGHTS``).
     """
 
-    entry: LearnedModel
-
-    def __init__(self, entry: LearnedModel):
-        super().__init__(entry)
-        self.prior = entry.prior
-        self.in_default_run = self.framework in entry.default_run
-        self.description = f"{entry.summary} (CompressAI, rate points = λ of the model table)"
+    library_note = "CompressAI, rate points = λ of the model table"
 
     def _load_weights(self, path: Path, quality: int):
         model, metadata = weights_io.load_model(path)
