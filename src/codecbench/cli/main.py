@@ -198,7 +198,7 @@ def _select_codecs(registry: Registry, patterns):
         slow = [c.name for c in codecs if not c.in_default_run]
         if slow:
             click.echo("codecbench: not in the default run (seconds per image, your own weights, "
-                       "the RNN and GAN families, or the TF twins of torch codecs; select "
+                       "the RNN and GAN families, or more TF twins of torch codecs; select "
                        "them with --codec, e.g. "
                        f"--codec '*'): {', '.join(slow)}", err=True)
         codecs = [c for c in codecs if c.in_default_run]
