@@ -2,7 +2,9 @@
 
 The same architectures as CompressAI's ``FactorizedPrior`` (Ballé et al. 2017),
 ``ScaleHyperprior`` (Ballé et al. 2018) and ``MeanScaleHyperprior`` (Minnen et al. 2018),
-layer for layer, so that weights convert between the two frameworks:
+layer for layer: every transform is built from the plan of
+:mod:`codecbench.codecs.learned.hyperprior.layers` (which CompressAI's models are checked
+against), so that weights convert between the two frameworks:
 
 * convolutions are :class:`tfc.SignalConv2D` with centred zero padding
   (``same_zeros``): a 5×5 stride-2 convolution pads 2 pixels on each side, exactly as
@@ -29,70 +31,31 @@ import warnings
 import tensorflow as tf
 import tensorflow_compression as tfc
 
-FILTERS = (3, 3, 3, 3)
-"""Hidden widths of the factorized density (CompressAI's ``EntropyBottleneck`` default)."""
-SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64
-"""CompressAI's ``get_scale_table()``: ``exp(linspace(log 0.11, log 256, 64))``."""
-LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU's default (Keras' is 0.3)
+from codecbench.codecs.learned.hyperprior import layers
+from codecbench.codecs.learned.layer_plans import Conv, Step
 
 
-def _conv(filters: int, kernel: int = 5, stride: int = 2, name: str = "") -> tfc.SignalConv2D:
-    return tfc.SignalConv2D(filters, (kernel, kernel), corr=True, strides_down=stride,
-                            padding="same_zeros", use_bias=True,
-                            kernel_parameter="variable", name=name)
+def layer(step: Step) -> tf.keras.layers.Layer:
+    """The Keras layer of a plan step, named as the step (CompressAI's module path)."""
+    if isinstance(step, Conv):
+        strides = {"strides_up" if step.transposed else "strides_down": step.stride}
+        return tfc.SignalConv2D(step.out_channels, (step.kernel, step.kernel),
+                                corr=not step.transposed, padding="same_zeros",
+                                use_bias=step.bias, kernel_parameter="variable",
+                                name=step.name, **strides)
+    if isinstance(step, layers.GDN):
+        return tfc.GDN(inverse=step.inverse, alpha_parameter=2, epsilon_parameter=0.5,
+                       name=step.name)
+    if isinstance(step, layers.Activation) and step.kind == "relu":
+        return tf.keras.layers.ReLU(name=step.name)
+    if isinstance(step, layers.Activation) and step.kind == "leaky_relu":
+        return tf.keras.layers.LeakyReLU(layers.LEAKY_SLOPE, name=step.name)  # Keras: 0.3
+    raise ValueError(f"no TensorFlow layer for {step!r}")
 
 
-def _deconv(filters: int, kernel: int = 5, stride: int = 2, name: str = "") -> tfc.SignalConv2D:
-    return tfc.SignalConv2D(filters, (kernel, kernel), corr=False, strides_up=stride,
-                            padding="same_zeros", use_bias=True,
-                            kernel_parameter="variable", name=name)
-
-
-def _gdn(inverse: bool, name: str) -> tfc.GDN:
-    return tfc.GDN(inverse=inverse, alpha_parameter=2, epsilon_parameter=0.5, name=name)
-
-
-def _activation(kind: str, name: str):
-    if kind == "relu":
-        return tf.keras.layers.ReLU(name=name)
-    return tf.keras.layers.LeakyReLU(LEAKY_SLOPE, name=name)
-
-
-def _sequential(name: str, specs) -> tf.keras.Sequential:
-    """A Sequential whose layer ``i`` is named ``<name>.<i>`` (CompressAI's module index)."""
-    layers = []
-    for index, (maker, args) in enumerate(specs):
-        layers.append(maker(*args, name=f"{name}.{index}"))
-    return tf.keras.Sequential(layers, name=name)
-
-
-def analysis(N: int, M: int) -> tf.keras.Sequential:
-    """``g_a``: four stride-2 5×5 convolutions with GDN between them (image → ``y``)."""
-    return _sequential("g_a", [(_conv, (N,)), (_gdn, (False,)), (_conv, (N,)), (_gdn, (False,)),
-                               (_conv, (N,)), (_gdn, (False,)), (_conv, (M,))])
-
-
-def synthesis(N: int) -> tf.keras.Sequential:
-    """``g_s``: four stride-2 5×5 transposed convolutions with inverse GDN (``ŷ`` → image)."""
-    return _sequential("g_s", [(_deconv, (N,)), (_gdn, (True,)), (_deconv, (N,)), (_gdn, (True,)),
-                               (_deconv, (N,)), (_gdn, (True,)), (_deconv, (3,))])
-
-
-def hyper_analysis(N: int, activation: str) -> tf.keras.Sequential:
-    """``h_a``: 3×3 stride-1 then two 5×5 stride-2 convolutions (``y`` → ``z``)."""
-    return _sequential("h_a", [(_conv, (N, 3, 1)), (_activation, (activation,)), (_conv, (N,)),
-                               (_activation, (activation,)), (_conv, (N,))])
-
-
-def hyper_synthesis(N: int, M: int, prior: str) -> tf.keras.Sequential:
-    """``h_s``: ``ẑ`` → scales (hyperprior, ReLU) or scales and means (mean-scale)."""
-    if prior == "hyperprior":
-        return _sequential("h_s", [(_deconv, (N,)), (_activation, ("relu",)), (_deconv, (N,)),
-                                   (_activation, ("relu",)), (_conv, (M, 3, 1)),
-                                   (_activation, ("relu",))])
-    return _sequential("h_s", [(_deconv, (M,)), (_activation, ("leaky",)),
-                               (_deconv, (M * 3 // 2,)), (_activation, ("leaky",)),
-                               (_conv, (M * 2, 3, 1))])
+def transform(name: str, steps) -> tf.keras.Sequential:
+    """A transform of a :class:`~codecbench.codecs.learned.hyperprior.layers.PriorPlan`."""
+    return tf.keras.Sequential([layer(step) for step in steps], name=name)
 
 
 class CNNModel(tf.Module):
@@ -107,7 +70,7 @@ class CNNModel(tf.Module):
         scale_table: the Gaussian conditional's scales (hyperprior models).
     """
 
-    PRIORS = ("factorized", "hyperprior", "mean-scale")
+    PRIORS = layers.PRIORS
 
     def __init__(self, prior: str, N: int, M: int):
         super().__init__(name="cnn_model")
@@ -115,17 +78,16 @@ class CNNModel(tf.Module):
             raise ValueError(f"no TensorFlow model for prior {prior!r}; "
                              f"valid: {', '.join(self.PRIORS)}")
         self.prior, self.N, self.M = prior, N, M
-        self.g_a = analysis(N, M)
-        self.g_s = synthesis(N)
-        factorized_channels = M if prior == "factorized" else N
-        if prior != "factorized":
-            self.h_a = hyper_analysis(N, "relu" if prior == "hyperprior" else "leaky")
-            self.h_s = hyper_synthesis(N, M, prior)
-            self.scale_table = tf.Variable(default_scale_table(), trainable=False,
-                                           name="scale_table")
-        self.density = tfc.NoisyDeepFactorized(batch_shape=(factorized_channels,),
-                                               num_filters=FILTERS)
-        self.quantization_offset = tf.Variable(tf.zeros((factorized_channels,)),
+        self.plan = layers.prior_plan(prior, N, M)
+        for name, steps in self.plan.transforms.items():  # g_a, g_s (, h_a, h_s)
+            setattr(self, name, transform(name, steps))
+        if self.plan.conditional is not None:
+            self.scale_table = tf.Variable(default_scale_table(self.plan.conditional.levels),
+                                           trainable=False, name="scale_table")
+        density = self.plan.density
+        self.density = tfc.NoisyDeepFactorized(batch_shape=(density.channels,),
+                                               num_filters=density.filters)
+        self.quantization_offset = tf.Variable(tf.zeros((density.channels,)),
                                                trainable=False, name="quantization_offset")
         with warnings.catch_warnings():
             # Keras 2.14 seeds unseeded initialisers with random.randint(1, 1e9) (a float)
@@ -136,25 +98,23 @@ class CNNModel(tf.Module):
         x = tf.zeros((1, 64, 64, 3))
         y = self.g_a(x)
         self.g_s(y)
-        if self.prior != "factorized":
+        if self.plan.conditional is not None:
             self.h_s(self.h_a(y))
 
     @property
     def transforms(self) -> dict[str, tf.keras.Sequential]:
-        names = ("g_a", "g_s") if self.prior == "factorized" else ("g_a", "g_s", "h_a", "h_s")
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in self.plan.transforms}
 
     def hyper_analysis_input(self, y):
         """``|y|`` for the scale hyperprior (Ballé 2018), ``y`` for the mean-scale one."""
-        return tf.abs(y) if self.prior == "hyperprior" else y
+        return tf.abs(y) if self.plan.hyper_input == "abs" else y
 
     def gaussian_parameters(self, z_hat):
         """``(scales, means)`` of ``ŷ`` from ``ẑ``; ``means`` is ``None`` for the hyperprior."""
-        params = self.h_s(z_hat)
-        if self.prior == "hyperprior":
-            return params, None
-        scales, means = tf.split(params, 2, axis=-1)
-        return scales, means
+        params, names = self.h_s(z_hat), self.plan.conditional_outputs
+        parts = tf.split(params, len(names), axis=-1) if len(names) > 1 else [params]
+        predicted = dict(zip(names, parts, strict=True))
+        return predicted["scales"], predicted.get("means")
 
     def _log_table(self):
         """``(log s_0, Δ)`` of the log-uniform scale table ``s_i = exp(log s_0 + i · Δ)``."""
@@ -184,9 +144,9 @@ class CNNModel(tf.Module):
         return tf.reshape(index, tf.shape(scales))
 
 
-def default_scale_table() -> tf.Tensor:
+def default_scale_table(levels: int = layers.SCALE_LEVELS) -> tf.Tensor:
     """CompressAI's default scale table (``compressai.models.google.get_scale_table``)."""
-    return tf.exp(tf.linspace(math.log(SCALE_MIN), math.log(SCALE_MAX), SCALE_LEVELS))
+    return tf.exp(tf.linspace(math.log(layers.SCALE_MIN), math.log(layers.SCALE_MAX), levels))
 
 
 def named_variables(model: CNNModel) -> dict[str, tf.Variable]:
@@ -209,6 +169,6 @@ def named_variables(model: CNNModel) -> dict[str, tf.Variable]:
         key = variable.name.split("/")[-1].split(":")[0].replace("_", "")  # matrix_0 → matrix0
         variables[f"density.{key}"] = variable
     variables["quantization_offset"] = model.quantization_offset
-    if model.prior != "factorized":
+    if model.plan.conditional is not None:
         variables["scale_table"] = model.scale_table
     return variables

@@ -1,9 +1,10 @@
 """The recurrent compression networks in TensorFlow, on weights converted from PyTorch.
 
-The same computation as :mod:`codecbench.codecs.learned.recurrent.torch.network` (read its docstring for
-the equations of the cells, the binariser, priming and the additive/one-shot
-reconstruction), written with ``tf.nn`` on NHWC tensors. Conversion from a torch
-``state_dict`` is a layout change only; nothing is re-fitted:
+Executes the plan of :mod:`codecbench.codecs.learned.recurrent.layers` (the steps the torch
+modules of :mod:`codecbench.codecs.learned.recurrent.torch.network` are built from; read its
+docstring for the equations of the cells, the binariser, priming and the additive/one-shot
+reconstruction) with ``tf.nn`` on NHWC tensors; the widths are read off the weights.
+Conversion from a torch ``state_dict`` is a layout change only; nothing is re-fitted:
 
 ==========================================  ==============================================
 PyTorch (NCHW)                              TensorFlow (NHWC)
@@ -25,8 +26,15 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from codecbench.codecs.learned.layer_plans import Conv, Shape
 from codecbench.codecs.learned.models import RecurrentModel
+from codecbench.codecs.learned.recurrent import layers
 from codecbench.codecs.learned.tf import layout
+
+
+def tf_shape(shape: Shape) -> Shape:
+    """The TF layout of a torch parameter shape (kernels ``kh×kw×in×out``)."""
+    return (shape[2], shape[3], shape[1], shape[0]) if len(shape) == 4 else shape
 
 
 class RecurrentNetwork:
@@ -34,31 +42,31 @@ class RecurrentNetwork:
 
     def __init__(self, entry: RecurrentModel, tf_state: dict[str, np.ndarray]):
         self.entry = entry
+        channels = {name.removesuffix(".weight"): (array.shape[2], array.shape[3])
+                    for name, array in tf_state.items() if array.ndim == 4}
+        try:
+            widths = layers.widths_from_channels(channels)
+        except KeyError as missing:
+            raise ValueError(f"weights lack {missing.args[0]}.weight") from None
+        self.plan = layers.recurrent_plan(entry, *widths)
+        problems = [f"lack {name}" if name not in tf_state else
+                    f"have {name} of shape {tf_state[name].shape}, not {tf_shape(shape)}"
+                    for name, shape in self.plan.parameters().items()
+                    if name not in tf_state or tf_state[name].shape != tf_shape(shape)]
+        if problems:
+            raise ValueError(f"weights {', '.join(problems)}")
         self.weights = {name: tf.constant(array) for name, array in tf_state.items()}
-        missing = [name for name in self.expected_names() if name not in self.weights]
-        if missing:
-            raise ValueError(f"weights lack {', '.join(missing)}")
-        self.gates = 4 if entry.cell == "lstm" else 3
 
-    def expected_names(self) -> list[str]:
-        names = ["encoder_conv.weight", "binarizer.conv.weight", "decoder_conv.weight",
-                 "decoder_out.weight"]
-        for stack, count in (("encoder_rnn", 3), ("decoder_rnn", 4)):
-            for i in range(count):
-                names += [f"{stack}.{i}.input_conv.weight", f"{stack}.{i}.input_conv.bias",
-                          f"{stack}.{i}.hidden_conv.weight"]
-        return names
+    def conv(self, step: Conv, x):
+        pad = step.padding
+        y = tf.nn.conv2d(x, self.weights[f"{step.name}.weight"], step.stride,
+                         [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+        return y + self.weights[f"{step.name}.bias"] if step.bias else y
 
-    def conv(self, name: str, x, stride: int = 1, bias: bool = False):
-        kernel = self.weights[f"{name}.weight"]
-        pad = int(kernel.shape[0]) // 2
-        y = tf.nn.conv2d(x, kernel, stride, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-        return y + self.weights[f"{name}.bias"] if bias else y
-
-    def cell(self, name: str, x, state, stride: int):
-        gates_x = self.conv(f"{name}.input_conv", x, stride, bias=True)
-        gates_h = self.conv(f"{name}.hidden_conv", state[0])
-        if self.gates == 4:  # LSTM
+    def cell(self, step: layers.Cell, x, state):
+        gates_x = self.conv(step.input_conv, x)
+        gates_h = self.conv(step.hidden_conv, state[0])
+        if step.kind == "lstm":
             h, c = state
             i, f, o, g = tf.split(gates_x + gates_h, 4, axis=-1)
             c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
@@ -72,72 +80,43 @@ class RecurrentNetwork:
         h = (1 - z) * n + z * h
         return h, (h,)
 
-    def _zero_state(self, name: str, batch, height, width):
-        hidden = int(self.weights[f"{name}.hidden_conv.weight"].shape[2])
-        zeros = tf.zeros([batch, height, width, hidden])
-        return (zeros, zeros) if self.gates == 4 else (zeros,)
+    def _run(self, steps, x, state):
+        new_state: list = []
+        for step in steps:
+            if isinstance(step, layers.Cell):
+                x, cell_state = self.cell(step, x, state[len(new_state)])
+                new_state.append(cell_state)
+            elif isinstance(step, layers.Binarize):
+                x = tf.where(tf.tanh(self.conv(step.conv, x)) >= 0, 1.0, -1.0)
+            elif isinstance(step, layers.Shuffle):
+                x = layout.pixel_shuffle(x, step.factor)
+            elif isinstance(step, layers.Tanh):
+                x = tf.tanh(x) if step.scale == 1 else tf.tanh(x) * step.scale
+            elif isinstance(step, Conv):
+                x = self.conv(step, x)
+        return x, new_state
+
+    def _zero_states(self, steps, x):
+        return [(tf.zeros([x.shape[0], height, width, cell.hidden]),) * cell.state_tensors
+                for cell, height, width in self.plan.state_sizes(steps, x.shape[1], x.shape[2])]
 
     def encoder_state(self, x):
-        batch, height, width = x.shape[0], x.shape[1], x.shape[2]
-        return [self._zero_state(f"encoder_rnn.{i}", batch, height >> (2 + i), width >> (2 + i))
-                for i in range(3)]
+        return self._zero_states(self.plan.encoder, x)
 
     def decoder_state(self, codes):
-        batch, height, width = codes.shape[0], codes.shape[1], codes.shape[2]
-        return [self._zero_state(f"decoder_rnn.{i}", batch, height << i, width << i)
-                for i in range(4)]
+        return self._zero_states(self.plan.decoder, codes)
 
     def encode_step(self, residual, state):
-        hidden = self.conv("encoder_conv", residual, stride=2)
-        new_state = []
-        for i, layer_state in enumerate(state):
-            hidden, layer_state = self.cell(f"encoder_rnn.{i}", hidden, layer_state, stride=2)
-            new_state.append(layer_state)
-        v = tf.tanh(self.conv("binarizer.conv", hidden))
-        return tf.where(v >= 0, 1.0, -1.0), new_state
+        return self._run(self.plan.encoder, residual, state)
 
     def decode_step(self, codes, state):
-        hidden = self.conv("decoder_conv", codes)
-        new_state = []
-        for i, layer_state in enumerate(state):
-            hidden, layer_state = self.cell(f"decoder_rnn.{i}", hidden, layer_state, stride=1)
-            new_state.append(layer_state)
-            hidden = layout.pixel_shuffle(hidden)
-        output = tf.tanh(self.conv("decoder_out", hidden))
-        return (output if self.entry.reconstruction == "additive" else output / 2), new_state
+        return self._run(self.plan.decoder, codes, state)
 
     def encode(self, x, iterations: int) -> list:
         """The ±1 codes of ``iterations`` iterations of the NHWC batch ``x`` (deterministic)."""
-        encoder_state = decoder_state = None
-        x_hat = tf.zeros_like(x)
-        codes = []
-        for t in range(iterations):
-            residual = x - x_hat
-            if t == 0:
-                encoder_state = self.encoder_state(x)
-                for _ in range(self.entry.priming):
-                    _, encoder_state = self.encode_step(residual, encoder_state)
-            code, encoder_state = self.encode_step(residual, encoder_state)
-            if t == 0:
-                decoder_state = self._primed_decoder(code)
-            output, decoder_state = self.decode_step(code, decoder_state)
-            x_hat = x_hat + output if self.entry.reconstruction == "additive" else output
-            codes.append(code)
+        codes, _ = self.plan.encode(self, x, tf.zeros_like(x), iterations)
         return codes
-
-    def _primed_decoder(self, code):
-        state = self.decoder_state(code)
-        for _ in range(self.entry.priming):
-            _, state = self.decode_step(code, state)
-        return state
 
     def decode(self, codes: list):
         """The reconstruction after the last of the ±1 NHWC ``codes``."""
-        x_hat, state = None, None
-        for t, code in enumerate(codes):
-            if t == 0:
-                state = self._primed_decoder(code)
-            output, state = self.decode_step(code, state)
-            additive = self.entry.reconstruction == "additive" and x_hat is not None
-            x_hat = x_hat + output if additive else output
-        return x_hat
+        return self.plan.decode(self, codes)[-1]

@@ -1,19 +1,19 @@
 """The recurrent (progressive) compression networks of Toderici 2016/2017 and Johnston 2018.
 
-One network, configured by a :class:`~codecbench.codecs.learned.models.RecurrentModel`
-entry, iterates ``t = 1 … T``::
+Built from the plan of :mod:`codecbench.codecs.learned.recurrent.layers` (which the
+TensorFlow twin reads too, and which states the layers, widths and ``state_dict`` names):
+each plan step becomes the module of its name, and one encoder or decoder iteration runs
+the plan's steps in order. One network iterates ``t = 1 … T``::
 
     b_t   = B(E_t(r_{t-1}))            r_0 = x,  E_t: encoder with recurrent state
     x̂_t   = D_t(b_t)                   one-shot (Toderici 2016)
     x̂_t   = x̂_{t-1} + D_t(b_t)         additive (Toderici 2017, Johnston 2018)
     r_t   = x − x̂_t
 
-with images scaled to ``[−0.5, 0.5]``. The encoder is a stride-2 convolution and three
-stride-2 recurrent layers (LSTM or GRU cells whose gates are convolutions); the binariser
-``B`` is a 1×1 convolution, ``tanh`` and the sign (during training the stochastic sign
-``P(b = 1) = (1 + v)/2`` with a straight-through gradient, Toderici 2016 §3.1), giving
-``code_channels`` bits per 16×16 block. The decoder is a 1×1 convolution, four recurrent
-layers each followed by a depth-to-space (pixel shuffle ×2), and a 1×1 convolution to RGB.
+with images scaled to ``[−0.5, 0.5]``. The binariser ``B`` is a 1×1 convolution, ``tanh``
+and the sign (during training the stochastic sign ``P(b = 1) = (1 + v)/2`` with a
+straight-through gradient, Toderici 2016 §3.1), giving ``code_channels`` bits per 16×16
+block.
 
 Johnston 2018's hidden-state priming runs the encoder (decoder) ``priming`` extra times on
 the first input (first code) before the first code (first output) is produced, so the
@@ -30,24 +30,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codecbench.codecs.learned.layer_plans import Conv, Step
 from codecbench.codecs.learned.models import RecurrentModel
+from codecbench.codecs.learned.recurrent import layers
+
+encoder_widths, decoder_widths = layers.encoder_widths, layers.decoder_widths  # for the trainer
+
+
+def conv2d(step: Conv) -> nn.Conv2d:
+    return nn.Conv2d(step.in_channels, step.out_channels, step.kernel, step.stride,
+                     padding=step.padding, bias=step.bias)
 
 
 class ConvCell(nn.Module):
-    """A recurrent cell whose gates are convolutions: ``gates·hidden`` channels from the
-    input (``kernel``, ``stride``, with bias) and from the hidden state (``hidden_kernel``,
-    stride 1, no bias)."""
+    """A recurrent cell whose gates are convolutions (a :class:`layers.Cell` step):
+    ``gates·hidden`` channels from the input (with bias) and from the hidden state
+    (stride 1, no bias)."""
 
-    gates: int
-
-    def __init__(self, in_channels, hidden, stride=1, kernel=3, hidden_kernel=1):
+    def __init__(self, step: layers.Cell):
         super().__init__()
-        self.hidden = hidden
-        self.stride = stride
-        self.input_conv = nn.Conv2d(in_channels, self.gates * hidden, kernel, stride,
-                                    padding=kernel // 2)
-        self.hidden_conv = nn.Conv2d(hidden, self.gates * hidden, hidden_kernel,
-                                     padding=hidden_kernel // 2, bias=False)
+        self.input_conv = conv2d(step.input_conv)
+        self.hidden_conv = conv2d(step.hidden_conv)
 
 
 class ConvLSTMCell(ConvCell):
@@ -60,17 +63,11 @@ class ConvLSTMCell(ConvCell):
     one-shot decoder relies on is kept from the first training steps.
     """
 
-    gates = 4
-
-    def __init__(self, in_channels, hidden, stride=1, kernel=3, hidden_kernel=1):
-        super().__init__(in_channels, hidden, stride, kernel, hidden_kernel)
+    def __init__(self, step: layers.Cell):
+        super().__init__(step)
         assert self.input_conv.bias is not None  # input_conv is built with a bias
         with torch.no_grad():
-            self.input_conv.bias[hidden:2 * hidden].fill_(1.0)
-
-    def initial_state(self, batch, height, width, like):
-        zeros = like.new_zeros(batch, self.hidden, height, width)
-        return zeros, zeros
+            self.input_conv.bias[step.hidden:2 * step.hidden].fill_(1.0)
 
     def forward(self, x, state):
         h, c = state
@@ -88,11 +85,6 @@ class ConvGRUCell(ConvCell):
         h' = (1 − z)·n + z·h
     """
 
-    gates = 3
-
-    def initial_state(self, batch, height, width, like):
-        return (like.new_zeros(batch, self.hidden, height, width),)
-
     def forward(self, x, state):
         (h,) = state
         rx, zx, nx = self.input_conv(x).chunk(3, dim=1)
@@ -107,28 +99,12 @@ class ConvGRUCell(ConvCell):
 CELLS = {"lstm": ConvLSTMCell, "gru": ConvGRUCell}
 
 
-def encoder_widths(entry: RecurrentModel, channels=None) -> tuple[int, int, int, int]:
-    """The table's encoder widths, or ``(A, 2A, B, B)`` for ``--channels A B``."""
-    if channels is None:
-        return entry.encoder_widths
-    a, b = channels
-    return (a, 2 * a, b, b)
-
-
-def decoder_widths(entry: RecurrentModel, channels=None) -> tuple[int, int, int, int]:
-    """The table's decoder widths, or ``(B, B, 2A, A)`` for ``--channels A B``."""
-    if channels is None:
-        return entry.decoder_widths
-    a, b = channels
-    return (b, b, 2 * a, a)
-
-
 class Binarizer(nn.Module):
     """1×1 convolution, ``tanh``, sign: ``b ∈ {−1, 1}`` (Toderici 2016 §3.1)."""
 
-    def __init__(self, in_channels, code_channels):
+    def __init__(self, step: layers.Binarize):
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, code_channels, 1, bias=False)
+        self.conv = conv2d(step.conv)
 
     def forward(self, x, stochastic: bool):
         v = torch.tanh(self.conv(x))
@@ -139,102 +115,95 @@ class Binarizer(nn.Module):
         return v + (b - v).detach()  # straight-through gradient
 
 
+def module(step: Step) -> tuple[str, nn.Module] | None:
+    """``(name, module)`` of a plan step, ``None`` for a step without weights."""
+    if isinstance(step, Conv):
+        return step.name, conv2d(step)
+    if isinstance(step, layers.Cell):
+        return step.name, CELLS[step.kind](step)
+    if isinstance(step, layers.Binarize):
+        return step.name, Binarizer(step)
+    return None
+
+
 class RecurrentCompressor(nn.Module):
     """Encoder, binariser and decoder of one :class:`RecurrentModel` (see module docstring)."""
 
     def __init__(self, entry: RecurrentModel, encoder=None, decoder=None):
         super().__init__()
         self.entry = entry
-        cell = CELLS[entry.cell]
-        e0, e1, e2, e3 = self.encoder_widths = tuple(encoder or entry.encoder_widths)
-        d0, d1, d2, d3 = self.decoder_widths = tuple(decoder or entry.decoder_widths)
-        if any(width % 4 for width in (d0, d1, d2, d3)):
-            raise ValueError(f"decoder widths {(d0, d1, d2, d3)} must be multiples of 4 "
-                             "(each is followed by a ×2 depth-to-space)")
-        self.encoder_conv = nn.Conv2d(3, e0, 3, stride=2, padding=1, bias=False)
-        self.encoder_rnn = nn.ModuleList([cell(e0, e1, stride=2), cell(e1, e2, stride=2),
-                                          cell(e2, e3, stride=2)])
-        self.binarizer = Binarizer(e3, entry.code_channels)
-        self.decoder_conv = nn.Conv2d(entry.code_channels, d0, 1, bias=False)
-        self.decoder_rnn = nn.ModuleList([
-            cell(d0, d0, hidden_kernel=3), cell(d0 // 4, d1, hidden_kernel=3),
-            cell(d1 // 4, d2, hidden_kernel=3), cell(d2 // 4, d3, hidden_kernel=3)])
-        self.decoder_out = nn.Conv2d(d3 // 4, 3, 1, bias=False)
+        self.plan = layers.recurrent_plan(entry, encoder, decoder)
+        self.encoder_widths = self.plan.encoder_widths
+        self.decoder_widths = self.plan.decoder_widths
+        self._encoder = self._build(self.plan.encoder)
+        self._decoder = self._build(self.plan.decoder)
+
+    def _build(self, steps) -> tuple[tuple[Step, nn.Module | None], ...]:
+        built = []
+        for step in steps:
+            named, step_module = module(step), None
+            if named is not None:
+                self._attach(*named)
+                step_module = named[1]
+            built.append((step, step_module))
+        return tuple(built)
+
+    def _attach(self, name: str, step_module: nn.Module) -> None:
+        """Register a module under its plan name: ``name``, or ``stack.<i>``, entry ``i``
+        of the ``ModuleList`` ``stack``."""
+        stack, _, index = name.partition(".")
+        if not index:
+            self.add_module(name, step_module)
+            return
+        if stack not in self._modules:
+            self.add_module(stack, nn.ModuleList())
+        modules = cast(nn.ModuleList, self._modules[stack])
+        if int(index) != len(modules):
+            raise ValueError(f"plan step {name} is out of order")
+        modules.append(step_module)
+
+    @staticmethod
+    def _run(built, x, state, stochastic=False):
+        new_state: list = []
+        for step, step_module in built:
+            if isinstance(step, layers.Cell):
+                x, cell_state = step_module(x, state[len(new_state)])
+                new_state.append(cell_state)
+            elif isinstance(step, layers.Binarize):
+                x = step_module(x, stochastic)
+            elif isinstance(step, layers.Shuffle):
+                x = F.pixel_shuffle(x, step.factor)
+            elif isinstance(step, layers.Tanh):
+                x = torch.tanh(x) if step.scale == 1 else torch.tanh(x) * step.scale
+            else:
+                x = step_module(x)
+        return x, new_state
 
     # --- states -----------------------------------------------------------------------
+    def _zero_states(self, steps, x):
+        return [(x.new_zeros(x.shape[0], cell.hidden, height, width),) * cell.state_tensors
+                for cell, height, width in self.plan.state_sizes(steps, x.shape[2], x.shape[3])]
+
     def encoder_state(self, x):
-        batch, _, height, width = x.shape
-        return [cast("ConvLSTMCell | ConvGRUCell", layer).initial_state(
-                    batch, height >> (2 + i), width >> (2 + i), x)
-                for i, layer in enumerate(self.encoder_rnn)]
+        return self._zero_states(self.plan.encoder, x)
 
     def decoder_state(self, codes):
-        batch, _, height, width = codes.shape
-        return [cast("ConvLSTMCell | ConvGRUCell", layer).initial_state(
-                    batch, height << i, width << i, codes)
-                for i, layer in enumerate(self.decoder_rnn)]
+        return self._zero_states(self.plan.decoder, codes)
 
     # --- one step ---------------------------------------------------------------------
     def encode_step(self, residual, state, stochastic=False):
-        hidden = self.encoder_conv(residual)
-        new_state = []
-        for layer, layer_state in zip(self.encoder_rnn, state, strict=True):
-            hidden, layer_state = layer(hidden, layer_state)
-            new_state.append(layer_state)
-        return self.binarizer(hidden, stochastic), new_state
+        return self._run(self._encoder, residual, state, stochastic)
 
     def decode_step(self, codes, state):
-        hidden = self.decoder_conv(codes)
-        new_state = []
-        for layer, layer_state in zip(self.decoder_rnn, state, strict=True):
-            hidden, layer_state = layer(hidden, layer_state)
-            new_state.append(layer_state)
-            hidden = F.pixel_shuffle(hidden, 2)
-        output = torch.tanh(self.decoder_out(hidden))
-        return (output if self.entry.reconstruction == "additive" else output / 2), new_state
-
-    def prime_encoder(self, residual, state):
-        for _ in range(self.entry.priming):
-            _, state = self.encode_step(residual, state)
-        return state
-
-    def prime_decoder(self, codes, state):
-        for _ in range(self.entry.priming):
-            _, state = self.decode_step(codes, state)
-        return state
+        return self._run(self._decoder, codes, state)
 
     # --- whole runs -------------------------------------------------------------------
-    def reconstruct(self, previous, output):
-        """x̂_t from x̂_{t−1} and the decoder output (additive or one-shot)."""
-        return previous + output if self.entry.reconstruction == "additive" else output
-
     def forward(self, x, iterations: int, stochastic: bool):
         """Codes ``b_1..b_T`` (±1) and reconstructions ``x̂_1..x̂_T`` of ``x`` in [−0.5, 0.5]."""
-        encoder_state, decoder_state = None, None
-        x_hat = torch.zeros_like(x)
-        codes, reconstructions = [], []
-        for t in range(iterations):
-            residual = x - x_hat
-            if t == 0:
-                encoder_state = self.prime_encoder(residual, self.encoder_state(x))
-            code, encoder_state = self.encode_step(residual, encoder_state, stochastic)
-            if t == 0:
-                decoder_state = self.prime_decoder(code, self.decoder_state(code))
-            output, decoder_state = self.decode_step(code, decoder_state)
-            x_hat = self.reconstruct(x_hat, output)
-            codes.append(code)
-            reconstructions.append(x_hat)
-        return codes, reconstructions
+        return self.plan.encode(self, x, torch.zeros_like(x), iterations,
+                                stochastic=stochastic)
 
     @torch.no_grad()
     def decode(self, codes):
         """Reconstructions ``x̂_1..x̂_k`` of the ±1 codes ``b_1..b_k`` (a list of tensors)."""
-        decoder_state = None
-        x_hat, reconstructions = None, []
-        for t, code in enumerate(codes):
-            if t == 0:
-                decoder_state = self.prime_decoder(code, self.decoder_state(code))
-            output, decoder_state = self.decode_step(code, decoder_state)
-            x_hat = output if x_hat is None else self.reconstruct(x_hat, output)
-            reconstructions.append(x_hat)
-        return reconstructions
+        return self.plan.decode(self, codes)

@@ -1,0 +1,192 @@
+"""The CNN codecs' transforms and entropy models as plain data (framework-free).
+
+The one statement of the architectures of Ballé et al. 2017 ("End-to-end optimized image
+compression": factorized prior), Ballé et al. 2018 ("Variational image compression with a
+scale hyperprior") and Minnen et al. 2018 ("Joint autoregressive and hierarchical priors
+for learned image compression": mean-scale hyperprior), layer for layer as CompressAI's
+``FactorizedPrior``, ``ScaleHyperprior`` and ``MeanScaleHyperprior`` build them. Step
+``i`` of a transform ``t`` is CompressAI's module ``t.<i>`` (its ``state_dict`` names);
+``conv``/``deconv`` are 5×5, stride 2 unless stated, ``deconv`` transposed::
+
+    g_a  conv 3→N, GDN, conv N→N, GDN, conv N→N, GDN, conv N→M          image → y
+    g_s  deconv M→N, IGDN, deconv N→N, IGDN, deconv N→N, IGDN, deconv N→3   ŷ → image
+    h_a  conv 3×3 s1 M→N, act, conv N→N, act, conv N→N                   y or |y| → z
+         (ReLU and |y| for the scale hyperprior, LeakyReLU and y for mean-scale)
+    h_s  scale:      deconv N→N, ReLU, deconv N→N, ReLU, conv 3×3 s1 N→M, ReLU  → σ
+         mean-scale: deconv N→M, LReLU, deconv M→3M/2, LReLU, conv 3×3 s1 3M/2→2M → σ, μ
+
+with the factorized density of Ballé 2018 (``entropy_bottleneck``: ``M`` channels for the
+factorized prior, ``N`` for the hyperpriors' ``z``) and, for the hyperpriors, the
+Gaussian conditional of ``ŷ`` on a table of scales (``gaussian_conditional``).
+:mod:`codecbench.codecs.learned.hyperprior.tf.network` builds the TensorFlow twin from these
+plans; the torch side is CompressAI's classes (and the distilled ``g_s`` of
+:func:`codecbench.codecs.learned.torch.weights.synthesis_transform`), whose parameters
+``tests/test_layer_plans.py`` checks against the plans name for name and shape for shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from codecbench.codecs.learned.layer_plans import Conv, Shape, Step, parameters
+
+PRIORS = ("factorized", "hyperprior", "mean-scale")
+KERNEL, STRIDE, HYPER_KERNEL = 5, 2, 3
+FILTERS = (3, 3, 3, 3)
+"""Hidden widths of the factorized density (CompressAI's ``EntropyBottleneck`` default)."""
+SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64
+"""CompressAI's ``get_scale_table()``: ``exp(linspace(log 0.11, log 256, 64))``."""
+LEAKY_SLOPE = 0.01
+"""``nn.LeakyReLU``'s default negative slope."""
+
+
+@dataclass(frozen=True)
+class GDN(Step):
+    """GDN ``y_i = x_i / sqrt(β_i + Σ_j γ_ij x_j²)`` (IGDN multiplies); owns ``name.beta``
+    and ``name.gamma`` (both stored reparameterised)."""
+
+    name: str
+    channels: int
+    inverse: bool = False
+
+    def parameters(self) -> dict[str, Shape]:
+        return {f"{self.name}.beta": (self.channels,),
+                f"{self.name}.gamma": (self.channels, self.channels)}
+
+
+@dataclass(frozen=True)
+class Activation(Step):
+    """``relu`` or ``leaky_relu`` (slope :data:`LEAKY_SLOPE`)."""
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class FactorizedDensity(Step):
+    """Ballé 2018's factorized density of ``channels`` channels: per channel a cascade of
+    ``1 → filters… → 1`` matrices, biases and (but for the last) tanh factors, and the
+    ``quantiles`` (lower tail, median, upper tail)."""
+
+    channels: int
+    name: str = "entropy_bottleneck"
+    filters: tuple[int, ...] = FILTERS
+
+    def parameters(self) -> dict[str, Shape]:
+        widths = (1, *self.filters, 1)
+        layers = list(enumerate(zip(widths, widths[1:], strict=False)))
+        c, name = self.channels, self.name
+        return {f"{name}.quantiles": (c, 1, 3),
+                **{f"{name}.matrices.{i}": (c, b, a) for i, (a, b) in layers},
+                **{f"{name}.biases.{i}": (c, b, 1) for i, (_, b) in layers},
+                **{f"{name}.factors.{i}": (c, b, 1) for i, (_, b) in layers[:-1]}}
+
+
+@dataclass(frozen=True)
+class GaussianConditional(Step):
+    """The Gaussian of ``ŷ`` given (mean and) scale, coded on a log-uniform table of
+    :data:`SCALE_LEVELS` scales (``name.scale_table``, a buffer, not a parameter)."""
+
+    name: str = "gaussian_conditional"
+    levels: int = SCALE_LEVELS
+
+    def buffers(self) -> dict[str, Shape]:
+        return {f"{self.name}.scale_table": (self.levels,)}
+
+
+@dataclass(frozen=True)
+class PriorPlan:
+    """One prior's network.
+
+    Attributes:
+        transforms: ``g_a``, ``g_s`` (and ``h_a``, ``h_s``) → their steps, in order.
+        density: the factorized density (of ``y``, or of the hyperprior's ``z``).
+        conditional: the Gaussian of ``ŷ`` (``None`` for the factorized prior).
+        hyper_input: ``abs`` (``h_a(|y|)``, Ballé 2018) or ``identity`` (Minnen 2018).
+        conditional_outputs: what ``h_s`` predicts, in channel order.
+    """
+
+    prior: str
+    transforms: dict[str, tuple[Step, ...]]
+    density: FactorizedDensity
+    conditional: GaussianConditional | None = None
+    hyper_input: str = ""
+    conditional_outputs: tuple[str, ...] = ()
+
+    def parameters(self) -> dict[str, Shape]:
+        """Every learned parameter (CompressAI's ``named_parameters``) → torch shape."""
+        steps = [step for steps in self.transforms.values() for step in steps]
+        return parameters([*steps, self.density])
+
+    def buffers(self) -> dict[str, Shape]:
+        """The state beyond the parameters that a twin must share (the scale table)."""
+        return self.conditional.buffers() if self.conditional else {}
+
+
+Maker = Callable[[str], Step]
+
+
+def conv(a: int, b: int, kernel: int = KERNEL, stride: int = STRIDE) -> Maker:
+    return lambda name: Conv(name, a, b, kernel, stride)
+
+
+def deconv(a: int, b: int) -> Maker:
+    return lambda name: Conv(name, a, b, KERNEL, STRIDE, transposed=True)
+
+
+def gdn(channels: int, inverse: bool = False) -> Maker:
+    return lambda name: GDN(name, channels, inverse)
+
+
+def activation(kind: str) -> Maker:
+    return lambda name: Activation(name, kind)
+
+
+def sequential(prefix: str, makers: list[Maker]) -> tuple[Step, ...]:
+    """The steps of an ``nn.Sequential`` named ``prefix``: step ``i`` is ``prefix.<i>``."""
+    return tuple(make(f"{prefix}.{i}") for i, make in enumerate(makers))
+
+
+def analysis(N: int, M: int) -> tuple[Step, ...]:
+    """``g_a``: four stride-2 5×5 convolutions with GDN between them."""
+    return sequential("g_a", [conv(3, N), gdn(N), conv(N, N), gdn(N), conv(N, N), gdn(N),
+                              conv(N, M)])
+
+
+def synthesis(M: int, N: int) -> tuple[Step, ...]:
+    """``g_s``: four stride-2 5×5 transposed convolutions with inverse GDN between them."""
+    return sequential("g_s", [deconv(M, N), gdn(N, True), deconv(N, N), gdn(N, True),
+                              deconv(N, N), gdn(N, True), deconv(N, 3)])
+
+
+def hyper_analysis(N: int, M: int, kind: str) -> tuple[Step, ...]:
+    """``h_a``: a 3×3 stride-1 then two 5×5 stride-2 convolutions, ``kind`` between them."""
+    return sequential("h_a", [conv(M, N, HYPER_KERNEL, 1), activation(kind), conv(N, N),
+                              activation(kind), conv(N, N)])
+
+
+def hyper_synthesis(N: int, M: int, prior: str) -> tuple[Step, ...]:
+    """``h_s``: ``ẑ`` → scales (hyperprior, ReLU) or scales and means (mean-scale)."""
+    if prior == "hyperprior":
+        return sequential("h_s", [deconv(N, N), activation("relu"), deconv(N, N),
+                                  activation("relu"), conv(N, M, HYPER_KERNEL, 1),
+                                  activation("relu")])
+    return sequential("h_s", [deconv(N, M), activation("leaky_relu"), deconv(M, M * 3 // 2),
+                              activation("leaky_relu"), conv(M * 3 // 2, M * 2, HYPER_KERNEL, 1)])
+
+
+def prior_plan(prior: str, N: int, M: int, decoder_N: int = 0) -> PriorPlan:
+    """The plan of ``prior`` with ``N``/``M`` channels; ``decoder_N`` (when non-zero) is
+    the width of a distilled ``g_s``."""
+    if prior not in PRIORS:
+        raise ValueError(f"no layer plan for prior {prior!r}; valid: {', '.join(PRIORS)}")
+    transforms = {"g_a": analysis(N, M), "g_s": synthesis(M, decoder_N or N)}
+    if prior == "factorized":
+        return PriorPlan(prior, transforms, FactorizedDensity(M))
+    mean_scale = prior == "mean-scale"
+    transforms["h_a"] = hyper_analysis(N, M, "leaky_relu" if mean_scale else "relu")
+    transforms["h_s"] = hyper_synthesis(N, M, prior)
+    return PriorPlan(prior, transforms, FactorizedDensity(N), GaussianConditional(),
+                     hyper_input="identity" if mean_scale else "abs",
+                     conditional_outputs=("scales", "means") if mean_scale else ("scales",))
