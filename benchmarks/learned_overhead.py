@@ -29,10 +29,10 @@ import torch
 from paired_timing import harness_on_sample, timed
 
 from codecbench.codecs.learned import weights_locator
+from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
 from codecbench.codecs.learned.hyperprior.torch.codecs import TorchLearnedCodec
 from codecbench.codecs.learned.hyperprior.torch.pipeline import image_to_tensor, tensor_to_image
 from codecbench.codecs.learned.models import LEARNED_MODELS
-from codecbench.codecs.learned.torch import weights as weights_io
 from codecbench.datasets.builtin import sample_dataset
 
 SLUG = "bmshj2018-hyperprior"

@@ -18,9 +18,9 @@ from codecbench.codecs.learned import weights_locator  # noqa: E402
 from codecbench.codecs.learned.container import ContainerError, parse  # noqa: E402
 from codecbench.codecs.learned.entropy import categorical_codes  # noqa: E402
 from codecbench.codecs.learned.generative.torch.codecs import TorchGenerativeCodec  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch import weights as weights_io  # noqa: E402
 from codecbench.codecs.learned.hyperprior.torch.codecs import TorchLearnedCodec  # noqa: E402
 from codecbench.codecs.learned.models import GENERATIVE_MODELS, LEARNED_MODELS  # noqa: E402
-from codecbench.codecs.learned.torch import weights as weights_io  # noqa: E402
 from helpers import invoke_cli  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402
 

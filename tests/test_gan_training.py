@@ -19,10 +19,10 @@ from codecbench.api.training import TrainingConfig  # noqa: E402
 from codecbench.codecs.learned.generative.torch.codecs import TorchGenerativeCodec  # noqa: E402
 from codecbench.codecs.learned.generative.torch.network import GenerativeCompressor  # noqa: E402
 from codecbench.codecs.learned.hyperprior.tf.codecs import TFLearnedCodec  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch import weights as weights_io  # noqa: E402
 from codecbench.codecs.learned.hyperprior.torch.codecs import TorchLearnedCodec  # noqa: E402
 from codecbench.codecs.learned.models import GENERATIVE_MODELS, LEARNED_MODELS  # noqa: E402
 from codecbench.codecs.learned.torch import adversarial as gan  # noqa: E402
-from codecbench.codecs.learned.torch import weights as weights_io  # noqa: E402
 from codecbench.codecs.learned.torch.training import load_training_images, sample_batch  # noqa: E402
 from codecbench.codecs.learned.training_loop import TrainingError  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402

@@ -17,14 +17,14 @@ from codecbench.codecs.learned.hyperprior.tf.network import (  # noqa: E402
     CNNModel,
     named_variables,
 )
+from codecbench.codecs.learned.hyperprior.torch import weights as weights_io  # noqa: E402
 from codecbench.codecs.learned.layer_plans import Conv, parameters  # noqa: E402
 from codecbench.codecs.learned.models import LEARNED_MODELS, RECURRENT_MODELS  # noqa: E402
 from codecbench.codecs.learned.recurrent import layers as rnn_layers  # noqa: E402
 from codecbench.codecs.learned.recurrent.tf.network import RecurrentNetwork  # noqa: E402
 from codecbench.codecs.learned.recurrent.torch.network import RecurrentCompressor  # noqa: E402
-from codecbench.codecs.learned.recurrent.torch.weights import CONTEXT_KEY  # noqa: E402
+from codecbench.codecs.learned.recurrent.weights import CONTEXT_KEY  # noqa: E402
 from codecbench.codecs.learned.tf.layout import convert_state  # noqa: E402
-from codecbench.codecs.learned.torch import weights as weights_io  # noqa: E402
 
 CNN_SLUGS = [slug for slug, entry in LEARNED_MODELS.items() if entry.prior in cnn_layers.PRIORS]
 TINY_N, TINY_M = 8, 12

@@ -11,12 +11,12 @@ pytest.importorskip("compressai")
 
 from codecbench.api.metric import Measurement  # noqa: E402
 from codecbench.codecs.learned import weights_locator  # noqa: E402
+from codecbench.codecs.learned.hyperprior.torch import weights as weights_io  # noqa: E402
 from codecbench.codecs.learned.hyperprior.torch.codecs import (  # noqa: E402
     CompressAIZooCodec,
     TorchLearnedCodec,
 )
 from codecbench.codecs.learned.models import LEARNED_MODELS  # noqa: E402
-from codecbench.codecs.learned.torch import weights as weights_io  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
 
 PHOTOS = sorted(SAMPLE_DIR.glob("*.webp"))

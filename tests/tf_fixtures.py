@@ -15,7 +15,7 @@ def perturbed_model(entry, seed: int):
     their (symmetric, identity-like) initial values, so that layouts are really tested."""
     import torch
 
-    from codecbench.codecs.learned.torch import weights as weights_io
+    from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
 
     torch.manual_seed(seed)
     model = weights_io.build_model(entry.compressai_class, TINY_N, TINY_M)
@@ -30,7 +30,7 @@ def perturbed_model(entry, seed: int):
 def write_tiny_torch_weights(folder: Path, qualities=(1, 2)) -> Path:
     """Torch weights files of every TF-capable model at ``qualities`` in ``folder``."""
     from codecbench.codecs.learned import weights_locator
-    from codecbench.codecs.learned.torch import weights as weights_io
+    from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
 
     for slug, entry in LEARNED_MODELS.items():
         if entry.prior not in TF_PRIORS:

@@ -20,7 +20,7 @@ factorized prior, ``N`` for the hyperpriors' ``z``) and, for the hyperpriors, th
 Gaussian conditional of ``ŷ`` on a table of scales (``gaussian_conditional``).
 :mod:`codecbench.codecs.learned.hyperprior.tf.network` builds the TensorFlow twin from these
 plans; the torch side is CompressAI's classes (and the distilled ``g_s`` of
-:func:`codecbench.codecs.learned.torch.weights.synthesis_transform`), whose parameters
+:func:`codecbench.codecs.learned.hyperprior.torch.weights.synthesis_transform`), whose parameters
 ``tests/test_layer_plans.py`` checks against the plans name for name and shape for shape.
 """
 

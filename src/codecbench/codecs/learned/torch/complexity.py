@@ -62,7 +62,7 @@ def record(encoder: tuple[int, int], decoder: tuple[int, int], pixels: int) -> d
 
 def compressai_model(entry) -> dict:
     """A CNN-table model (CompressAI architecture at the table's widths)."""
-    from codecbench.codecs.learned.torch.weights import build_model
+    from codecbench.codecs.learned.hyperprior.torch.weights import build_model
 
     model = build_model(entry.compressai_class, entry.N, entry.M, entry.decoder_N).eval()
     x = torch.rand(1, 3, MEASURE_SIZE, MEASURE_SIZE)

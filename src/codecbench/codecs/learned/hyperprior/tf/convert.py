@@ -1,6 +1,6 @@
 """Torch → TensorFlow weight conversion, and the TF weights file (imports tensorflow).
 
-A torch weights file (:mod:`codecbench.codecs.learned.torch.weights`, a CompressAI
+A torch weights file (:mod:`codecbench.codecs.learned.hyperprior.torch.weights`, a CompressAI
 ``state_dict``) maps onto :class:`~codecbench.codecs.learned.hyperprior.tf.network.CNNModel` parameter by
 parameter; nothing is re-fitted:
 

@@ -50,10 +50,10 @@ from torch import nn
 
 from codecbench.api.training import TrainingConfig, TrainingResult
 from codecbench.codecs.learned import training_options
+from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
 from codecbench.codecs.learned.hyperprior.torch.training import HyperpriorTraining
 from codecbench.codecs.learned.models import LearnedModel
 from codecbench.codecs.learned.torch import adversarial as gan
-from codecbench.codecs.learned.torch import weights as weights_io
 from codecbench.codecs.learned.torch.training import Trainables, descend, main_and_aux_optimizers
 from codecbench.codecs.learned.training_loop import TrainingError
 

@@ -24,8 +24,8 @@ import numpy as np
 from codecbench.codecs.learned.codec import LearnedCodec, check_model_slug, cnn_latents
 from codecbench.codecs.learned.container import Latent, LearnedFile
 from codecbench.codecs.learned.hyperprior.codec import HyperpriorCodec
+from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
 from codecbench.codecs.learned.models import COMPRESSAI_ZOO
-from codecbench.codecs.learned.torch import weights as weights_io
 from codecbench.frameworks.torch_runtime import TorchFramework
 
 if TYPE_CHECKING:

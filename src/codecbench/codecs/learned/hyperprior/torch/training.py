@@ -26,8 +26,8 @@ import torch
 
 from codecbench.api.training import TrainingConfig, TrainingResult
 from codecbench.codecs.learned import training_options, weights_locator
+from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
 from codecbench.codecs.learned.models import LearnedModel
-from codecbench.codecs.learned.torch import weights as weights_io
 from codecbench.codecs.learned.torch.training import (
     InitialWeights,
     TorchTraining,
