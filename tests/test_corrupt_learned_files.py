@@ -52,6 +52,7 @@ TF_CODECS = [
     ("tf/toderici2016-lstm", 4, 2),
     ("tf/toderici2017-gru", 4, 6),
     ("tf/agustsson2019-gc", 2, 3),
+    ("tf/rippel2017-waveone", 3, 6),
 ]
 CROP = 64
 SHORT_STRING_CODECS = {"torch/bls2017-factorized", "torch/bmshj2018-hyperprior",

@@ -21,7 +21,7 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "hyperprior": ("torch", "tf"),
     "recurrent": ("torch", "tf"),
     "generative": ("torch", "tf"),
-    "waveone": ("torch",),
+    "waveone": ("torch", "tf"),
 }
 """Family folder → the framework subpackages holding its ``codecs.py``."""
 

@@ -10,7 +10,11 @@ families' plans (:mod:`codecbench.codecs.learned.recurrent.layers`,
 * :class:`Step` — the base: a step without parameters (an activation, a pixel shuffle);
 * :class:`Conv` — a 2-D convolution or transposed convolution with zero padding
   ``kernel // 2`` on every side (PyTorch's ``padding=k//2``; the transposed one adds
-  ``output_padding = stride − 1``, so a stride-``s`` layer scales sizes by exactly ``s``).
+  ``output_padding = stride − 1``, so a stride-``s`` layer scales sizes by exactly ``s``);
+* :class:`PatchConv` — a convolution of non-overlapping ``k×k`` patches (stride ``k``, no
+  padding);
+* :class:`Activation` — ``relu``, ``leaky_relu``, ``sigmoid``;
+* :class:`Shuffle` — PyTorch's pixel shuffle.
 """
 
 from __future__ import annotations
@@ -56,6 +60,31 @@ class Conv(Step):
         if self.bias:
             shapes[f"{self.name}.bias"] = (self.out_channels,)
         return shapes
+
+
+@dataclass(frozen=True)
+class PatchConv(Conv):
+    """A convolution of non-overlapping ``kernel×kernel`` patches: stride ``kernel``, no
+    padding (a ``kernel``-fold downsampling)."""
+
+    @property
+    def padding(self) -> int:
+        return 0
+
+
+@dataclass(frozen=True)
+class Activation(Step):
+    """An elementwise activation ``kind``; ``name`` is its module's name (it owns nothing)."""
+
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Shuffle(Step):
+    """PyTorch's pixel shuffle: ``C·r²×H×W`` → ``C×rH×rW``."""
+
+    factor: int = 2
 
 
 def parameters(steps: Iterable[Step]) -> dict[str, Shape]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from codecbench.codecs.learned.layer_plans import Conv, Shape, Step, parameters
+from codecbench.codecs.learned.layer_plans import Activation, Conv, Shape, Step, parameters
 
 PRIORS = ("factorized", "hyperprior", "mean-scale")
 KERNEL, STRIDE, HYPER_KERNEL = 5, 2, 3
@@ -53,14 +53,6 @@ class GDN(Step):
     def parameters(self) -> dict[str, Shape]:
         return {f"{self.name}.beta": (self.channels,),
                 f"{self.name}.gamma": (self.channels, self.channels)}
-
-
-@dataclass(frozen=True)
-class Activation(Step):
-    """``relu`` or ``leaky_relu`` (slope :data:`LEAKY_SLOPE`)."""
-
-    name: str
-    kind: str
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from codecbench.codecs.learned.layer_plans import Conv, Shape, Step, parameters
+from codecbench.codecs.learned.layer_plans import Conv, Shape, Shuffle, Step, parameters
 from codecbench.codecs.learned.models import RecurrentModel
 
 GATES = {"lstm": 4, "gru": 3}
@@ -89,13 +89,6 @@ class Binarize(Step):
 
     def parameters(self) -> dict[str, Shape]:
         return self.conv.parameters()
-
-
-@dataclass(frozen=True)
-class Shuffle(Step):
-    """PyTorch's pixel shuffle: ``C·r²×H×W`` → ``C×rH×rW``."""
-
-    factor: int = SHUFFLE
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The WaveOne network (Rippel & Bourdev 2017) in PyTorch.
 
-Layers and equations as :class:`~codecbench.codecs.learned.models.WaveOneModel` states;
+Layers as :mod:`codecbench.codecs.learned.waveone.layers` lists them, equations as
+:class:`~codecbench.codecs.learned.models.WaveOneModel` states;
 quantisation by bitplanes as :mod:`codecbench.codecs.learned.waveone.bitplanes`, with a
 straight-through gradient (the forward pass uses the value the decoder will see, the
 backward pass the identity).
@@ -13,17 +14,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from codecbench.codecs.learned.models import WaveOneModel
-
-ALIGNED_STRIDE = 8
-"""The common resolution of the interscale alignment: 1/8 of the image."""
-
-
-def _conv(a: int, b: int) -> nn.Conv2d:
-    return nn.Conv2d(a, b, 3, padding=1)
+from codecbench.codecs.learned.torch.layers import module_of, sequential
+from codecbench.codecs.learned.waveone.layers import waveone_plan
 
 
 class WaveOne(nn.Module):
-    """Pyramidal analysis with interscale alignment, bitplane quantiser, synthesis."""
+    """Pyramidal analysis with interscale alignment, bitplane quantiser, synthesis, built
+    from the plan of :mod:`codecbench.codecs.learned.waveone.layers`."""
 
     def __init__(self, entry: WaveOneModel, width: int | None = None,
                  code_channels: int | None = None):
@@ -32,18 +29,11 @@ class WaveOne(nn.Module):
         width = width or entry.width
         channels = code_channels or entry.code_channels
         self.width, self.code_channels = width, channels
-        self.extract = nn.ModuleList(
-            nn.Sequential(_conv(3, width), nn.ReLU(), _conv(width, width), nn.ReLU())
-            for _ in range(entry.scales))
-        self.align = nn.ModuleList(
-            nn.Conv2d(width, width, ALIGNED_STRIDE >> s, stride=ALIGNED_STRIDE >> s)
-            for s in range(entry.scales))
-        self.to_code = nn.Sequential(nn.ReLU(), _conv(width, channels))
-        upsampling = []
-        for _ in range(3):  # 1/8 → 1
-            upsampling += [_conv(width, 4 * width), nn.PixelShuffle(2), nn.ReLU()]
-        self.synthesis_layers = nn.Sequential(_conv(channels, width), nn.ReLU(), *upsampling,
-                                              _conv(width, 3))
+        self.plan = waveone_plan(entry.scales, width, channels)
+        self.extract = nn.ModuleList(sequential(steps) for steps in self.plan.extract)
+        self.align = nn.ModuleList(module_of(step) for step in self.plan.align)
+        self.to_code = sequential(self.plan.to_code)
+        self.synthesis_layers = sequential(self.plan.synthesis)
 
     def analysis(self, x: torch.Tensor) -> torch.Tensor:
         """``y ∈ (0, 1)``, ``C × H/8 × W/8``, of ``x`` in [0, 1] (sides multiples of 8)."""

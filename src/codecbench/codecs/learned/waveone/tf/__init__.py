@@ -1,0 +1,1 @@
+"""TensorFlow twin of WaveOne (weights converted from PyTorch)."""
