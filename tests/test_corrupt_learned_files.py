@@ -49,6 +49,7 @@ TF_CODECS = [
     ("tf/bmshj2018-hyperprior", 3, 2),
     ("tf/mbt2018-mean", 3, 5),
     ("tf/hific", 2, 1),
+    ("tf/hific-omgd", 2, None),
     ("tf/toderici2016-lstm", 4, 2),
     ("tf/toderici2017-gru", 4, 6),
     ("tf/agustsson2019-gc", 2, 3),

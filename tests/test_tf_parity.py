@@ -91,10 +91,11 @@ def test_every_shipped_model_has_a_tf_twin():
     assert len(SHIPPED) == 9
 
 
-@pytest.mark.parametrize("slug,quality", [*SHIPPED, ("hific", 2)])
+@pytest.mark.parametrize("slug,quality", [*SHIPPED, ("hific", 2), ("hific-omgd", 2)])
 def test_shipped_rate_point_agrees_across_frameworks(slug, quality):
-    """Every shipped CNN rate point, and HiFiC (the mean-scale architecture with GAN-trained
-    weights; one rate point, CI time) as tf/hific converts it."""
+    """Every shipped CNN rate point, HiFiC (the mean-scale architecture with GAN-trained
+    weights; one rate point, CI time) as tf/hific converts it, and HiFiC-OMGD (its
+    encoder with the distilled width-32 student decoder) as tf/hific-omgd converts it."""
     entry = LEARNED_MODELS[slug]
     torch_codec, tf_codec = TorchLearnedCodec(entry), TFLearnedCodec(entry)
     torch_model, _ = torch_codec._model(quality)

@@ -108,9 +108,9 @@ def _load_weights(path: str, size: int, mtime_ns: int):
 
 
 def codecs() -> list[TFLearnedCodec]:
-    """The family's TensorFlow twins: every model of the table with a TF prior (not the
-    distilled student decoders, whose weights are torch-only)."""
+    """The family's TensorFlow twins: every model of the table with a TF prior (the
+    distilled HiFiC-OMGD student decoder included)."""
     from codecbench.codecs.learned.models import LEARNED_MODELS
 
     return [TFLearnedCodec(entry) for entry in LEARNED_MODELS.values()
-            if entry.prior in TF_PRIORS and not entry.decoder_N]
+            if entry.prior in TF_PRIORS]

@@ -137,7 +137,8 @@ def model_from_torch_weights(path: Path) -> tuple[CNNModel, dict[str, str]]:
     """The TF model of a torch weights file, converted in memory."""
     metadata = weights_format.read_metadata(path)
     entry = learned_model(metadata["model"])
-    model = CNNModel(entry.prior, int(metadata["N"]), int(metadata["M"]))
+    model = CNNModel(entry.prior, int(metadata["N"]), int(metadata["M"]),
+                     int(metadata.get("decoder_N", 0)))
     state = {name: value.astype(np.float32) if value.dtype.kind == "f" else value
              for name, value in _read_safetensors(path).items()}
     assign_compressai_state(model, state)
@@ -159,9 +160,9 @@ def save_tf_weights(model: CNNModel, coders: EntropyCoders, path: Path,
     tensors.update(coders.tables())
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as partial:
-        save_file(tensors, str(partial), metadata={**metadata, "format": FORMAT,
-                                                    "prior": model.prior, "N": str(model.N),
-                                                    "M": str(model.M)})
+        save_file(tensors, str(partial), metadata={
+            **metadata, "format": FORMAT, "prior": model.prior, "N": str(model.N),
+            "M": str(model.M), **({"decoder_N": str(model.decoder_N)} if model.decoder_N else {})})
         os.chmod(partial, 0o644)
 
 
@@ -174,7 +175,8 @@ def load_tf_weights(path: Path) -> tuple[CNNModel, EntropyCoders, dict[str, str]
     """``(model, coders, metadata)`` of a TF weights file, with its stored tables."""
     metadata = read_tf_metadata(path)
     tensors = _read_safetensors(path)
-    model = CNNModel(metadata["prior"], int(metadata["N"]), int(metadata["M"]))
+    model = CNNModel(metadata["prior"], int(metadata["N"]), int(metadata["M"]),
+                     int(metadata.get("decoder_N", 0)))
     for key, variable in named_variables(model).items():
         if key not in tensors:
             raise ConversionError(f"{path} lacks {key}")

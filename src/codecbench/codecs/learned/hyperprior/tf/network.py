@@ -68,17 +68,20 @@ class CNNModel(tf.Module):
             ``ŷ = round(y − o) + o`` (CompressAI's medians; tfc's median estimate for
             TF-trained models).
         scale_table: the Gaussian conditional's scales (hyperprior models).
+        decoder_N: width of a distilled (narrower) synthesis ``g_s`` (0: ``N``), as the
+            OMGD student of HiFiC (Ren et al. 2021).
     """
 
     PRIORS = layers.PRIORS
 
-    def __init__(self, prior: str, N: int, M: int):
+    def __init__(self, prior: str, N: int, M: int, decoder_N: int = 0):
         super().__init__(name="cnn_model")
         if prior not in self.PRIORS:
             raise ValueError(f"no TensorFlow model for prior {prior!r}; "
                              f"valid: {', '.join(self.PRIORS)}")
         self.prior, self.N, self.M = prior, N, M
-        self.plan = layers.prior_plan(prior, N, M)
+        self.decoder_N = decoder_N if decoder_N and decoder_N != N else 0
+        self.plan = layers.prior_plan(prior, N, M, self.decoder_N)
         for name, steps in self.plan.transforms.items():  # g_a, g_s (, h_a, h_s)
             setattr(self, name, transform(name, steps))
         if self.plan.conditional is not None:
