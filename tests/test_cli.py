@@ -114,7 +114,17 @@ def test_default_run_leaves_out_slow_codecs_and_says_so(tmp_path, small_photo_di
     codecs = set(pd.read_csv(tmp_path / "run" / "rows.csv")["codec"])
     assert {"jpeg", "jpeg-444", "jpeg2000", "webp", "jpegxl"} <= codecs
     assert not codecs & {"avif", "hevc-intra", "hevc-intra-420", "ffmpeg-x265", "ffmpeg-av1"}
-    assert not any(codec.startswith(("tf/", "compressai/")) for codec in codecs)
+    # learned codecs: exactly the available ones the model table marks for the default run
+    # (the quick CNN models in torch, tf/bmshj2018-hyperprior next to its torch twin)
+    from codecbench.api.registry import get_registry
+    from codecbench.codecs.learned.models import LEARNED_MODELS
+
+    marked = {f"{'tf' if framework == 'tensorflow' else framework}/{slug}"
+              for slug, entry in LEARNED_MODELS.items() for framework in entry.default_run}
+    assert "tf/bmshj2018-hyperprior" in marked and "torch/mbt2018" not in marked
+    registry = get_registry()
+    available = {name for name in marked if registry.get("codecs", name).availability()[0]}
+    assert {codec for codec in codecs if "/" in codec} == available
 
 
 def test_folder_subset_options(tmp_path, small_photo_dir):
