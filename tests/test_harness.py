@@ -83,6 +83,7 @@ def test_rows_csv_columns_and_run_json_provenance(registry, small_photo_dir, tmp
     assert record["dataset"]["content_hash"] == dataset.content_hash()
     assert record["environment"]["python"].startswith("3.")
     assert record["environment"]["libraries"]["Pillow"]
+    assert "codecbench-models" in record["environment"]["libraries"]  # null without it
     assert record["hardware"]["cpu_count"] >= 1
     codec = record["codecs"][0]
     assert codec["name"] == "jpeg" and "Pillow" in codec["library_versions"]

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import codecbench
 
-CORE_LIBRARIES = ("numpy", "Pillow", "pandas", "pluggy", "click", "tqdm")
+CORE_LIBRARIES = ("numpy", "Pillow", "pandas", "pluggy", "click", "tqdm", "codecbench-models")
+"""Recorded in every ``run.json``; ``codecbench-models`` (the shipped weights) is ``null``
+when not installed (each learned codec's version names its weights' SHA-256 prefix too)."""
 
 
 def utc_now() -> str:
