@@ -20,6 +20,7 @@ Traps handled:
 
 from __future__ import annotations
 
+import abc
 import io
 import re
 import shutil
@@ -64,8 +65,9 @@ class FfmpegCodec(Codec):
     muxer = ""
     demuxer = ""
 
+    @abc.abstractmethod
     def encoder_arguments(self, quality) -> list[str]:
-        raise NotImplementedError
+        """ffmpeg's encoder options at ``quality``."""
 
     @property
     def version(self) -> str:

@@ -6,6 +6,7 @@ and ``avif`` (libavif with the AV1 encoder Pillow was built with).
 
 from __future__ import annotations
 
+import abc
 import io
 
 import numpy as np
@@ -42,11 +43,13 @@ class PillowCodec(Codec):
     pillow_feature = ""
     library = ""
 
+    @abc.abstractmethod
     def save_options(self, quality) -> dict:
-        raise NotImplementedError
+        """Pillow's ``save`` keyword arguments at ``quality``."""
 
+    @abc.abstractmethod
     def settings(self) -> str:
-        raise NotImplementedError
+        """The encoder settings (part of the version)."""
 
     @property
     def version(self) -> str:
