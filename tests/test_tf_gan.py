@@ -68,3 +68,14 @@ def test_converted_file_codes_like_load_time_conversion(tmp_path, monkeypatch):
     assert parse(data).latents == parse(bytes(at_load_time)).latents  # the same symbols
     assert parse(data).weights_id != parse(bytes(at_load_time)).weights_id  # another file
     assert converted.decode(data).shape == image.shape
+
+
+def test_gan_twins_without_weights_point_to_conversion_not_tf_training(monkeypatch, tmp_path):
+    from codecbench.codecs.learned.hyperprior.tf.codecs import TFLearnedCodec
+    from codecbench.codecs.learned.models import LEARNED_MODELS
+
+    monkeypatch.setattr(weights_locator, "shipped_weights_folder", lambda: None)
+    hific = TFLearnedCodec(LEARNED_MODELS["hific"]).no_weights_reason
+    assert "codecbench convert" in hific and "codecbench train" not in hific
+    plain = TFLearnedCodec(LEARNED_MODELS["bls2017-factorized"]).no_weights_reason
+    assert "'codecbench train tf/bls2017-factorized'" in plain

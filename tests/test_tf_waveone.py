@@ -83,3 +83,18 @@ def test_converted_file_codes_like_load_time_conversion(tmp_path, monkeypatch):
     data = bytes(converted.encode(image, 4))
     assert parse(data).latents == parse(at_load).latents  # the same codes, other weights id
     assert converted.decode(data).shape == image.shape
+
+
+def test_a_weights_file_without_its_widths_is_refused_by_name(tmp_path, monkeypatch):
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    source = weights_locator.find_weights("torch", ENTRY.slug)
+    with safe_open(str(source), framework="numpy") as handle:
+        metadata = dict(handle.metadata())
+    del metadata["code_channels"]
+    broken = tmp_path / source.name
+    save_file(load_file(str(source)), str(broken), metadata=metadata)
+    monkeypatch.setenv("CODECBENCH_TORCH_WEIGHTS", str(tmp_path))
+    with pytest.raises(ValueError, match="has no valid 'code_channels' metadata"):
+        TFWaveOneCodec(ENTRY).encode(_photo(0)[:16, :16], 1)

@@ -9,7 +9,8 @@ protocol          on        method                                             u
 ================  ========  =================================================  ==========================
 ``Trainable``     codec     ``train(config: TrainingConfig) -> TrainingResult``  ``codecbench train``
 ``Convertible``   codec     ``convert_from(source, quality, out_dir) -> Path``   ``codecbench convert``
-                            and ``weights_env`` (the folder variable)
+``WeightsFolder`` codec     ``weights_env``: the variable naming the folders     ``codecbench convert``'s
+                            it reads weights from                                hint
 ``Progressive``   codec     ``truncate(data, count) -> bytes``: the file of the  progressive RD sweeps,
                             first ``count`` latents, byte-identical to encoding  tests
                             at rate point ``count``
@@ -42,14 +43,19 @@ class Trainable(Protocol):
 class Convertible(Protocol):
     """A codec that can write its own weights file from another codec's weights."""
 
-    @property
-    def weights_env(self) -> str:
-        """The variable whose folders the codec reads converted weights from."""
-        ...
-
     def convert_from(self, source: Codec, quality: int, out_dir: Path) -> Path:
         """Write the weights of ``source``'s rate point ``quality`` in this codec's layout
         into ``out_dir``; return the file. ``ValueError`` when ``source`` does not fit."""
+        ...
+
+
+@runtime_checkable
+class WeightsFolder(Protocol):
+    """A codec that reads weights from the folders of an environment variable."""
+
+    @property
+    def weights_env(self) -> str:
+        """The variable whose folders the codec reads (converted) weights from."""
         ...
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from codecbench.api.capabilities import Convertible
+from codecbench.api.capabilities import Convertible, WeightsFolder
 from codecbench.api.registry import NameConflictError, UnknownNameError, get_registry
 
 
@@ -44,4 +44,5 @@ def convert(source_name, target_name, qualities, out):
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{target_name} q{quality}: {path}")
-    click.echo(f"use them with {target.weights_env}={out}")
+    if isinstance(target, WeightsFolder):
+        click.echo(f"use them with {target.weights_env}={out}")

@@ -172,12 +172,17 @@ class LearnedCodec(Codec):
         return weights_format.weights_id(self._existing_weights(quality))
 
     @property
+    def trains_here(self) -> bool:
+        """Whether ``codecbench train`` trains this codec in its own framework."""
+        return isinstance(self, Trainable)
+
+    @property
     def no_weights_reason(self) -> str:
         """Why the codec is unavailable without weights, and where weights come from."""
         if self.framework != "tensorflow":
             return weights_locator.no_weights_hint(self.framework, f"codecbench train {self.name}")
         slug = self.entry.slug if self.entry is not None else self.name
-        train = f" / 'codecbench train {self.name}'" if isinstance(self, Trainable) else ""
+        train = f" / 'codecbench train {self.name}'" if self.trains_here else ""
         return (f"no weights: the torch/{slug} weights (converted at load time; install "
                 f"{weights_locator.MODELS_DISTRIBUTION} for ours) or a 'codecbench convert'"
                 f"{train} output in ${weights_locator.weights_env('tensorflow')}")

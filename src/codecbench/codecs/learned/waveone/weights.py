@@ -30,6 +30,9 @@ def read_waveone(path: Path, entry: WaveOneModel) -> tuple[dict, np.ndarray, dic
     else:
         arrays, metadata = weights_format.read_tensors(path, KIND)
     check_model_slug(path, metadata, entry.slug)
+    for key in ("width", "code_channels"):
+        if not metadata.get(key, "").isdigit():
+            raise ValueError(f"{path} has no valid {key!r} metadata ({metadata.get(key)!r})")
     probabilities = arrays.pop(CONTEXT_KEY, None)
     if probabilities is None:
         raise ValueError(f"{path} has no {CONTEXT_KEY} table")

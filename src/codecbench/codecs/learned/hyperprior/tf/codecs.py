@@ -40,6 +40,11 @@ class TFLearnedCodec(TensorFlowFramework, HyperpriorCodec):
     library_note = "tensorflow-compression; torch weights converted"
 
     @property
+    def trains_here(self) -> bool:
+        """GAN-trained models are trained in PyTorch and converted."""
+        return self.entry.adversarial is None
+
+    @property
     def device(self) -> str:
         return os.environ.get(DEVICE_ENV, "cpu")
 
@@ -73,9 +78,9 @@ class TFLearnedCodec(TensorFlowFramework, HyperpriorCodec):
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:
         """``codecbench convert torch/<model> tf/<model>``: write the TF weights file of
         ``source``'s rate point ``quality`` into ``out_dir`` (tables included)."""
+        path = self.torch_twin_weights(source, quality)  # before TensorFlow loads
         from codecbench.codecs.learned.hyperprior.tf import convert
 
-        path = self.torch_twin_weights(source, quality)
         target = Path(out_dir) / weights_locator.weights_filename("tensorflow", self.entry.slug,
                                                                  quality)
         return convert.convert_torch_file(path, target)

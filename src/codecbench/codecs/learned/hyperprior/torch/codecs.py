@@ -126,6 +126,10 @@ class CompressAIZooCodec(CompressAICodec):
         self.description = f"CompressAI zoo {zoo_name} (your checkpoint or CompressAI's download)"
 
     @property
+    def weights_env(self) -> str:
+        return ZOO_WEIGHTS_ENV
+
+    @property
     def no_weights_reason(self) -> str:
         return (f"no weights: put {self.zoo_name}-<quality>.pth.tar files in "
                 f"${ZOO_WEIGHTS_ENV}, or set {ZOO_DOWNLOAD_ENV}=1 to let CompressAI download "
