@@ -22,6 +22,7 @@ no more than a directory entry.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 from pathlib import Path
@@ -50,9 +51,9 @@ def weights_env(framework: str) -> str:
 def weights_filename(framework: str, slug: str, quality: int | None = None,
                      lmbda: float | None = None) -> str:
     """``<slug>-q<quality>`` (or ``<slug>`` for one network for every rate point, or
-    ``<slug>-lambda<λ>`` for a training run at a λ of no rate point) plus the framework's
-    suffix."""
-    if quality is not None:
+    ``<slug>-lambda<λ>`` for a training run at a λ of no rate point; a rate point wins) plus
+    the framework's suffix."""
+    if quality:
         stem = f"{slug}-q{int(quality)}"
     elif lmbda is not None:
         stem = f"{slug}-lambda{lmbda:g}"
@@ -66,9 +67,10 @@ def is_tf_layout(path: Path | str) -> bool:
     return str(path).endswith(SUFFIX["tensorflow"])
 
 
+@functools.lru_cache(maxsize=1)
 def shipped_weights_folder() -> Path | None:
     """The weights folder of the installed ``codecbench-models`` distribution, or ``None``
-    (found without importing it)."""
+    (found without importing it; once per process: every decode checks its weights id)."""
     spec = importlib.util.find_spec(MODELS_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return None

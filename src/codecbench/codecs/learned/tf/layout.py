@@ -28,6 +28,21 @@ def convert_state(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return converted
 
 
+def tf_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The TF layout of a torch parameter shape (kernels ``out×in×kh×kw`` → ``kh×kw×in×out``)."""
+    return (shape[2], shape[3], shape[1], shape[0]) if len(shape) == 4 else shape
+
+
+def state_problems(parameters: dict[str, tuple[int, ...]],
+                   tf_state: dict[str, np.ndarray]) -> list[str]:
+    """What converted weights lack, or hold in another shape, of a plan's ``parameters``
+    (torch names and shapes), one phrase each."""
+    return [f"lack {name}" if name not in tf_state else
+            f"have {name} of shape {tuple(tf_state[name].shape)}, not {tf_shape(shape)}"
+            for name, shape in parameters.items()
+            if name not in tf_state or tuple(tf_state[name].shape) != tf_shape(shape)]
+
+
 def pixel_shuffle(x, factor: int = 2):
     """PyTorch's ``pixel_shuffle`` on NHWC: output ``[b, h·r + i, w·r + j, c]`` takes input
     channel ``c·r² + i·r + j``."""

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from codecbench.api.atomic import atomic_path
-from codecbench.codecs.learned.weights_format import TF_FORMAT, read_metadata
+from codecbench.codecs.learned.weights_format import TF_FORMAT, read_metadata, weights_id
 
 
 def read_tf_weights(path: Path, kind: str) -> tuple[dict, dict[str, str]]:
@@ -24,12 +24,16 @@ def read_tf_weights(path: Path, kind: str) -> tuple[dict, dict[str, str]]:
     return dict(load_file(str(path))), metadata
 
 
-def write_tf_weights(arrays: dict, metadata: dict[str, str], path: Path) -> None:
-    """Write TF-layout ``arrays`` with ``metadata`` (its ``format`` set to TF_FORMAT),
-    atomically."""
+def write_tf_weights(arrays: dict, metadata: dict[str, str], path: Path,
+                     source: Path | None = None) -> None:
+    """Write TF-layout ``arrays`` with ``metadata`` (its ``format`` set to TF_FORMAT and,
+    for a conversion, ``source`` the weights id of the torch file), atomically."""
     from safetensors.numpy import save_file
 
+    metadata = {**metadata, "format": TF_FORMAT}
+    if source is not None:
+        metadata["source"] = weights_id(source).hex()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as partial:
-        save_file(arrays, str(partial), metadata={**metadata, "format": TF_FORMAT})
+        save_file(arrays, str(partial), metadata=metadata)
         os.chmod(partial, 0o644)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_format, weights_locator
+from codecbench.codecs.learned import weights_locator
 from codecbench.codecs.learned.generative import weights as generative_weights
 from codecbench.codecs.learned.generative.codec import GenerativeCodec, LoadedGenerative
 from codecbench.codecs.learned.models import GenerativeModel
@@ -66,8 +66,7 @@ class TFGenerativeCodec(TensorFlowFramework, GenerativeCodec):
                   generative_weights.PROBABILITIES_KEY: probabilities.astype(np.float32)}
         target = Path(out_dir) / weights_locator.weights_filename("tensorflow", self.entry.slug,
                                                                  quality)
-        write_tf_weights(arrays, {**metadata, "source": weights_format.weights_id(path).hex()},
-                         target)
+        write_tf_weights(arrays, metadata, target, source=path)
         return target
 
 

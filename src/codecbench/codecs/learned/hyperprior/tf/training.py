@@ -261,9 +261,8 @@ class TFTraining(Training):
         with tf.device("/CPU:0"):
             model.quantization_offset.assign(median_offsets(model.density))
             coders = EntropyCoders(model)
-        path = self.out / weights_locator.weights_filename(
-            "tensorflow", self.entry.slug, config.quality or None,
-            None if config.quality else self.lmbda)
+        path = self.out / weights_locator.weights_filename("tensorflow", self.entry.slug,
+                                                           config.quality, self.lmbda)
         metadata = training_options.rate_point_metadata(self.entry, self.codec_name, config,
                                                         self.lmbda, self.N, self.M,
                                                         self.state.step)

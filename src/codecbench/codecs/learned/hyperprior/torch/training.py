@@ -72,8 +72,8 @@ class HyperpriorTraining(TorchTraining):
 
     def weights_path(self, slug: str) -> Path:
         """``<slug>-q<quality>.safetensors``, or ``<slug>-lambda<λ>.safetensors`` without one."""
-        return self.out / weights_locator.weights_filename(
-            "torch", slug, self.config.quality or None, None if self.config.quality else self.lmbda)
+        return self.out / weights_locator.weights_filename("torch", slug,
+                                                           self.config.quality, self.lmbda)
 
     def exported_model(self, state_dict: dict, decoder_N: int = 0):
         """The table's architecture on the CPU holding ``state_dict``."""

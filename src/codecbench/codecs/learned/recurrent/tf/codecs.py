@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_format, weights_locator
+from codecbench.codecs.learned import weights_locator
 from codecbench.codecs.learned.models import RecurrentModel
 from codecbench.codecs.learned.recurrent import weights as recurrent_weights
 from codecbench.codecs.learned.recurrent.codec import RecurrentCodec
@@ -69,8 +69,7 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
         arrays, metadata = recurrent_weights.read_tensors(path)
         arrays = convert_state(arrays)
         target = Path(out_dir) / weights_locator.weights_filename("tensorflow", self.entry.slug)
-        write_tf_weights(arrays, {**metadata, "source": weights_format.weights_id(path).hex()},
-                         target)
+        write_tf_weights(arrays, metadata, target, source=path)
         return target
 
 

@@ -26,15 +26,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from codecbench.codecs.learned.layer_plans import Conv, Shape
+from codecbench.codecs.learned.layer_plans import Conv
 from codecbench.codecs.learned.models import RecurrentModel
 from codecbench.codecs.learned.recurrent import layers
 from codecbench.codecs.learned.tf import layout
-
-
-def tf_shape(shape: Shape) -> Shape:
-    """The TF layout of a torch parameter shape (kernels ``kh×kw×in×out``)."""
-    return (shape[2], shape[3], shape[1], shape[0]) if len(shape) == 4 else shape
 
 
 class RecurrentNetwork:
@@ -49,10 +44,7 @@ class RecurrentNetwork:
         except KeyError as missing:
             raise ValueError(f"weights lack {missing.args[0]}.weight") from None
         self.plan = layers.recurrent_plan(entry, *widths)
-        problems = [f"lack {name}" if name not in tf_state else
-                    f"have {name} of shape {tf_state[name].shape}, not {tf_shape(shape)}"
-                    for name, shape in self.plan.parameters().items()
-                    if name not in tf_state or tf_state[name].shape != tf_shape(shape)]
+        problems = layout.state_problems(self.plan.parameters(), tf_state)
         if problems:
             raise ValueError(f"weights {', '.join(problems)}")
         self.weights = {name: tf.constant(array) for name, array in tf_state.items()}

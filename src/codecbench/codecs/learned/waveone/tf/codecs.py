@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_format, weights_locator
+from codecbench.codecs.learned import weights_locator
 from codecbench.codecs.learned.tf.entropy_coding import RangeIndexCoder
 from codecbench.codecs.learned.tf.layout import convert_state
 from codecbench.codecs.learned.tf.weights import write_tf_weights
@@ -60,8 +60,7 @@ class TFWaveOneCodec(TensorFlowFramework, WaveOneCodec):
         arrays = {**convert_state(arrays),
                   waveone_weights.CONTEXT_KEY: probabilities.astype(np.float32)}
         target = Path(out_dir) / weights_locator.weights_filename("tensorflow", self.entry.slug)
-        write_tf_weights(arrays, {**metadata, "source": weights_format.weights_id(path).hex()},
-                         target)
+        write_tf_weights(arrays, metadata, target, source=path)
         return target
 
 

@@ -10,18 +10,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from codecbench.codecs.learned.layer_plans import Shape
 from codecbench.codecs.learned.models import WaveOneModel
-from codecbench.codecs.learned.tf import layers
+from codecbench.codecs.learned.tf import layers, layout
 from codecbench.codecs.learned.waveone.layers import waveone_plan
-
-
-def tf_shape(name: str, torch_shape: Shape) -> Shape:
-    """The converted shape of a torch parameter (kernels ``out×in×kh×kw`` → ``kh×kw×in×out``)."""
-    if len(torch_shape) == 4:
-        out_channels, in_channels, kh, kw = torch_shape
-        return (kh, kw, in_channels, out_channels)
-    return torch_shape
 
 
 class WaveOneNetwork:
@@ -30,12 +21,9 @@ class WaveOneNetwork:
     def __init__(self, entry: WaveOneModel, tf_state: dict[str, np.ndarray], width: int,
                  code_channels: int):
         self.plan = waveone_plan(entry.scales, width, code_channels)
-        problems = [f"{name} {tuple(tf_state[name].shape) if name in tf_state else 'missing'}"
-                    f" (expected {tf_shape(name, shape)})"
-                    for name, shape in self.plan.parameters().items()
-                    if name not in tf_state or tuple(tf_state[name].shape) != tf_shape(name, shape)]
+        problems = layout.state_problems(self.plan.parameters(), tf_state)
         if problems:
-            raise ValueError("WaveOne weights do not fit the plan: " + "; ".join(problems[:4]))
+            raise ValueError(f"WaveOne weights {', '.join(problems[:4])}")
         self.weights = {name: tf.constant(tf_state[name]) for name in self.plan.parameters()}
 
     def analysis(self, x):
