@@ -28,6 +28,8 @@ class TrainingConfig:
 
     Attributes:
         data: folder of training images (searched recursively).
+        split: the part of ``data`` trained on: ``all``, or ``train`` (leaving out the
+            fixed held-out photos of :mod:`codecbench.datasets.split` for evaluation).
         out: run folder: checkpoint, ``curves.csv``, ``training.json``, exported weights.
         quality: rate point of the model table whose λ to use (λ-trained models need
             this or ``lmbda``; recurrent models, whose rate points are iteration counts of
@@ -57,6 +59,7 @@ class TrainingConfig:
 
     data: Path
     out: Path
+    split: str = "all"
     quality: int | None = None
     lmbda: float | None = None
     metric: str = "mse"

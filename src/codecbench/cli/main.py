@@ -28,6 +28,7 @@ from codecbench.api.registry import (
     UnknownNameError,
     get_registry,
 )
+from codecbench.datasets.split import SPLITS
 
 DEFAULT_RESULTS_DIR = Path("codecbench-results")
 
@@ -212,19 +213,20 @@ def _select_codecs(registry: Registry, patterns):
     return chosen
 
 
-def _select_dataset(registry: Registry, name: str, max_images=None, subset_seed=None):
+def _select_dataset(registry: Registry, name: str, max_images=None, subset_seed=None,
+                    split: str = "all"):
     from codecbench.datasets.folder import FolderDataset
 
     if name in registry.conflicts["datasets"]:
         _fail(registry.conflict_message("datasets", name))
     if name in registry.objects["datasets"]:
-        if max_images is not None or subset_seed is not None:
-            _fail("--max-images and --subset-seed apply to a folder given as --dataset, "
-                  f"not to the registered dataset {name!r}")
+        if max_images is not None or subset_seed is not None or split != "all":
+            _fail("--max-images, --subset-seed and --split apply to a folder given as "
+                  f"--dataset, not to the registered dataset {name!r}")
         return registry.get("datasets", name)
     path = Path(name)
     if path.is_dir() or any(ch in name for ch in "*?["):
-        return FolderDataset(name, max_images=max_images, subset_seed=subset_seed)
+        return FolderDataset(name, max_images=max_images, subset_seed=subset_seed, split=split)
     valid = ", ".join(registry.names("datasets")) or "(none registered)"
     _fail(f"unknown dataset {name!r}: not a registered dataset nor a folder of images; "
           f"valid datasets: {valid}")
@@ -257,6 +259,9 @@ def _find_resumable(fingerprint: dict) -> Path | None:
               help="Folder datasets: at most this many images (the first, or a seeded subset).")
 @click.option("--subset-seed", type=int,
               help="Folder datasets: with --max-images, a deterministic random subset.")
+@click.option("--split", type=click.Choice(SPLITS), default="all", show_default=True,
+              help="Folder datasets: the fixed train / held-out split by file name (the "
+                   "held-out part: photos that 'codecbench train --split train' never saw).")
 @click.option("--metric", "metric_names", multiple=True, help="Metric name; repeatable. Default: all.")
 @click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
               help="Worker processes running tasks in parallel.")
@@ -274,8 +279,8 @@ def _find_resumable(fingerprint: dict) -> Path | None:
               help="Per-task time limit in seconds; a task past it becomes an error row.")
 @click.option("--retry-errors", is_flag=True, help="Run again the tasks that ended in an error.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def run(codec_patterns, qualities, dataset, max_images, subset_seed, metric_names, jobs, executor,
-        in_process, out_dir, timeout, retry_errors, no_progress):
+def run(codec_patterns, qualities, dataset, max_images, subset_seed, split, metric_names, jobs,
+        executor, in_process, out_dir, timeout, retry_errors, no_progress):
     """Evaluate codecs on a dataset; resumable; writes rows.csv, leaderboard.csv, run.json.
 
     Exit status 0 only when every planned task is stored without error and every metric
@@ -306,7 +311,7 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, metric_name
         _fail(str(exc.args[0]))
     if not codecs:
         _fail("no codec to run (every selected codec is unavailable)")
-    data = _select_dataset(registry, dataset, max_images, subset_seed)
+    data = _select_dataset(registry, dataset, max_images, subset_seed, split)
     try:
         dataset_hash = data.content_hash()
         if out_dir is None:

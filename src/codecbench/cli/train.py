@@ -9,12 +9,16 @@ import click
 from codecbench.api.capabilities import Trainable
 from codecbench.api.registry import NameConflictError, UnknownNameError, get_registry
 from codecbench.api.training import METRICS, TrainingConfig
+from codecbench.datasets.split import SPLITS
 
 
 @click.command()
 @click.argument("codec_name", metavar="CODEC")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of training images (searched recursively).")
+@click.option("--split", type=click.Choice(SPLITS), default="all", show_default=True,
+              help="Train on every image of --data, or on its 'train' part only (the "
+                   "fixed held-out photos stay unseen: 'codecbench run --split held-out').")
 @click.option("--quality", type=click.IntRange(min=1), help="Rate point whose λ to use (model table).")
 @click.option("--lambda", "lmbda", type=click.FloatRange(min=0, min_open=True),
               help="λ of the loss (instead of --quality).")

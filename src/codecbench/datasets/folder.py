@@ -16,6 +16,7 @@ import numpy as np
 
 from codecbench.api.dataset import Dataset
 from codecbench.api.images import IMAGE_SUFFIXES, load_rgb
+from codecbench.datasets.split import check_split, in_split
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -39,6 +40,9 @@ class FolderDataset(Dataset):
     Options (training needs crops and subsets; evaluation uses full images):
 
     * ``recursive``: search sub-folders too.
+    * ``split``: ``all`` (default), ``train`` or ``held-out``: the fixed split of
+      :mod:`codecbench.datasets.split` (by file name), applied before ``max_images``; the
+      dataset's name then ends in ``[<split>]``.
     * ``max_images``: keep at most this many images — the first ones in path order, or,
       with ``subset_seed``, a deterministic random subset (same seed, same images).
     * ``crop``: ``(height, width)``; with ``crop_mode="center"`` the centred window, with
@@ -62,7 +66,9 @@ class FolderDataset(Dataset):
         crop: tuple[int, int] | None = None,
         crop_mode: str = "center",
         availability: str = "available",
+        split: str = "all",
     ):
+        check_split(split)
         if max_images is not None and max_images < 1:
             raise ValueError(f"max_images must be >= 1, got {max_images}")
         if crop_mode not in ("center", "random"):
@@ -74,7 +80,10 @@ class FolderDataset(Dataset):
         self.crop = tuple(crop) if crop is not None else None
         self.crop_mode = crop_mode
         self.availability = availability
+        self.split = split
         self.name = name or f"folder:{self.root}"
+        if split != "all":
+            self.name += f"[{split}]"
         self.version = version
         self.license = license
         self.source = source if source is not None else str(Path(self.root).resolve())
@@ -129,6 +138,14 @@ class FolderDataset(Dataset):
                     f"{', recursively' if self.recursive else ''})"
                 )
             ordered = sorted(images.items())
+            if self.split != "all":
+                kept = set(in_split([image_id for image_id, _ in ordered], self.split))
+                if not kept:
+                    raise DatasetNotFoundError(
+                        f"no image of {self.root!r} is in the {self.split!r} split "
+                        f"({len(ordered)} images, split by file name: "
+                        "codecbench.datasets.split)")
+                ordered = [item for item in ordered if item[0] in kept]
             if self.max_images is not None and self.max_images < len(ordered):
                 if self.subset_seed is None:
                     ordered = ordered[: self.max_images]
@@ -171,8 +188,10 @@ class FolderDataset(Dataset):
 
     def content_hash(self) -> str:
         digest = hashlib.sha256()
-        digest.update(repr((self.crop, self.crop_mode, self.subset_seed if self.crop else None))
-                      .encode())
+        options: tuple = (self.crop, self.crop_mode, self.subset_seed if self.crop else None)
+        if self.split != "all":  # the ids below already differ; named so the hash says why
+            options += (self.split,)
+        digest.update(repr(options).encode())
         for image_id, path in self.files().items():
             digest.update(image_id.encode("utf-8") + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())

@@ -51,14 +51,15 @@ class TrainingError(ValueError):
     """A training run cannot start or continue as asked (message says why)."""
 
 
-def load_training_images(folder: Path, patch_size: int) -> list[np.ndarray]:
-    """Every image under ``folder`` (recursively) as ``H×W×3`` uint8, at least one patch big."""
+def load_training_images(folder: Path, patch_size: int, split: str = "all") -> list[np.ndarray]:
+    """Every image under ``folder`` (recursively) in ``split`` (:mod:`codecbench.datasets.split`)
+    as ``H×W×3`` uint8, at least one patch big."""
     from codecbench.datasets.folder import FolderDataset
 
-    dataset = FolderDataset(folder, recursive=True)
     try:
+        dataset = FolderDataset(folder, recursive=True, split=split)
         ids = dataset.image_ids()
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         raise TrainingError(str(exc)) from None
     images, too_small = [], []
     for image_id in ids:
@@ -82,6 +83,7 @@ def learning_rate(config: TrainingConfig, base: float, step: int) -> float:
 def check_resumable(saved_config: dict, config: TrainingConfig, out: Path) -> None:
     """Refuse to continue a run whose settings differ (other than the insensitive ones)."""
     def comparable(record):
+        record = {"split": "all", **record}  # runs saved before --split trained on all images
         return {k: v for k, v in record.items() if k not in RESUME_INSENSITIVE}
 
     old, new = comparable(saved_config), comparable(config.to_json())
@@ -298,7 +300,8 @@ class Training(ABC):
             **details,
             "steps": self.state.step, "train_seconds": round(self.state.elapsed, 1),
             "hardware": self.hardware(),
-            "data": {"folder": str(self.config.data), "images": len(self.images)},
+            "data": {"folder": str(self.config.data), "split": self.config.split,
+                     "images": len(self.images)},
             "final_interval": self.state.last, "parent": self.parent,
             "config": self.config.to_json(), "versions": self.versions(),
             "weights_id": weights_format.weights_id(weights).hex(),

@@ -44,10 +44,11 @@ from codecbench.frameworks.files import WeightsFileError
 from codecbench.frameworks.torch_runtime import torch_load
 
 
-def load_training_images(folder: Path, patch_size: int, device: torch.device) -> list[torch.Tensor]:
-    """Every image under ``folder`` as a ``3×H×W`` uint8 tensor on ``device``."""
+def load_training_images(folder: Path, patch_size: int, device: torch.device,
+                         split: str = "all") -> list[torch.Tensor]:
+    """Every image under ``folder`` in ``split`` as a ``3×H×W`` uint8 tensor on ``device``."""
     return [torch.from_numpy(array).permute(2, 0, 1).contiguous().to(device)
-            for array in training_loop.load_training_images(folder, patch_size)]
+            for array in training_loop.load_training_images(folder, patch_size, split)]
 
 
 def sample_batch(images, generator: torch.Generator, batch_size: int, patch: int) -> torch.Tensor:
@@ -238,7 +239,8 @@ class TorchTraining(Training):
             module.train()
 
     def load_images(self) -> list[torch.Tensor]:
-        return load_training_images(Path(self.config.data), self.config.patch_size, self.device)
+        return load_training_images(Path(self.config.data), self.config.patch_size, self.device,
+                                    self.config.split)
 
     def advance(self, step: int, lr: float) -> dict:
         for optimizer in self.scheduled:

@@ -217,7 +217,8 @@ class TFTraining(Training):
         training_loop.rewrite_curves(self.out / "curves.csv", self.state.step)
 
     def load_images(self) -> list[np.ndarray]:
-        return training_loop.load_training_images(Path(self.config.data), self.config.patch_size)
+        return training_loop.load_training_images(Path(self.config.data), self.config.patch_size,
+                                                  self.config.split)
 
     def advance(self, step: int, lr: float) -> dict:
         config, variables = self.config, self.model.trainable_variables
