@@ -35,6 +35,8 @@ class TrainingConfig:
             this or ``lmbda``; recurrent models, whose rate points are iteration counts of
             one network, refuse both).
         lmbda: λ given explicitly (overrides the table's).
+        variable_rate: train one network for every rate point of the model table's λ
+            ladder (gain units, Cui et al. 2021) instead of one per ``quality``.
         metric: distortion term, ``mse`` or ``ms-ssim``.
         steps: total optimisation steps (a resumed run continues up to this number).
         batch_size, patch_size: random crops per step and their side in pixels.
@@ -62,6 +64,7 @@ class TrainingConfig:
     split: str = "all"
     quality: int | None = None
     lmbda: float | None = None
+    variable_rate: bool = False
     metric: str = "mse"
     steps: int = 10000
     batch_size: int = 8

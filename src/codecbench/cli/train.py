@@ -22,6 +22,9 @@ from codecbench.datasets.split import SPLITS
 @click.option("--quality", type=click.IntRange(min=1), help="Rate point whose λ to use (model table).")
 @click.option("--lambda", "lmbda", type=click.FloatRange(min=0, min_open=True),
               help="λ of the loss (instead of --quality).")
+@click.option("--variable-rate", is_flag=True,
+              help="CNN models: one network for every rate point of the model table (gain "
+                   "units), written as <model>.safetensors, instead of --quality.")
 @click.option("--metric", type=click.Choice(METRICS), default="mse", show_default=True,
               help="Distortion: λ·255²·MSE + bpp, or λ·(1−MS-SSIM) + bpp.")
 @click.option("--steps", type=click.IntRange(min=1), default=10000, show_default=True)
@@ -69,6 +72,8 @@ def train(codec_name, out, lr_milestones, time_limit, no_progress, **options):
         tag = f"q{options['quality']}"
     elif options["lmbda"]:
         tag = f"lambda{options['lmbda']:g}"
+    elif options["variable_rate"]:
+        tag = "variable-rate"
     else:
         tag = "run"
     if out is None:

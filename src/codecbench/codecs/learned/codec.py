@@ -90,6 +90,9 @@ class LearnedCodec(Codec):
     coder_library: str = ""
     one_network_for_all_rates: ClassVar[bool] = False
     """``True``: one weights file ``<slug>…safetensors`` serves every rate point."""
+    variable_rate_weights: ClassVar[bool] = False
+    """``True``: a codec of one network per rate point also takes one variable-rate file
+    ``<slug>…safetensors`` for the rate points without a file of their own."""
 
     def __init__(self, entry: ModelEntry | None = None):
         self._models: dict[int, tuple[object, bytes]] = {}
@@ -151,10 +154,14 @@ class LearnedCodec(Codec):
         if self.entry is None:
             return None
         per_point = None if self.one_network_for_all_rates else quality
-        for framework in self.weights_sources:
-            path = weights_locator.find_weights(framework, self.entry.slug, per_point)
-            if path is not None:
-                return path
+        candidates = [per_point]
+        if per_point is not None and self.variable_rate_weights:
+            candidates.append(None)  # a rate point's own file first, then the variable-rate one
+        for candidate in candidates:
+            for framework in self.weights_sources:
+                path = weights_locator.find_weights(framework, self.entry.slug, candidate)
+                if path is not None:
+                    return path
         return None
 
     def _existing_weights(self, quality: int) -> Path:

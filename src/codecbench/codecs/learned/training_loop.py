@@ -83,7 +83,8 @@ def learning_rate(config: TrainingConfig, base: float, step: int) -> float:
 def check_resumable(saved_config: dict, config: TrainingConfig, out: Path) -> None:
     """Refuse to continue a run whose settings differ (other than the insensitive ones)."""
     def comparable(record):
-        record = {"split": "all", **record}  # runs saved before --split trained on all images
+        # runs saved before these options existed: every image, one rate point
+        record = {"split": "all", "variable_rate": False, **record}
         return {k: v for k, v in record.items() if k not in RESUME_INSENSITIVE}
 
     old, new = comparable(saved_config), comparable(config.to_json())
@@ -220,6 +221,9 @@ class Training(ABC):
 
     extra_keys: tuple[str, ...] = ()
     """``curves.csv`` columns of the family's own, returned by its step (see :func:`run_steps`)."""
+    variable_rate = False
+    """Whether the run trains one network for every rate point of a λ ladder
+    (``--variable-rate``); other trainers refuse the option."""
 
     def __init__(self, entry, codec_name: str, config: TrainingConfig):
         self.entry, self.codec_name, self.config = entry, codec_name, config
@@ -274,6 +278,9 @@ class Training(ABC):
 
     def run(self) -> TrainingResult:
         """Train (or continue training) as configured; see the class docstring."""
+        if self.config.variable_rate and not self.variable_rate:
+            raise TrainingError(f"--variable-rate applies to the λ-trained CNN models; "
+                                f"{self.codec_name} does not train one with it")
         self.prepare()
         self.out.mkdir(parents=True, exist_ok=True)
         self.start()

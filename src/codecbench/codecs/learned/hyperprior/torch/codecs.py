@@ -26,6 +26,7 @@ from codecbench.codecs.learned.container import Latent, LearnedFile
 from codecbench.codecs.learned.hyperprior.codec import HyperpriorCodec
 from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
 from codecbench.codecs.learned.models import COMPRESSAI_ZOO
+from codecbench.frameworks.files import WeightsFileError
 from codecbench.frameworks.torch_runtime import TorchFramework
 
 if TYPE_CHECKING:
@@ -87,10 +88,20 @@ class TorchLearnedCodec(CompressAICodec, HyperpriorCodec):
     """
 
     library_note = "CompressAI, rate points = λ of the model table"
+    variable_rate_weights = True
 
     def _load_weights(self, path: Path, quality: int):
+        from codecbench.codecs.learned.hyperprior.torch.gains import gain_units
+
         model, metadata = weights_io.load_model(path)
         check_model_slug(path, metadata, self.entry.slug)
+        units = gain_units(model)
+        if units is not None:  # one variable-rate network: the rate point's gains
+            if units.rate_points != len(self.all_qualities):
+                raise WeightsFileError(
+                    f"{path} holds gain units for {units.rate_points} rate points; "
+                    f"{self.name} has {len(self.all_qualities)}")
+            units.select(quality)
         return model
 
     def train(self, config):

@@ -26,6 +26,7 @@ import torch
 
 from codecbench.api.training import TrainingConfig, TrainingResult
 from codecbench.codecs.learned import training_options, weights_locator
+from codecbench.codecs.learned.hyperprior.torch import gains
 from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
 from codecbench.codecs.learned.models import LearnedModel
 from codecbench.codecs.learned.torch.training import (
@@ -36,6 +37,7 @@ from codecbench.codecs.learned.torch.training import (
     loaded_on_cpu,
     main_and_aux_optimizers,
 )
+from codecbench.codecs.learned.training_loop import TrainingError
 
 CHECKPOINT_FORMAT = "codecbench-torch-checkpoint/1"
 
@@ -58,6 +60,8 @@ class HyperpriorTraining(TorchTraining):
     entry: LearnedModel
     initial_weights = INITIAL_WEIGHTS
     libraries = ("torch", "compressai")
+    rate_points = 0
+    """Gain units for this many rate points (``0``: a network of one rate point)."""
 
     def settle_rate_point(self) -> None:
         """λ (``--lambda`` or the table's of ``--quality``) and the channels of the run."""
@@ -78,7 +82,8 @@ class HyperpriorTraining(TorchTraining):
     def exported_model(self, state_dict: dict, decoder_N: int = 0):
         """The table's architecture on the CPU holding ``state_dict``."""
         return loaded_on_cpu(weights_io.build_model(self.entry.compressai_class, self.N,
-                                                    self.M, decoder_N), state_dict)
+                                                    self.M, decoder_N, self.rate_points),
+                             state_dict)
 
     def metadata(self) -> dict[str, str]:
         return training_options.rate_point_metadata(self.entry, self.codec_name, self.config,
@@ -106,8 +111,8 @@ class RateDistortionTraining(HyperpriorTraining):
         self.distortion_key = "mse_loss" if self.config.metric == "mse" else "ms_ssim_loss"
 
     def build(self) -> Trainables:
-        self.model = weights_io.build_model(self.entry.compressai_class, self.N,
-                                            self.M).to(self.device)
+        self.model = weights_io.build_model(self.entry.compressai_class, self.N, self.M,
+                                            rate_points=self.rate_points).to(self.device)
         self.optimizer, self.aux_optimizer = main_and_aux_optimizers(self.model, self.config)
         return Trainables({"model": self.model}, {"optimizer": self.optimizer},
                           {"aux_optimizer": self.aux_optimizer})
@@ -128,6 +133,62 @@ class RateDistortionTraining(HyperpriorTraining):
         return path, self.details()
 
 
+class VariableRateTraining(RateDistortionTraining):
+    """``--variable-rate``: one network with gain units for every rate point (Cui et al. 2021,
+    :mod:`.gains`).
+
+    Each step draws a rate point ``q`` uniformly (from the crop sampler's generator, so a
+    resumed run draws the same ones) and minimises its Lagrangian
+    ``λ_q·255²·MSE + R`` (or ``λ_q·(1 − MS-SSIM) + R``) with the gains of ``q``; the export is
+    one ``<slug>.safetensors`` with ``rate_points`` = ``Q`` and the λ ladder in its metadata.
+    """
+
+    variable_rate = True
+
+    def settle_rate_point(self) -> None:
+        if self.config.quality is not None or self.config.lmbda is not None:
+            raise TrainingError("--variable-rate trains every rate point of the model table "
+                                "at once: --quality and --lambda do not apply")
+        self.lambdas = tuple(self.entry.lambdas)
+        self.rate_points = len(self.lambdas)
+        self.lmbda = self.lambdas[-1]  # the criterion's λ until the first step sets one
+        self.N, self.M = self.config.channels or (self.entry.N, self.entry.M)
+
+    def description(self) -> str:
+        return f"train {self.codec_name} λ={self.lambdas[0]:g}…{self.lambdas[-1]:g}"
+
+    def checkpoint_entries(self) -> dict:
+        return {"lambdas": list(self.lambdas), "N": self.N, "M": self.M}
+
+    def weights_path(self, slug: str) -> Path:
+        return self.out / weights_locator.weights_filename("torch", slug)
+
+    def build(self) -> Trainables:
+        trainables = super().build()
+        units = gains.gain_units(self.model)
+        assert units is not None  # built with rate_points
+        self.units = units
+        return trainables
+
+    def train_step(self, step: int, batch: torch.Tensor) -> dict:
+        quality = int(torch.randint(1, len(self.lambdas) + 1, (1,), generator=self.generator))
+        self.units.select(quality)
+        self.criterion.lmbda = self.lambdas[quality - 1]
+        return super().train_step(step, batch)
+
+    def metadata(self) -> dict[str, str]:
+        metadata = training_options.rate_point_metadata(
+            self.entry, self.codec_name, self.config, self.lmbda, self.N, self.M,
+            self.state.step)
+        return {**metadata, "lambda": ",".join(repr(lmbda) for lmbda in self.lambdas),
+                "rate_points": str(len(self.lambdas))}
+
+    def details(self) -> dict:
+        return {"lambdas": list(self.lambdas), "variable_rate": "gain units (Cui et al. 2021)",
+                "metric": self.config.metric, "N": self.N, "M": self.M}
+
+
 def train(entry: LearnedModel, codec_name: str, config: TrainingConfig) -> TrainingResult:
     """Train (or continue training) ``entry`` as configured; see the module docstring."""
-    return RateDistortionTraining(entry, codec_name, config).run()
+    trainer = VariableRateTraining if config.variable_rate else RateDistortionTraining
+    return trainer(entry, codec_name, config).run()

@@ -12,8 +12,11 @@ about 0.8 MB, and is rebuilt by CompressAI at load time. Its string metadata::
     class      CompressAI class, e.g. "ScaleHyperprior"
     N, M       channel counts
     decoder_N  width of a distilled (narrower) synthesis transform, when present
-    quality    rate point (1-based) the weights were trained for
-    lambda     λ of the training loss
+    quality    rate point (1-based) the weights were trained for (``0``: every rate point)
+    lambda     λ of the training loss (a variable-rate file: the λ of every rate point,
+               comma-separated)
+    rate_points  only in a variable-rate file (one network for every rate point, with
+               gain units, :mod:`.gains`): their count ``Q``
     metric     distortion of the training loss ("mse" or "ms-ssim")
 
 Convolution kernels may be stored as float16 to keep the weights small; they are widened
@@ -30,17 +33,22 @@ from codecbench.codecs.learned.weights_format import read_metadata
 from codecbench.frameworks.files import WeightsFileError, error_detail
 
 
-def build_model(class_name: str, N: int, M: int, decoder_N: int = 0):
+def build_model(class_name: str, N: int, M: int, decoder_N: int = 0, rate_points: int = 0):
     """A fresh CompressAI model of class ``class_name`` with ``N``/``M`` channels.
 
     ``decoder_N`` (when non-zero and not ``N``) replaces the synthesis transform ``g_s``
-    by the same layers at width ``decoder_N`` (a distilled student decoder).
+    by the same layers at width ``decoder_N`` (a distilled student decoder);
+    ``rate_points`` (when non-zero) adds gain units for that many rate points (:mod:`.gains`).
     """
     import compressai.models
+
+    from codecbench.codecs.learned.hyperprior.torch import gains
 
     model = getattr(compressai.models, class_name)(N=N, M=M)
     if decoder_N and decoder_N != N:
         model.g_s = synthesis_transform(M, decoder_N)
+    if rate_points:
+        gains.attach(model, rate_points, M)
     return model
 
 
@@ -67,6 +75,9 @@ def synthesis_transform(M: int, N: int):
     return nn.Sequential(*modules)
 
 
+MAX_RATE_POINTS = 64
+"""Most rate points a variable-rate file may declare (the table's ladders have 3–5)."""
+
 REBUILT_BUFFERS = ("gaussian_conditional._quantized_cdf", "gaussian_conditional._offset",
                    "gaussian_conditional._cdf_length")
 """Buffers not stored: rebuilt from ``gaussian_conditional.scale_table`` on load."""
@@ -77,9 +88,13 @@ def load_model(path: Path):
     from safetensors.torch import load_file
 
     metadata = read_metadata(path)
+    rate_points = metadata.get("rate_points", "0")
+    if not rate_points.isdigit() or int(rate_points) == 1 or int(rate_points) > MAX_RATE_POINTS:
+        raise WeightsFileError(f"{path}: invalid 'rate_points' metadata {rate_points!r} "
+                               f"(a count of 2–{MAX_RATE_POINTS})")
     try:
         model = build_model(metadata["class"], int(metadata["N"]), int(metadata["M"]),
-                            int(metadata.get("decoder_N", 0)))
+                            int(metadata.get("decoder_N", 0)), int(rate_points))
     except (KeyError, ValueError, AttributeError) as exc:
         raise WeightsFileError(f"{path}: its metadata names no model codecbench can build "
                                f"({error_detail(exc)})") from None
