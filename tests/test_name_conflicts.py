@@ -199,7 +199,8 @@ def test_unknown_name_in_load_plugins_is_a_warning_listing_entry_points(monkeypa
     err = capsys.readouterr().err
     assert "warning" in err and "'clasic-heif'" in err
     assert "classic-heif" in err.split("'clasic-heif'")[1] and "metrics-basic" in err
-    assert set(registry.plugins) == {"classic-pillow", "commands-builtin"}  # always loaded
+    assert set(registry.plugins) == {"classic-pillow", "commands-builtin",
+                                     "executors-builtin"}  # always loaded
 
 
 def test_strict_plugin_failure_is_one_error_line(fake_dists, monkeypatch, capsys):

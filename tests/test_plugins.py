@@ -101,7 +101,8 @@ def test_load_plugins_env_limits_entry_points(fake_dists, monkeypatch):
     monkeypatch.setenv("CODECBENCH_LOAD_PLUGINS", "good, metrics-basic")
     registry = Registry(strict=True)
     registry.load_entry_points()
-    assert set(registry.plugins) == {"good", "metrics-basic", "commands-builtin"}  # always loaded
+    assert set(registry.plugins) == {"good", "metrics-basic", "commands-builtin",
+                                     "executors-builtin"}  # always loaded
     assert registry.names("codecs") == ["test/zlib"]
 
 
@@ -206,7 +207,8 @@ def test_builtin_commands_are_always_loaded_and_come_through_the_hook():
 
     registry = Registry(strict=True)
     registry.load_entry_points(only=[])  # "load none" still loads the built-in commands
-    assert set(registry.plugins) == {"commands-builtin"}
+    assert set(registry.plugins) == {"commands-builtin", "executors-builtin"}
+    assert set(registry.names("executors")) == {"process", "in-process", "ray"}
     assert registry.plugins["commands-builtin"].distribution == "codecbench"
     group = build_cli(registry)
     assert set(group.commands) == BUILTIN_COMMANDS

@@ -87,6 +87,31 @@ def register_metrics(register):
 
 
 @hookspec
+def register_executors(register):
+    """Register executors: ways of running a run's tasks (``codecbench run --executor NAME``).
+
+    Call ``register(executor_type)`` once per executor, an instance of
+    :class:`codecbench.api.executor.ExecutorType`: a ``name``, a ``description``,
+    ``availability()`` and ``create(options)``, which returns the executor of one run —
+    a subclass of :class:`codecbench.harness.executors.Executor` whose
+    ``run(tasks)`` yields exactly one :class:`codecbench.harness.schema.ResultRow` per
+    :class:`codecbench.harness.task.Task` (evaluate a task with
+    :func:`codecbench.harness.task.evaluate`, wherever it runs: it never raises for a
+    codec's or a metric's failure). ``options`` (:class:`codecbench.api.executor.ExecutorOptions`)
+    carries ``-j``, ``--timeout``, ``--device`` and the ``--executor-option KEY=VALUE``
+    pairs; refuse what you do not understand with
+    :class:`codecbench.api.executor.ExecutorOptionError`. The harness stores every row
+    itself, so resume, refusal to mix runs, error rows and the exit status work the same
+    with any executor. ``codecbench list executors`` lists them.
+
+    codecbench's own executors (``process``, ``in-process``, ``ray``) come through this
+    same hook, from the built-in plugin ``executors-builtin``
+    (:mod:`codecbench.harness.executors.builtin`). Import the engine (Ray, Dask, submitit)
+    in ``create``, never while registering.
+    """
+
+
+@hookspec
 def register_commands(cli):
     """Add subcommands to the ``codecbench`` command line.
 

@@ -39,18 +39,22 @@ import pluggy
 from codecbench.api import hookspecs
 from codecbench.api.codec import Codec, validate_codec_metadata
 from codecbench.api.dataset import Dataset
+from codecbench.api.executor import ExecutorType
 from codecbench.api.metric import Metric
 
-KINDS = ("codecs", "datasets", "metrics")
+KINDS = ("codecs", "datasets", "metrics", "executors")
 
 BUILTIN_COMMANDS_PLUGIN = "commands-builtin"
 # Entry points loaded whatever CODECBENCH_LOAD_PLUGINS (or ``only``) says, by name and the
-# module codecbench itself declares for it. Only the built-in commands: the variable picks
-# which codecs, datasets and metrics are on offer, and a command line without ``run``,
-# ``list`` or ``plugins`` would serve no one who sets it. It registers no codec, dataset
-# or metric, so loading it changes nothing the variable selects.
-ALWAYS_LOADED = {BUILTIN_COMMANDS_PLUGIN: "codecbench.cli.plugin"}
-_KIND_TYPES: dict[str, type[Any]] = {"codecs": Codec, "datasets": Dataset, "metrics": Metric}
+# module codecbench itself declares for it. Only the built-in commands and executors: the
+# variable picks which codecs, datasets and metrics are on offer, and a command line
+# without ``run``, ``list`` or ``plugins``, or a ``run`` with nothing to run its tasks,
+# would serve no one who sets it. They register no codec, dataset or metric, so loading
+# them changes nothing the variable selects.
+ALWAYS_LOADED = {BUILTIN_COMMANDS_PLUGIN: "codecbench.cli.plugin",
+                 "executors-builtin": "codecbench.harness.executors.builtin"}
+_KIND_TYPES: dict[str, type[Any]] = {"codecs": Codec, "datasets": Dataset, "metrics": Metric,
+                                     "executors": ExecutorType}
 
 
 class PluginLoadError(RuntimeError):

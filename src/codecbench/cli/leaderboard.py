@@ -173,11 +173,27 @@ def validate(files):
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="The merged CSV.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when anything was flagged.")
-def merge(inputs, output, strict):
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Shards: also keep the merged run folder here (rows.csv, leaderboard.csv, "
+                   "results store, run.json), for 'codecbench leaderboard RUN_DIR'.")
+def merge(inputs, output, strict, run_dir):
     """Merge leaderboard CSVs (or run folders) from several machines, keeping provenance;
-    the same codec with other versions, or a dataset with other contents, is flagged."""
+    the same codec with other versions, or a dataset with other contents, is flagged.
+
+    The run folders of 'codecbench run --shard I/N' are joined into the leaderboard of
+    the whole run instead (shards of different runs are refused).
+    """
     from codecbench.harness.csv_export import write_csv
     from codecbench.report.merge import MergeError, merge_leaderboards
+    from codecbench.report.shard_merge import is_shard_folder
+
+    shard_inputs = [path for path in inputs if path.is_dir() and is_shard_folder(path)]
+    if shard_inputs:
+        if len(shard_inputs) != len(inputs):
+            raise click.ClickException("shards merge only with the other shards of their run; "
+                                       "got shard folders and other inputs")
+        _merge_shards(inputs, output, strict, run_dir)
+        return
 
     try:
         merged, findings = merge_leaderboards(inputs)
@@ -189,4 +205,30 @@ def merge(inputs, output, strict):
     click.echo(f"merged {len(inputs)} inputs, {len(merged)} rows, {len(findings)} flagged "
                f"into {output}", err=True)
     if strict and findings:
+        sys.exit(1)
+
+
+def _merge_shards(inputs, output: Path, strict: bool, run_dir: Path | None) -> None:
+    import shutil
+    import tempfile
+
+    from codecbench.report.shard_merge import ShardMergeError, merge_shards
+
+    scratch = None if run_dir is not None else Path(tempfile.mkdtemp(prefix="codecbench-merge-"))
+    target = run_dir if run_dir is not None else scratch
+    assert target is not None
+    try:
+        record, findings = merge_shards(list(inputs), target)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target / "leaderboard.csv", output)
+    except ShardMergeError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    for finding in findings:
+        click.echo(f"codecbench: {finding}", err=True)
+    click.echo(f"merged {len(inputs)} shards, {record['rows']} rows ({record['errors']} errors), "
+               f"run {record['status']}, into {output}", err=True)
+    if record["status"] != "complete" or (strict and findings):
         sys.exit(1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from codecbench.api.registry import (
 from codecbench.datasets.split import SPLITS
 
 DEFAULT_RESULTS_DIR = Path("codecbench-results")
+DEFAULT_EXECUTOR = "process"
+"""``--executor`` when none is given (registered by ``executors-builtin``)."""
 
 
 def _registry() -> Registry:
@@ -117,6 +120,10 @@ def _describe(kind: str, obj, registry: Registry) -> dict:
             version=obj.version, license=obj.license, source=obj.source,
             description=obj.description,
         )
+    elif kind == "executors":
+        available, reason = obj.availability()
+        record.update(description=obj.description, available=available, reason=reason,
+                      default=obj.name == DEFAULT_EXECUTOR)
     else:
         available, reason = obj.availability()
         record.update(unit=obj.unit, higher_is_better=obj.higher_is_better,
@@ -136,7 +143,7 @@ def _describe_conflict(kind: str, name: str, registry: Registry) -> dict:
 @click.argument("kind", type=click.Choice(KINDS))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(kind, as_json):
-    """List registered codecs, datasets or metrics."""
+    """List registered codecs, datasets, metrics or executors."""
     registry = _registry()
     records = [_describe(kind, registry.get(kind, n), registry) for n in registry.names(kind)]
     records += [_describe_conflict(kind, n, registry) for n in registry.conflicted_names(kind)]
@@ -156,6 +163,10 @@ def list_command(kind, as_json):
                        f"q={','.join(r['qualities'])}{status}")
         elif kind == "datasets":
             click.echo(f"{r['name']:<32} {r['description']}  [{r['license']}]")
+        elif kind == "executors":
+            status = "" if r["available"] else f"  UNAVAILABLE: {r['reason']}"
+            default = " (default)" if r["default"] else ""
+            click.echo(f"{r['name'] + default:<22} {r['description']}{status}")
         else:
             direction = "higher is better" if r["higher_is_better"] else "lower is better"
             status = "" if r["available"] else f"  UNAVAILABLE: {r['reason']}"
@@ -232,6 +243,37 @@ def _select_dataset(registry: Registry, name: str, max_images=None, subset_seed=
           f"valid datasets: {valid}")
 
 
+def _executor_settings(pairs) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--executor-option wants KEY=VALUE, got {pair!r}")
+        settings[key.strip()] = value.strip()
+    return settings
+
+
+def _create_executor(registry: Registry, name: str, jobs: int, timeout, device: str,
+                     settings: dict, option_error: type[Exception]):
+    """The run's executor, from the registered executor type ``name``."""
+    from codecbench.api.executor import ExecutorOptions
+
+    if name in registry.conflicts["executors"]:
+        _fail(registry.conflict_message("executors", name))
+    if name not in registry.objects["executors"]:
+        valid = ", ".join(registry.names("executors")) or "(none registered)"
+        _fail(f"unknown executor {name!r}; valid: {valid}")
+    executor_type = registry.get("executors", name)
+    available, reason = executor_type.availability()
+    if not available:
+        _fail(f"executor {name!r} is unavailable: {reason}")
+    try:
+        return executor_type.create(ExecutorOptions(workers=jobs, timeout=timeout,
+                                                    device=device, settings=settings))
+    except option_error as exc:
+        _fail(str(exc))
+
+
 def _find_resumable(fingerprint: dict) -> Path | None:
     """The newest run under ``codecbench-results/`` with the same fingerprint, if unfinished."""
     from codecbench.harness.runner import RUN_JSON
@@ -263,13 +305,23 @@ def _find_resumable(fingerprint: dict) -> Path | None:
               help="Folder datasets: the fixed train / held-out split by file name (the "
                    "held-out part: photos that 'codecbench train --split train' never saw).")
 @click.option("--metric", "metric_names", multiple=True, help="Metric name; repeatable. Default: all.")
-@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Worker processes running tasks in parallel.")
-@click.option("--executor", type=click.Choice(["process", "in-process"]), default="process",
-              show_default=True,
-              help="process: tasks in worker processes, isolated from the run; in-process: "
-                   "one at a time in this process, for debugging (unprotected: a codec that "
-                   "exits or hangs in native code ends or hangs the run).")
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=0),
+              help="Tasks running at the same time (worker processes; for ray, 0 = as many "
+                   "as the cluster has CPUs).")
+@click.option("--executor", default=DEFAULT_EXECUTOR, show_default=True,
+              help="How tasks run: process (worker processes, isolated from the run), "
+                   "in-process (one at a time here, for debugging), ray (a Ray cluster), or "
+                   "a plugin's; 'codecbench list executors'.")
+@click.option("--executor-option", "executor_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the executor (e.g. address=HOST:PORT, gpus-per-task=0.5 "
+                   "for ray); repeatable.")
+@click.option("--ray-address", help="Same as --executor ray --executor-option address=ADDR.")
+@click.option("--device", default="cpu", show_default=True,
+              help="Where learned codecs and metrics run: cpu, cuda or cuda:N (torch and "
+                   "TensorFlow).")
+@click.option("--shard", metavar="I/N",
+              help="Evaluate only shard I of N (a deterministic 1/N of the tasks, by task "
+                   "key); join the shards' run folders with 'codecbench leaderboard merge'.")
 @click.option("--in-process", "in_process", is_flag=True,
               help="Same as --executor in-process.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -280,13 +332,16 @@ def _find_resumable(fingerprint: dict) -> Path | None:
 @click.option("--retry-errors", is_flag=True, help="Run again the tasks that ended in an error.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def run(codec_patterns, qualities, dataset, max_images, subset_seed, split, metric_names, jobs,
-        executor, in_process, out_dir, timeout, retry_errors, no_progress):
+        executor, executor_options, ray_address, device, shard, in_process, out_dir, timeout,
+        retry_errors, no_progress):
     """Evaluate codecs on a dataset; resumable; writes rows.csv, leaderboard.csv, run.json.
 
     Exit status 0 only when every planned task is stored without error and every metric
     has its value; 1 otherwise; 130 when interrupted.
     """
+    from codecbench.api.executor import ExecutorOptionError
     from codecbench.datasets.remote import DatasetUnavailableError
+    from codecbench.frameworks.devices import device_environment
     from codecbench.harness.aggregate import format_table
     from codecbench.harness.run_lock import RunDirectoryInUse
     from codecbench.harness.runner import (
@@ -296,12 +351,19 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, split, metr
         run_evaluation,
         run_fingerprint,
     )
+    from codecbench.harness.shards import Shard
 
     if in_process:
         executor = "in-process"
-    if executor == "in-process" and jobs != 1:
-        _fail(f"the in-process executor runs one task at a time; drop -j {jobs} or use "
-              "--executor process")
+    settings = _executor_settings(executor_options)
+    if ray_address:
+        executor = "ray"
+        settings["address"] = ray_address
+    try:
+        os.environ.update(device_environment(device))  # this process and its workers
+        chosen_shard = Shard.parse(shard) if shard else None
+    except ValueError as exc:
+        _fail(str(exc))
 
     registry = _registry()
     try:
@@ -312,11 +374,13 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, split, metr
     if not codecs:
         _fail("no codec to run (every selected codec is unavailable)")
     data = _select_dataset(registry, dataset, max_images, subset_seed, split)
+    pool = _create_executor(registry, executor, jobs, timeout, device, settings,
+                            ExecutorOptionError)
     try:
         dataset_hash = data.content_hash()
         if out_dir is None:
             plans = plan_codecs(codecs, qualities)
-            fingerprint = run_fingerprint(plans, data.name, dataset_hash, metrics)
+            fingerprint = run_fingerprint(plans, data.name, dataset_hash, metrics, chosen_shard)
             out_dir = _find_resumable(fingerprint)
             if out_dir is not None:
                 click.echo(f"codecbench: resuming unfinished run {out_dir}", err=True)
@@ -331,7 +395,7 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, split, metr
                                              "version": info.distribution_version}
         summary = run_evaluation(
             codecs, data, metrics, out_dir, qualities=qualities or None, jobs=jobs,
-            timeout=timeout, executor=executor, retry_errors=retry_errors,
+            timeout=timeout, executor=pool, shard=chosen_shard, retry_errors=retry_errors,
             progress=not no_progress, plugins=plugins, command=["codecbench", *sys.argv[1:]],
             dataset_hash=dataset_hash,
         )

@@ -37,10 +37,11 @@ from codecbench.api.metric import Metric
 from codecbench.harness import provenance
 from codecbench.harness.aggregate import aggregate, rows_frame
 from codecbench.harness.csv_export import write_csv
-from codecbench.harness.executors import make_executor
+from codecbench.harness.executors import Executor, make_executor
 from codecbench.harness.run_lock import RunLock
 from codecbench.harness.schema import SCHEMA_VERSION, ResultRow, with_provenance
 from codecbench.harness.set_metrics import set_metric_values, with_set_metrics
+from codecbench.harness.shards import Shard
 from codecbench.harness.store import ResultsStore
 from codecbench.harness.task import Task, describe_error
 
@@ -128,15 +129,19 @@ def metric_versions(metrics: Sequence[Metric]) -> dict[str, str]:
     return {m.name: str(m.version) for m in metrics}
 
 
-def run_fingerprint(plans, dataset_name: str, dataset_hash: str, metrics: Sequence[Metric]
-                    ) -> dict:
-    """What makes two invocations 'the same run' (used to find a run to resume)."""
-    return {
+def run_fingerprint(plans, dataset_name: str, dataset_hash: str, metrics: Sequence[Metric],
+                    shard: Shard | None = None) -> dict:
+    """What makes two invocations 'the same run' (used to find a run to resume; the shards
+    of one run differ only in ``shard``)."""
+    fingerprint = {
         "codecs": {p.codec.name: [quality_key(q) for q in p.qualities] for p in plans},
         "dataset": dataset_name,
         "dataset_hash": dataset_hash,
         "metrics": metric_versions(metrics),
     }
+    if shard is not None:
+        fingerprint["shard"] = str(shard)
+    return fingerprint
 
 
 def _check_compatible(store: ResultsStore, plans, dataset: Dataset, dataset_hash,
@@ -175,8 +180,9 @@ def _check_compatible(store: ResultsStore, plans, dataset: Dataset, dataset_hash
             )
 
 
-def _tasks(plans, dataset: Dataset, metrics, done: set) -> tuple[int, Iterator]:
-    """Count the missing tasks, and a generator producing them image by image.
+def _tasks(plans, dataset: Dataset, metrics, done: set, planned: set) -> tuple[int, Iterator]:
+    """Count the missing tasks (``planned`` ones not ``done``), and a generator producing
+    them image by image.
 
     Images are loaded only when one of their tasks is missing. Codecs that cannot run
     and images that cannot be loaded produce error rows directly (``ResultRow``).
@@ -187,7 +193,8 @@ def _tasks(plans, dataset: Dataset, metrics, done: set) -> tuple[int, Iterator]:
             (plan, q)
             for plan in plans
             for q in plan.qualities
-            if (plan.codec.name, quality_key(q), dataset.name, image_id) not in done
+            if (key := (plan.codec.name, quality_key(q), dataset.name, image_id)) in planned
+            and key not in done
         ]
         for image_id in image_ids
     }
@@ -321,7 +328,8 @@ def run_evaluation(
     qualities: Sequence[str] | None = None,
     jobs: int = 1,
     timeout: float | None = None,
-    executor: str | None = None,
+    executor: Executor | str | None = None,
+    shard: Shard | None = None,
     retry_errors: bool = False,
     progress: bool = True,
     plugins: dict | None = None,
@@ -330,7 +338,9 @@ def run_evaluation(
 ) -> RunSummary:
     """Evaluate ``codecs`` on ``dataset`` with ``metrics`` into ``run_dir`` (resuming it).
 
-    ``executor`` is ``process`` (default: ``jobs`` worker processes) or ``in-process``.
+    ``executor`` is an executor (closed at the end of the run), or the name of a built-in
+    one: ``process`` (default: ``jobs`` worker processes) or ``in-process``. With ``shard``
+    only that shard's tasks are planned (:mod:`.shards`).
     ``plugins`` maps ``(kind, name)`` to the plugin that registered it, for provenance.
     The run directory is locked while the run lasts (:mod:`.run_lock`). When the run is
     interrupted (Ctrl-C, SIGTERM), what was computed is kept, the exports are written,
@@ -348,6 +358,12 @@ def run_evaluation(
     command = command if command is not None else sys.argv
     with RunLock(run_dir, command), ResultsStore(run_dir) as store:
         _check_compatible(store, plans, dataset, dataset_hash, metrics)
+        shard_text = str(shard) if shard is not None else "all"
+        if store.get_meta("shard") not in (None, shard_text):
+            raise RunConfigError(f"{run_dir} holds shard {store.get_meta('shard')} of a run, "
+                                 f"not {shard_text}; use the same --shard or a new --out "
+                                 "directory")
+        store.set_meta("shard", shard_text)
         store.set_meta("dataset_hash", dataset_hash)
         store.set_meta("metrics", metric_names)
         store.set_meta("metric_versions", metric_versions(metrics))
@@ -361,16 +377,22 @@ def run_evaluation(
                 previous = None  # a damaged run.json is rewritten from this invocation
         record = _provenance(plans, dataset, dataset_hash, metrics, plugins or {}, previous,
                              command)
-        record["fingerprint"] = run_fingerprint(plans, dataset.name, dataset_hash, metrics)
+        record["fingerprint"] = run_fingerprint(plans, dataset.name, dataset_hash, metrics,
+                                                shard)
+        pool = (executor if isinstance(executor, Executor)
+                else make_executor(jobs, timeout, executor))
+        record["executor"] = pool.describe()
         _write_run_json(run_dir, record)
 
         done = store.done_keys()
         planned = {(p.codec.name, quality_key(q), dataset.name, image_id)
                    for p in plans for q in p.qualities for image_id in dataset.image_ids()}
-        total, items = _tasks(plans, dataset, metrics, done)
+        if shard is not None:
+            planned = {key for key in planned if shard.contains(key)}
+        total, items = _tasks(plans, dataset, metrics, done, planned)
         computed = 0
         try:
-            with _interrupt_on_sigterm(), make_executor(jobs, timeout, executor) as pool, tqdm(
+            with _interrupt_on_sigterm(), pool, tqdm(
                 total=total, desc="codecbench", unit="task", file=sys.stderr,
                 disable=not progress, dynamic_ncols=True,
             ) as bar:

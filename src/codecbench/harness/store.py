@@ -162,6 +162,25 @@ class ResultsStore:
                     "INSERT INTO set_features VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (*row.key, metric, _array_bytes(original), _array_bytes(reconstruction)))
 
+    def absorb(self, other: ResultsStore) -> int:
+        """Copy every row (and its set-metric features) of ``other``, a store of the same
+        schema, into this one in one transaction; returns how many rows. Keys already here
+        are refused (``StoreError``): shards of one run never share a task."""
+        clash = self.done_keys() & other.done_keys()
+        if clash:
+            raise StoreError(f"{other.run_dir} repeats {len(clash)} tasks of the stores "
+                             f"merged before it (e.g. {sorted(clash)[0]})")
+        self._db.execute("ATTACH DATABASE ? AS other", (str(other.path),))
+        try:
+            with self._db:
+                rows = self._db.execute(
+                    f"INSERT INTO rows ({', '.join(_FIELDS)}) "
+                    f"SELECT {', '.join(_FIELDS)} FROM other.rows").rowcount
+                self._db.execute("INSERT INTO set_features SELECT * FROM other.set_features")
+        finally:
+            self._db.execute("DETACH DATABASE other")
+        return rows
+
     def done_keys(self) -> set[tuple[str, str, str, str]]:
         cur = self._db.execute("SELECT codec, quality, dataset, image_id FROM rows")
         return {tuple(r) for r in cur}

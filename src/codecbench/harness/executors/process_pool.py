@@ -1,27 +1,20 @@
-"""Executors: how tasks are run. The harness talks only to :class:`Executor`.
+"""The process-pool executor (``--executor process``, the default, at every ``-j``).
 
-* :class:`ProcessExecutor` (the default, at every ``-j``) runs tasks in ``N`` worker
-  processes, one task per worker at a time. Nothing a codec or a metric does can end or
-  hang the run: a task past its timeout, or a worker that dies (``os._exit``, a
-  segfault, out of memory), costs only that task — the worker is killed and replaced,
-  and the task becomes an error row. ``SystemExit`` and other exceptions inside a task
-  are error rows too.
-* :class:`InProcessExecutor` (``--in-process``, for debugging with a debugger or a
-  profiler) runs tasks one after the other in this process. It is **unprotected**: a
-  codec calling ``os._exit``, crashing the interpreter or blocking in native code ends
-  or hangs the run. Its per-task timeout is a ``SIGALRM`` that raises
-  :class:`~codecbench.harness.task.TaskTimeout`, a ``BaseException`` (a codec's
-  ``except Exception`` does not swallow it), so it interrupts Python code only.
+Tasks run in ``N`` worker processes, one task per worker at a time. Nothing a codec or a
+metric does can end or hang the run: a task past its timeout, or a worker that dies
+(``os._exit``, a segfault, out of memory), costs only that task — the worker is killed and
+replaced, and the task becomes an error row. ``SystemExit`` and other exceptions inside a
+task are error rows too.
 
 Workers end with the run's process, however it ends (``kill -9`` included): a hung task
-never outlives its run. Workers keep each codec and the metrics they were sent (a learned codec loads its model
-once per worker, not once per task) and the image of their last task (tasks come image
-by image, so an image crosses the pipe once per worker rather than once per task).
+never outlives its run. Workers keep each codec and the metrics they were sent (a learned
+codec loads its model once per worker, not once per task) and the image of their last
+task (tasks come image by image, so an image crosses the pipe once per worker rather
+than once per task).
 """
 
 from __future__ import annotations
 
-import abc
 import multiprocessing
 import os
 import signal
@@ -29,69 +22,17 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from multiprocessing.connection import wait
-from typing import cast
 
+from codecbench.harness.executors.base import Executor
 from codecbench.harness.schema import ResultRow
-from codecbench.harness.task import Task, TaskTimeout, describe_error, evaluate
+from codecbench.harness.task import Task, describe_error, evaluate
 
-EXECUTORS = ("process", "in-process")
 STARTUP_GRACE_S = 120.0
 """Time a worker may take to start and unpickle what a task needs (importing a framework)
 before the task's own time limit begins; past it the task is a timeout all the same."""
 STARTED = "started"
 PARENT_POLL_S = 1.0
 """How often a worker checks that the run's process is still alive."""
-
-
-class Executor(abc.ABC):
-    """Runs tasks and yields one :class:`ResultRow` per task, in any order."""
-
-    def __init__(self, timeout: float | None = None):
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be positive, got {timeout}")
-        self.timeout = timeout
-
-    @abc.abstractmethod
-    def run(self, tasks: Iterable[Task]) -> Iterator[ResultRow]:
-        """Evaluate every task; every task yields exactly one row."""
-
-    def close(self) -> None:
-        """Release workers. Safe to call twice."""
-        return None
-
-    def __enter__(self) -> Executor:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def timeout_row(self, task: Task) -> ResultRow:
-        return task.row(error=f"timeout: task did not finish within {self.timeout:g} s")
-
-
-class InProcessExecutor(Executor):
-    """In-process, one task at a time; unprotected (see the module docstring)."""
-
-    def run(self, tasks: Iterable[Task]) -> Iterator[ResultRow]:
-        use_alarm = self.timeout is not None and threading.current_thread() is threading.main_thread()
-        for task in tasks:
-            if not use_alarm:
-                yield evaluate(task)
-                continue
-            previous = signal.signal(signal.SIGALRM, _raise_timeout)
-            signal.setitimer(signal.ITIMER_REAL, cast(float, self.timeout))  # use_alarm: not None
-            try:
-                row = evaluate(task)
-            except TaskTimeout:
-                row = self.timeout_row(task)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
-            yield row
-
-
-def _raise_timeout(signum, frame):
-    raise TaskTimeout()
 
 
 # Messages from the parent to a worker: ("codec", name, codec), ("metrics", metrics),
@@ -227,6 +168,9 @@ class ProcessExecutor(Executor):
                 continue
             yield from self._collect(busy)
 
+    def describe(self) -> dict:
+        return {"name": "process", "workers": self.workers}
+
     def _idle_worker_available(self) -> bool:
         if any(w.task is None for w in self._pool):
             return True
@@ -305,16 +249,3 @@ class ProcessExecutor(Executor):
                 pass
             worker.kill()
         self._pool = []
-
-
-def make_executor(jobs: int = 1, timeout: float | None = None,
-                  kind: str | None = None) -> Executor:
-    """``process`` with ``jobs`` workers (the default), or ``in-process`` (one at a time)."""
-    kind = kind or "process"
-    if kind == "in-process":
-        if jobs != 1:
-            raise ValueError(f"the in-process executor runs one task at a time, not -j {jobs}")
-        return InProcessExecutor(timeout)
-    if kind == "process":
-        return ProcessExecutor(jobs, timeout)
-    raise ValueError(f"unknown executor {kind!r}; valid: {', '.join(EXECUTORS)}")
