@@ -305,9 +305,9 @@ def _find_resumable(fingerprint: dict) -> Path | None:
               help="Folder datasets: the fixed train / held-out split by file name (the "
                    "held-out part: photos that 'codecbench train --split train' never saw).")
 @click.option("--metric", "metric_names", multiple=True, help="Metric name; repeatable. Default: all.")
-@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=0),
-              help="Tasks running at the same time (worker processes; for ray, 0 = as many "
-                   "as the cluster has CPUs).")
+@click.option("-j", "--jobs", default=0, type=click.IntRange(min=0),
+              help="Tasks running at the same time: worker processes (default 1), or, for "
+                   "ray, tasks in flight (default: as many as the cluster has CPUs).")
 @click.option("--executor", default=DEFAULT_EXECUTOR, show_default=True,
               help="How tasks run: process (worker processes, isolated from the run), "
                    "in-process (one at a time here, for debugging), ray (a Ray cluster), or "

@@ -180,11 +180,13 @@ def _check_compatible(store: ResultsStore, plans, dataset: Dataset, dataset_hash
             )
 
 
-def _tasks(plans, dataset: Dataset, metrics, done: set, planned: set) -> tuple[int, Iterator]:
+def _tasks(plans, dataset: Dataset, metrics, done: set, planned: set,
+           load_images: bool = True) -> tuple[int, Iterator]:
     """Count the missing tasks (``planned`` ones not ``done``), and a generator producing
     them image by image.
 
-    Images are loaded only when one of their tasks is missing. Codecs that cannot run
+    Images are loaded only when one of their tasks is missing (and, with ``load_images``
+    false, not here but where the task runs, from ``task.source``). Codecs that cannot run
     and images that cannot be loaded produce error rows directly (``ResultRow``).
     """
     image_ids = dataset.image_ids()
@@ -206,13 +208,14 @@ def _tasks(plans, dataset: Dataset, metrics, done: set, planned: set) -> tuple[i
             todo = missing[image_id]
             if not todo:
                 continue
+            error = ""
             try:
-                image = dataset.load(image_id)
+                image = dataset.load(image_id) if load_images else None
             except Exception as exc:  # noqa: BLE001
                 error = describe_error("load image", exc)
                 image = None
             for plan, quality in todo:
-                if image is None or plan.problem:
+                if error or plan.problem:
                     yield ResultRow(
                         codec=plan.codec.name,
                         quality=quality_key(quality),
@@ -221,11 +224,11 @@ def _tasks(plans, dataset: Dataset, metrics, done: set, planned: set) -> tuple[i
                         codec_version=plan.version,
                         framework=plan.codec.framework,
                         family=plan.codec.family,
-                        error=plan.problem if image is not None else error,
+                        error=error or plan.problem,
                     )
                     continue
                 yield Task(plan.codec, plan.version, quality, dataset.name, image_id, image,
-                           metrics)
+                           metrics, source=None if load_images else dataset)
 
     return total, generate()
 
@@ -389,7 +392,8 @@ def run_evaluation(
                    for p in plans for q in p.qualities for image_id in dataset.image_ids()}
         if shard is not None:
             planned = {key for key in planned if shard.contains(key)}
-        total, items = _tasks(plans, dataset, metrics, done, planned)
+        total, items = _tasks(plans, dataset, metrics, done, planned,
+                              load_images=not pool.reads_images)
         computed = 0
         try:
             with _interrupt_on_sigterm(), pool, tqdm(

@@ -17,6 +17,7 @@ from typing import cast
 import numpy as np
 
 from codecbench.api.codec import Codec, Quality, quality_key
+from codecbench.api.dataset import Dataset
 from codecbench.api.images import check_rgb_image
 from codecbench.api.metric import Measurement, Metric, SetMetric, evaluation_order
 from codecbench.harness.schema import ResultRow
@@ -40,8 +41,11 @@ class Task:
     quality: Quality
     dataset: str
     image_id: str
-    image: np.ndarray
+    image: np.ndarray | None
     metrics: tuple[Metric, ...]
+    source: Dataset | None = None
+    """The dataset to read the image from where the task runs, when ``image`` is ``None``
+    (executors that read images on their workers: :attr:`Executor.reads_images`)."""
 
     def __post_init__(self):
         self.codec_name = self.codec.name
@@ -51,11 +55,25 @@ class Task:
         """A copy without codec, metrics and image (a worker already holds them)."""
         light = copy.copy(self)
         light.codec, light.metrics, light.image = None, (), None  # type: ignore[assignment]
+        light.source = None
         return light
+
+    def with_image_loaded(self) -> Task | ResultRow:
+        """The task with its image read from :attr:`source` (where the task runs), or the
+        error row of an image that does not load."""
+        if self.image is not None or self.source is None:
+            return self
+        try:
+            image = self.source.load(self.image_id)
+        except Exception as exc:  # noqa: BLE001 - as the run's own image loading
+            return self.row(error=describe_error("load image", exc))
+        loaded = copy.copy(self)
+        loaded.image = image
+        return loaded
 
     def row(self, **fields) -> ResultRow:
         """A result row for this task, with the given measured fields."""
-        height, width = self.image.shape[:2]
+        height, width = self.image.shape[:2] if self.image is not None else (None, None)
         return ResultRow(
             codec=self.codec.name,
             quality=quality_key(self.quality),
@@ -78,7 +96,12 @@ def describe_error(stage: str, exc: BaseException) -> str:
 def evaluate(task: Task) -> ResultRow:
     """Run ``task``: a failure of the codec (anything it raises, ``SystemExit`` included)
     becomes the row's ``error``; a failing metric only its own cell (:func:`measure`)."""
+    loaded = task.with_image_loaded()
+    if isinstance(loaded, ResultRow):
+        return loaded
+    task = loaded
     codec = task.codec
+    assert task.image is not None  # loaded above
     image = task.image.view()
     image.flags.writeable = False  # a codec must not alter the reference the metrics use
     stage = "encode"

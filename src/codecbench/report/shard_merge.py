@@ -97,7 +97,8 @@ def merge_shards(shard_dirs: list[Path], out_dir: Path) -> tuple[dict, list[str]
                 raise ShardMergeError(str(exc)) from None
         write_exports(merged, metric_names)
         rows, errors = merged.count()
-        incomplete = bool(missing) or any(r.get("status") != "complete" for r in records)
+        incomplete = bool(missing) or any((r or {}).get("status") != "complete"
+                                          for r in records)
     record = {k: v for k, v in first.items() if k not in ("executor", "invocations")}
     record.update(fingerprint=base, status="incomplete" if incomplete else "complete",
                   rows=rows, errors=errors,

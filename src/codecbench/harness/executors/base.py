@@ -19,6 +19,11 @@ from codecbench.harness.task import Task
 class Executor(abc.ABC):
     """Runs tasks and yields one :class:`ResultRow` per task, in any order."""
 
+    reads_images = False
+    """``True``: tasks come without their image (``task.image is None``) and with the
+    dataset (``task.source``); the executor reads the image where the task runs
+    (:meth:`~codecbench.harness.task.Task.with_image_loaded`, which :func:`evaluate` calls)."""
+
     def __init__(self, timeout: float | None = None):
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
