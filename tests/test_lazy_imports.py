@@ -85,3 +85,14 @@ def test_framework_is_imported_when_its_codec_runs(fake_dists, tmp_path, small_p
                     "--out", str(tmp_path / "run"), "--no-progress"])
     assert "fake_heavy_framework" in loaded.split(",")
     assert not set(loaded.split(",")) & set(HEAVY)
+
+
+LISTING_NEEDS_NONE_OF = ("pandas", "ray", "urllib.request", "http.client", "ssl", "tarfile",
+                         "matplotlib", "tqdm")
+"""Heavy or network modules that listing codecs, datasets, metrics and executors never
+needs (tables, plots, downloads, archives, a cluster engine)."""
+
+
+@pytest.mark.parametrize("kind", ["codecs", "datasets", "metrics", "executors"])
+def test_listing_imports_no_table_network_or_cluster_library(kind):
+    assert probe(["list", kind], LISTING_NEEDS_NONE_OF) == ""

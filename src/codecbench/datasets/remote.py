@@ -25,17 +25,13 @@ import numpy as np
 from codecbench.api.atomic import atomic_write
 from codecbench.api.dataset import Dataset
 from codecbench.datasets import cifar
-from codecbench.datasets.archives import UnsafeArchiveError, extract
 from codecbench.datasets.cache import data_dir
 from codecbench.datasets.catalog import RemoteSpec
-from codecbench.datasets.download import (
-    ChecksumError,
-    DownloadError,
-    download,
-    file_checksum,
-    matches,
-)
 from codecbench.datasets.folder import FolderDataset
+
+# Downloading and archive handling (urllib, ssl, tarfile, zipfile, lzma) are imported where
+# a dataset is fetched or verified, not when the catalog is registered: 'codecbench list'
+# lists every dataset without them.
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -134,6 +130,9 @@ class RemoteDataset(Dataset):
         """
         if self.status() == "cached":
             return
+        from codecbench.datasets.archives import UnsafeArchiveError, extract
+        from codecbench.datasets.download import ChecksumError, DownloadError, download
+
         recorded = self._recorded()
         for remote in self.spec.files:
             target = self.downloads_dir / remote.filename
@@ -172,6 +171,8 @@ class RemoteDataset(Dataset):
         return None
 
     def _check(self, remote, target: Path, recorded: dict[str, str]) -> None:
+        from codecbench.datasets.download import ChecksumError, file_checksum, matches
+
         if remote.checksum and not matches(target, remote.checksum):
             raise ChecksumError(f"{target} does not match the published {remote.checksum}")
         known = recorded.get(remote.filename)
@@ -190,6 +191,8 @@ class RemoteDataset(Dataset):
         verification finds no problem); an archive that is gone is fine as long as its
         images are in place.
         """
+        from codecbench.datasets.download import ChecksumError
+
         problems = []
         recorded = self._recorded()
         for remote in self.spec.files:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where a table is made: the CLI imports this module
+    import pandas as pd
 
 
 def value_at_rate(bpp: Sequence[float], values: Sequence[float], target_bpp: float) -> float:
@@ -35,6 +39,8 @@ def matched_rate_table(leaderboard: pd.DataFrame, metric: str,
         for target in targets:
             record[f"{metric}@{target:g}bpp"] = value_at_rate(curve["bpp"], curve[metric], target)
         records.append(record)
+    import pandas as pd
+
     return pd.DataFrame.from_records(records)
 
 
