@@ -1,8 +1,9 @@
 """The results store: an embedded SQLite database in the run directory.
 
-Each finished task is committed at once (WAL journal), so a run killed with
-SIGKILL loses only the tasks that were in flight; the same command resumes
-and computes only the missing keys. The primary key ``(codec, quality,
+Finished tasks are committed in batches at most :data:`COMMIT_INTERVAL_S` apart (WAL
+journal; one transaction per batch instead of one per row), so a run killed with SIGKILL
+loses only the tasks in flight and those of the last quarter of a second; the same
+command resumes and computes only the missing keys. The primary key ``(codec, quality,
 dataset, image_id)`` makes duplicate rows impossible.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +72,11 @@ _FIELDS = (
 )
 
 
+COMMIT_INTERVAL_S = 0.25
+"""Rows are committed in batches at most this far apart: a run killed with ``kill -9``
+loses at most this much work, which the same command computes again."""
+
+
 class StoreError(RuntimeError):
     """The run directory holds a results store this version cannot use."""
 
@@ -82,6 +89,7 @@ class ResultsStore:
         self.path = self.run_dir / DB_FILENAME
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30)
+        self._committed_at = time.monotonic()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_CREATE)
@@ -106,6 +114,7 @@ class ResultsStore:
         return cls(run_dir)
 
     def close(self) -> None:
+        self._db.commit()
         self._db.close()
 
     def __enter__(self) -> ResultsStore:
@@ -148,7 +157,9 @@ class ResultsStore:
             row.error,
             json.dumps(row.metric_errors),
         )
-        with self._db:  # the row and its set-metric features commit together
+        # the row and its set-metric features: all or nothing (a savepoint in the batch)
+        self._db.execute("SAVEPOINT row")
+        try:
             self._db.execute(
                 f"INSERT OR REPLACE INTO rows ({', '.join(_FIELDS)}) "
                 f"VALUES ({', '.join('?' * len(_FIELDS))})",
@@ -161,6 +172,19 @@ class ResultsStore:
                 self._db.execute(
                     "INSERT INTO set_features VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (*row.key, metric, _array_bytes(original), _array_bytes(reconstruction)))
+        except BaseException:
+            self._db.execute("ROLLBACK TO row")
+            self._db.execute("RELEASE row")
+            raise
+        self._db.execute("RELEASE row")
+        if time.monotonic() - self._committed_at >= COMMIT_INTERVAL_S:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make the rows added so far durable (``add`` does it at most
+        :data:`COMMIT_INTERVAL_S` apart; closing the store does it too)."""
+        self._db.commit()
+        self._committed_at = time.monotonic()
 
     def absorb(self, other: ResultsStore) -> int:
         """Copy every row (and its set-metric features) of ``other``, a store of the same
