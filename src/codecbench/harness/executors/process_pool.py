@@ -18,6 +18,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -33,6 +34,22 @@ before the task's own time limit begins; past it the task is a timeout all the s
 STARTED = "started"
 PARENT_POLL_S = 1.0
 """How often a worker checks that the run's process is still alive."""
+
+
+THREADED_FRAMEWORKS = ("torch", "tensorflow", "jax")
+"""Modules whose thread pools and device state a forked child would inherit half-working."""
+
+
+def default_start_method() -> str:
+    """``fork`` where the platform has it and no threaded framework is loaded in this
+    process (codecbench imports torch and TensorFlow only inside the tasks, so the command
+    line's process never has them): a forked worker starts in milliseconds, with this
+    process's modules already imported; otherwise ``spawn`` (a fresh interpreter, ≈ 0.8 s
+    per worker), which keeps those thread pools out of the children."""
+    if "fork" in multiprocessing.get_all_start_methods() and not any(
+            name in sys.modules for name in THREADED_FRAMEWORKS):
+        return "fork"
+    return "spawn"
 
 
 # Messages from the parent to a worker: ("codec", name, codec), ("metrics", metrics),
@@ -67,6 +84,7 @@ def _worker_main(connection, parent_pid: int) -> None:
     """Worker loop: keep what the parent sent, evaluate tasks, send back their rows."""
     _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and kills us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the run's handler, when forked
     codecs: dict[str, object] = {}
     metrics: tuple = ()
     image = None
@@ -133,19 +151,19 @@ class _Worker:
 
 
 class ProcessExecutor(Executor):
-    """``workers`` processes, started with ``start_method`` (default ``spawn``).
+    """``workers`` processes, started with ``start_method`` (default: :func:`start_method`).
 
-    Codecs, metrics and images are pickled to the workers, so codecs must be picklable;
-    ``spawn`` keeps torch/TF thread pools out of forked children.
+    Codecs, metrics and images are pickled to the workers, so codecs must be picklable.
     """
 
     def __init__(self, workers: int = 1, timeout: float | None = None,
-                 start_method: str = "spawn"):
+                 start_method: str | None = None):
         super().__init__(timeout)
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
-        self.context = multiprocessing.get_context(start_method)
+        self.start_method = start_method or default_start_method()
+        self.context = multiprocessing.get_context(self.start_method)
         self._pool: list[_Worker] = []
 
     def run(self, tasks: Iterable[Task]) -> Iterator[ResultRow]:
@@ -169,7 +187,7 @@ class ProcessExecutor(Executor):
             yield from self._collect(busy)
 
     def describe(self) -> dict:
-        return {"name": "process", "workers": self.workers}
+        return {"name": "process", "workers": self.workers, "start_method": self.start_method}
 
     def _idle_worker_available(self) -> bool:
         if any(w.task is None for w in self._pool):
