@@ -131,7 +131,7 @@ def test_a_killed_ray_worker_costs_nothing(cluster, tmp_path, fake_dists):
         busy: list[str] = []
 
         def a_busy_worker() -> bool:
-            found = subprocess.run(["pgrep", "-f", "ray::_run_task"], capture_output=True,
+            found = subprocess.run(["pgrep", "-f", "ray::TaskRunner.evaluate"], capture_output=True,
                                    text=True).stdout.split()
             busy[:] = found
             return bool(found)

@@ -8,23 +8,28 @@ status are the process pool's.
 * **Where**: ``--executor-option address=HOST:PORT`` (or ``--ray-address``) joins a
   running cluster (``ray start --head`` and ``ray start --address …`` on the other
   nodes); without it a local Ray instance is started for the run and stopped after it.
-* **Resources**: a task asks for ``cpus-per-task`` CPUs (default 1); with ``--device cuda``
-  a task of a learned codec (framework ``torch`` or ``tensorflow``) asks for
-  ``gpus-per-task`` GPUs instead (default 1; a fraction such as ``0.25`` packs four
-  tasks on a GPU). ``-j N`` bounds the tasks in flight (default: as many as the cluster
-  has CPUs), which also bounds the driver's memory.
+* **Slots**: a pool of Ray actors (:class:`TaskRunner`), each a worker process that
+  evaluates its tasks one after the other: ``-j N`` CPU slots (default: as many as the
+  cluster has CPUs, ``cpus-per-task`` each, default 1), and with ``--device cuda`` one GPU
+  slot per ``gpus-per-task`` GPUs of the cluster (default 1; ``0.25`` packs four on a GPU)
+  for the learned codecs' tasks (framework ``torch`` or ``tensorflow``). Each slot has
+  one task running and one queued (:data:`PIPELINE_DEPTH`), so it never waits for the
+  driver; the in-flight tasks also bound the driver's memory.
 * **Models load once per worker**: each codec, the metrics tuple and the dataset are put
-  in Ray's object store once per run; a worker process keeps what it received
+  in Ray's object store once per run; an actor keeps what it received
   (:data:`_WORKER_CACHE`, by run token), so a learned codec loads its weights once per
-  worker process, not once per task.
+  slot, not once per task.
 * **Images**: by default the driver reads each image and puts it in the object store
   once (every task of that image shares it); with ``images=workers`` (a dataset path
   shared by every node) the workers read the images themselves.
-* **Faults**: a task past ``--timeout`` (plus ``startup-grace`` seconds for a worker's
-  imports, default 60) is cancelled (its worker killed) and becomes an error row; a worker
-  process that dies mid-task makes Ray retry the task once (``max_retries=1``; a lost
-  node's tasks are rescheduled the same way), then it becomes an error row; a killed
-  driver leaves the store with every finished row, and the same command resumes.
+* **Faults**: a task's time limit (``--timeout``, plus ``startup-grace`` seconds, default
+  60, on a new actor's first task for its imports) runs from when it reaches the head of
+  its slot's queue; past it the actor is killed, the task becomes an error row and the
+  queued task moves to a new actor. An actor whose process dies (or whose node is lost)
+  is restarted by Ray and its task retried once (``max_restarts=1``,
+  ``max_task_retries=1``); a second death makes the task an error row and the slot a new
+  actor. A killed driver leaves the store with every finished row, and the same command
+  resumes.
 * ``run.json`` records the cluster: nodes, CPUs, GPUs, Ray version, address.
 """
 
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +51,9 @@ from codecbench.harness.task import Task, describe_error, evaluate
 OPTIONS = ("address", "gpus-per-task", "cpus-per-task", "images", "startup-grace")
 LEARNED_FRAMEWORKS = ("torch", "tensorflow")
 DEFAULT_STARTUP_GRACE_S = 60.0
+PIPELINE_DEPTH = 2
+"""Tasks queued on each actor: one running, one waiting, so an actor never idles while
+its next task travels from the driver."""
 
 _WORKER_CACHE: dict[tuple[str, str], object] = {}
 """In each Ray worker process: what it was sent, by ``(run token, name)``."""
@@ -80,10 +89,29 @@ def _run_task(token: str, task: Task, codec_ref: list, metrics_ref: list, image_
     return evaluate(task)
 
 
+class TaskRunner:
+    """A Ray actor: one slot of the pool, evaluating its tasks one after the other in one
+    worker process (which keeps the codecs, metrics and dataset it received)."""
+
+    def evaluate(self, token: str, task: Task, codec_ref: list, metrics_ref: list,
+                 image_ref: list, source_ref: list) -> ResultRow:
+        return _run_task(token, task, codec_ref, metrics_ref, image_ref, source_ref)
+
+
 @dataclass
 class _InFlight:
     task: Task
-    deadline: float
+    ref: Any
+    deadline: float = float("inf")
+
+
+@dataclass
+class _Slot:
+    kind: str
+    resources: dict
+    actor: Any = None
+    fresh: bool = True
+    queue: deque = field(default_factory=deque)
 
 
 @dataclass
@@ -126,7 +154,7 @@ class RayExecutor(Executor):
         self._connected = False
         self._token = uuid.uuid4().hex
         self._refs: dict[str, object] = {}
-        self._remote: Any = None
+        self._runner: Any = None
 
     @classmethod
     def from_options(cls, options: ExecutorOptions) -> RayExecutor:
@@ -158,7 +186,7 @@ class RayExecutor(Executor):
                     ray.init(num_cpus=cpus, runtime_env=runtime_env, log_to_driver=False,
                              include_dashboard=False)
                     self._started_here = True
-            self._remote = ray.remote(max_retries=1)(_run_task)
+            self._runner = ray.remote(max_restarts=1, max_task_retries=1)(TaskRunner)
             self._connected = True
         return ray
 
@@ -184,12 +212,7 @@ class RayExecutor(Executor):
             self._refs[name] = ray.put(value)
         return [self._refs[name]]
 
-    def _resources(self, task: Task) -> dict:
-        if uses_gpu(self.settings.device) and task.codec.framework in LEARNED_FRAMEWORKS:
-            return {"num_gpus": self.settings.gpus_per_task, "num_cpus": 0}
-        return {"num_cpus": self.settings.cpus_per_task}
-
-    def _submit(self, ray, task: Task):
+    def _submit(self, ray, slot: _Slot, task: Task):
         codec_ref = self._put_once(ray, "codec:" + task.codec.name, task.codec)
         metrics_ref = self._put_once(ray, "metrics", task.metrics)
         image_ref, source_ref = [], []
@@ -201,59 +224,121 @@ class RayExecutor(Executor):
                 del self._refs[key]
         elif task.source is not None:
             source_ref = self._put_once(ray, "dataset", task.source)
-        assert self._remote is not None
-        return self._remote.options(**self._resources(task)).remote(
-            self._token, task.without_payload(), codec_ref, metrics_ref, image_ref,
-            source_ref)
+        assert slot.actor is not None
+        return slot.actor.evaluate.remote(self._token, task.without_payload(), codec_ref,
+                                          metrics_ref, image_ref, source_ref)
 
     # -- running -------------------------------------------------------------------------
+    def _slots(self, ray) -> list[_Slot]:
+        """One actor per slot: CPU slots for every task, GPU slots (``--device cuda`` and
+        GPUs in the cluster) for the learned codecs' tasks."""
+        cpu = [_Slot("cpu", {"num_cpus": self.settings.cpus_per_task})
+               for _ in range(self._capacity(ray))]
+        gpus = ray.cluster_resources().get("GPU", 0) if uses_gpu(self.settings.device) else 0
+        gpu = [_Slot("gpu", {"num_gpus": self.settings.gpus_per_task, "num_cpus": 0})
+               for _ in range(int(gpus // self.settings.gpus_per_task))]
+        return cpu + gpu
+
+    def _kind(self, task: Task, slots: list[_Slot]) -> str:
+        learned = task.codec.framework in LEARNED_FRAMEWORKS
+        return "gpu" if learned and any(slot.kind == "gpu" for slot in slots) else "cpu"
+
+    def _start(self, ray, slot: _Slot) -> None:
+        assert self._runner is not None
+        slot.actor = self._runner.options(**slot.resources).remote()
+        slot.fresh = True
+
+    def _give(self, ray, slot: _Slot, task: Task) -> None:
+        if slot.actor is None:
+            self._start(ray, slot)
+        ref = self._submit(ray, slot, task)
+        slot.queue.append(_InFlight(task, ref))
+        if len(slot.queue) == 1:
+            self._started(slot)
+
+    def _started(self, slot: _Slot) -> None:
+        """The head of ``slot``'s queue is now running: its time limit starts."""
+        if self.timeout and slot.queue:
+            grace = self.settings.startup_grace_s if slot.fresh else 0.0
+            slot.queue[0].deadline = time.monotonic() + grace + self.timeout
+
     def run(self, tasks: Iterable[Task]) -> Iterator[ResultRow]:
         ray = self._connect()
-        capacity = self._capacity(ray)
+        slots = self._slots(ray)
         pending = iter(tasks)
-        in_flight: dict[object, _InFlight] = {}
+        held: Task | None = None
         exhausted = False
         while True:
-            while not exhausted and len(in_flight) < capacity:
-                task = next(pending, None)
+            while not exhausted:  # keep every actor's queue PIPELINE_DEPTH deep
+                task = held if held is not None else next(pending, None)
+                held = None
                 if task is None:
                     exhausted = True
                     break
+                kind = self._kind(task, slots)
+                open_slots = [s for s in slots if s.kind == kind and len(s.queue) < PIPELINE_DEPTH]
+                if not open_slots:
+                    held = task
+                    break
                 try:
-                    ref = self._submit(ray, task)
+                    self._give(ray, min(open_slots, key=lambda s: len(s.queue)), task)
                 except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable codec
                     yield task.row(error=describe_error("submit task to ray", exc))
-                    continue
-                deadline = (time.monotonic() + self.settings.startup_grace_s + self.timeout
-                            if self.timeout else float("inf"))
-                in_flight[ref] = _InFlight(task, deadline)
-            if not in_flight:
-                return
-            next_deadline = min(item.deadline for item in in_flight.values())
-            wait_s = None if next_deadline == float("inf") else max(
-                0.0, next_deadline - time.monotonic())
-            ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=wait_s)
+            busy = [slot for slot in slots if slot.queue]
+            if not busy:
+                if exhausted and held is None:
+                    return
+                continue
+            deadline = min(slot.queue[0].deadline for slot in busy)
+            wait_s = None if deadline == float("inf") else max(0.0, deadline - time.monotonic())
+            refs = {slot.queue[0].ref: slot for slot in busy}
+            ready, _ = ray.wait(list(refs), num_returns=1, timeout=wait_s)
             for ref in ready:
-                yield self._collect(ray, ref, in_flight.pop(ref).task)
+                slot = refs[ref]
+                done = slot.queue.popleft()
+                row, actor_died = self._collect(ray, ref, done.task)
+                slot.fresh = False
+                if actor_died:  # restarted and retried once already: a new actor
+                    yield from self._restart(ray, slot)
+                else:
+                    self._started(slot)
+                yield row
             now = time.monotonic()
-            for ref in [r for r, item in in_flight.items() if item.deadline <= now]:
-                task = in_flight.pop(ref).task
-                ray.cancel(ref, force=True)
-                yield self.timeout_row(task)
+            for slot in busy:
+                if slot.queue and slot.queue[0].deadline <= now:
+                    late = slot.queue.popleft()
+                    yield self.timeout_row(late.task)
+                    yield from self._restart(ray, slot)
 
-    def _collect(self, ray, ref, task: Task) -> ResultRow:
+    def _restart(self, ray, slot: _Slot) -> Iterator[ResultRow]:
+        """Replace ``slot``'s actor (killed: it ran past a time limit, or died for good) and
+        give the new one the tasks that were queued behind, which never started."""
+        if slot.actor is not None:
+            ray.kill(slot.actor, no_restart=True)
+        waiting = [item.task for item in slot.queue]
+        slot.queue.clear()
+        slot.actor = None
+        for task in waiting:
+            try:
+                self._give(ray, slot, task)
+            except Exception as exc:  # noqa: BLE001
+                yield task.row(error=describe_error("submit task to ray", exc))
+
+    def _collect(self, ray, ref, task: Task) -> tuple[ResultRow, bool]:
+        """The task's row, and whether its actor is dead for good."""
         try:
             row = ray.get(ref)
-        except ray.exceptions.WorkerCrashedError:
+        except (ray.exceptions.ActorDiedError, ray.exceptions.ActorUnavailableError,
+                ray.exceptions.WorkerCrashedError):
             return task.row(error="worker: process died while running the task "
-                                  "(retried once)")
+                                  "(retried once)"), True
         except ray.exceptions.RayError as exc:
-            return task.row(error=describe_error("ray", exc).splitlines()[0])
+            return task.row(error=describe_error("ray", exc).splitlines()[0]), False
         if not isinstance(row, ResultRow) or row.key != task.key:
-            return task.row(error="ray: unexpected result from the worker")
+            return task.row(error="ray: unexpected result from the worker"), False
         if task.image is not None and row.width is None:  # a row made in the worker
             row.width, row.height = task.image.shape[1], task.image.shape[0]
-        return row
+        return row, False
 
     def close(self) -> None:
         self._refs.clear()
