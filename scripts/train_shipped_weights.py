@@ -17,6 +17,11 @@ Usage (what the model cards record)::
 
     python scripts/train_shipped_weights.py --data TRAIN_PHOTOS --out OUT --device cuda \\
         --base-seconds 200 --finetune-seconds 240
+
+``--variable-rate`` trains instead one network per architecture for every rate point
+(gain units; ``codecbench train --variable-rate``), all architectures in parallel, for the
+two phases' time together. Every run trains on the training split (``--split train``: the
+held-out photos of :mod:`codecbench.datasets.split` stay unseen) unless ``--split all``.
 """
 
 from __future__ import annotations
@@ -34,9 +39,12 @@ BASE_QUALITY = 3
 
 
 def train_command(model, quality, out, args, steps, lr, extra=(), log_every=50):
+    """``codecbench train`` of one rate point (``quality``), or of one variable-rate
+    network for every rate point (``quality`` ``None``)."""
+    rate = ["--quality", str(quality)] if quality is not None else ["--variable-rate"]
     return [
         sys.executable, "-m", "codecbench", "train", f"torch/{model}", "--data", str(args.data),
-        "--quality", str(quality), "--out", str(out), "--steps", str(steps),
+        "--split", args.split, *rate, "--out", str(out), "--steps", str(steps),
         "--batch-size", str(args.batch_size), "--patch-size", str(args.patch_size),
         "--lr", str(lr), "--device", args.device, "--seed", str(args.seed),
         "--checkpoint-every", "100000", "--log-every", str(log_every), "--half-kernels",
@@ -98,14 +106,19 @@ def export_stopped_runs(jobs, args, lr, tag, extra_of) -> None:
 
     commands = []
     for model, quality, out in jobs:
-        if (out / f"{model}-q{quality}.safetensors").exists():
+        if (out / weights_name(model, quality)).exists():
             continue
         step = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)["step"]
-        print(f"{tag}: {model} q{quality} stopped by the time limit at step {step}", flush=True)
+        print(f"{tag}: {model} {quality or 'variable-rate'} stopped by the time limit at step "
+              f"{step}", flush=True)
         commands.append(train_command(model, quality, out, args, step, lr,
                                       extra_of((model, quality, out))))
     if commands:
         run_parallel(commands, args.work / "logs", f"export-{tag}")
+
+
+def weights_name(model: str, quality: int | None) -> str:
+    return f"{model}-q{quality}.safetensors" if quality is not None else f"{model}.safetensors"
 
 
 def probe_steps(jobs, args, seconds, lr, tag, extra_of) -> int:
@@ -149,9 +162,26 @@ def main():
                         help="steps of each rate point (no probe); default: from a probe")
     parser.add_argument("--channels", nargs=2, type=int, metavar=("N", "M"),
                         help="override the model table (smoke tests of this recipe)")
+    parser.add_argument("--split", choices=("all", "train"), default="train",
+                        help="train on the training split (the held-out photos stay unseen)")
+    parser.add_argument("--variable-rate", action="store_true",
+                        help="one network per architecture for every rate point (gain units), "
+                             "trained for --base-seconds + --finetune-seconds, instead of the "
+                             "two phases")
     args = parser.parse_args()
     args.channel_options = ["--channels", *map(str, args.channels)] if args.channels else []
     models = args.models.split(",")
+    if args.variable_rate:
+        jobs = [(model, None, args.work / "variable-rate" / model) for model in models]
+        phase(jobs, args, args.base_seconds + args.finetune_seconds, args.base_lr,
+              "variable-rate")
+        args.out.mkdir(parents=True, exist_ok=True)
+        for model, _, run in jobs:
+            with tarfile.open(args.out / f"{model}.tar", "w") as tar:
+                tar.add(run / weights_name(model, None), f"{model}/{weights_name(model, None)}")
+                tar.add(run / "training.json", f"{model}/training.json")
+                tar.add(run / "curves.csv", f"{model}/curves.csv")
+        return
 
     base_jobs = [(model, BASE_QUALITY, args.work / "base" / model) for model in models]
     if not (args.skip_base or args.base_weights):
