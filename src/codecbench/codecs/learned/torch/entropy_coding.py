@@ -21,6 +21,11 @@ decoder followed by zero bytes that bound what it can read (:func:`padded_for_de
 
 A valid string is decoded exactly as before: its decoder never reaches the padding. The
 padding costs 4 (or 8) bytes per symbol, less than the decoded symbols themselves.
+
+CompressAI's encoder aborts the process ("double free or corruption") on a string of
+exactly one symbol, so :class:`RansIndexCoder` codes a lone symbol twice (same symbol,
+same row: its probability is not zero) and its decoder, which knows from the indexes that
+one symbol is expected, decodes two and keeps the first.
 """
 
 from __future__ import annotations
@@ -55,19 +60,25 @@ class RansIndexCoder:
     def encode(self, symbols: np.ndarray, indexes: np.ndarray, tables) -> bytes:
         from compressai.ans import RansEncoder
 
+        flat_symbols = symbols.ravel().astype(np.int32).tolist()
+        flat_indexes = indexes.ravel().astype(np.int32).tolist()
+        if len(flat_symbols) == 1:  # CompressAI aborts on one symbol: code it twice
+            flat_symbols, flat_indexes = flat_symbols * 2, flat_indexes * 2
         return RansEncoder().encode_with_indexes(
-            symbols.ravel().astype(np.int32).tolist(), indexes.ravel().astype(np.int32).tolist(),
-            tables, [len(row) for row in tables], [0] * len(tables))
+            flat_symbols, flat_indexes, tables, [len(row) for row in tables],
+            [0] * len(tables))
 
     def decode(self, string: bytes, indexes: np.ndarray, tables, alphabet: int,
                what: str) -> np.ndarray:
         from compressai.ans import RansDecoder
 
+        flat_indexes = indexes.ravel().astype(np.int32).tolist()
+        if len(flat_indexes) == 1:  # coded twice (see the module docstring)
+            flat_indexes = flat_indexes * 2
         values = RansDecoder().decode_with_indexes(
-            padded_for_decoding(string, indexes.size),
-            indexes.ravel().astype(np.int32).tolist(), tables,
+            padded_for_decoding(string, len(flat_indexes)), flat_indexes, tables,
             [len(row) for row in tables], [0] * len(tables))
-        symbols = np.asarray(values, dtype=np.int64).reshape(indexes.shape)
+        symbols = np.asarray(values[:indexes.size], dtype=np.int64).reshape(indexes.shape)
         if symbols.min(initial=0) < 0 or symbols.max(initial=0) >= alphabet:
             raise ContainerError(f"corrupt {what} string: decoded values outside "
                                  f"[0, {alphabet})")
