@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(not tf.config.list_physical_devices("GPU"),
                                 reason="needs a GPU visible to TensorFlow")
 
 
-@pytest.mark.parametrize("slug", ["bmshj2018-hyperprior", "mbt2018-mean"])
+@pytest.mark.parametrize("slug", ["bmshj2018-hyperprior", "mbt2018-mean", "mbt2018"])
 def test_tf_files_cross_between_cpu_and_gpu(monkeypatch, slug):
     from codecbench.codecs.learned.hyperprior.tf.codecs import TFLearnedCodec
     from codecbench.codecs.learned.models import LEARNED_MODELS

@@ -3,10 +3,12 @@
 The one statement of the architectures of Ballé et al. 2017 ("End-to-end optimized image
 compression": factorized prior), Ballé et al. 2018 ("Variational image compression with a
 scale hyperprior") and Minnen et al. 2018 ("Joint autoregressive and hierarchical priors
-for learned image compression": mean-scale hyperprior), layer for layer as CompressAI's
-``FactorizedPrior``, ``ScaleHyperprior`` and ``MeanScaleHyperprior`` build them. Step
-``i`` of a transform ``t`` is CompressAI's module ``t.<i>`` (its ``state_dict`` names);
-``conv``/``deconv`` are 5×5, stride 2 unless stated, ``deconv`` transposed::
+for learned image compression": mean-scale hyperprior, and the joint autoregressive and
+hierarchical prior), layer for layer as CompressAI's ``FactorizedPrior``,
+``ScaleHyperprior``, ``MeanScaleHyperprior`` and ``JointAutoregressiveHierarchicalPriors``
+build them. Step ``i`` of a transform ``t`` is CompressAI's module ``t.<i>`` (its
+``state_dict`` names); ``conv``/``deconv`` are 5×5, stride 2 unless stated, ``deconv``
+transposed::
 
     g_a  conv 3→N, GDN, conv N→N, GDN, conv N→N, GDN, conv N→M          image → y
     g_s  deconv M→N, IGDN, deconv N→N, IGDN, deconv N→N, IGDN, deconv N→3   ŷ → image
@@ -14,6 +16,9 @@ for learned image compression": mean-scale hyperprior), layer for layer as Compr
          (ReLU and |y| for the scale hyperprior, LeakyReLU and y for mean-scale)
     h_s  scale:      deconv N→N, ReLU, deconv N→N, ReLU, conv 3×3 s1 N→M, ReLU  → σ
          mean-scale: deconv N→M, LReLU, deconv M→3M/2, LReLU, conv 3×3 s1 3M/2→2M → σ, μ
+    autoregressive (Minnen 2018): h_a, h_s as mean-scale, h_s → ψ (2M channels), and
+    context_prediction   masked 5×5 s1 conv M→2M on ŷ (causal: rows above, left in row) → φ
+    entropy_parameters   1×1 convs 4M→10M/3, LReLU, 10M/3→8M/3, LReLU, 8M/3→2M on [ψ, φ] → σ, μ
 
 with the factorized density of Ballé 2018 (``entropy_bottleneck``: ``M`` channels for the
 factorized prior, ``N`` for the hyperpriors' ``z``) and, for the hyperpriors, the
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 
 from codecbench.codecs.learned.layer_plans import Activation, Conv, Shape, Step, parameters
 
-PRIORS = ("factorized", "hyperprior", "mean-scale")
+PRIORS = ("factorized", "hyperprior", "mean-scale", "autoregressive")
 KERNEL, STRIDE, HYPER_KERNEL = 5, 2, 3
 FILTERS = (3, 3, 3, 3)
 """Hidden widths of the factorized density (CompressAI's ``EntropyBottleneck`` default)."""
@@ -39,6 +44,8 @@ SCALE_MIN, SCALE_MAX, SCALE_LEVELS = 0.11, 256.0, 64
 """CompressAI's ``get_scale_table()``: ``exp(linspace(log 0.11, log 256, 64))``."""
 LEAKY_SLOPE = 0.01
 """``nn.LeakyReLU``'s default negative slope."""
+CONTEXT_KERNEL = 5
+"""The context model's masked convolution is 5×5 (Minnen 2018, CompressAI's ``MaskedConv2d``)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,22 @@ class GaussianConditional(Step):
 
 
 @dataclass(frozen=True)
+class MaskedConv(Conv):
+    """PixelCNN's type-A masked convolution (van den Oord et al. 2016), CompressAI's
+    ``MaskedConv2d``: a ``k×k`` stride-1 convolution whose kernel taps at and after the
+    centre in raster order are zero, so output ``(h, w)`` sees only ``ŷ`` above row ``h``
+    and left of ``(h, w)`` in it. The mask is a constant (:func:`causal_taps`), not state."""
+
+
+def causal_taps(kernel: int = CONTEXT_KERNEL) -> tuple[tuple[int, int], ...]:
+    """The ``(row, column)`` kernel taps a type-A mask keeps, in raster order:
+    ``k·(k // 2) + k // 2`` of them (12 of a 5×5 kernel)."""
+    centre = kernel // 2
+    return tuple((row, column) for row in range(kernel) for column in range(kernel)
+                 if row < centre or (row == centre and column < centre))
+
+
+@dataclass(frozen=True)
 class PriorPlan:
     """One prior's network.
 
@@ -96,7 +119,8 @@ class PriorPlan:
         density: the factorized density (of ``y``, or of the hyperprior's ``z``).
         conditional: the Gaussian of ``ŷ`` (``None`` for the factorized prior).
         hyper_input: ``abs`` (``h_a(|y|)``, Ballé 2018) or ``identity`` (Minnen 2018).
-        conditional_outputs: what ``h_s`` predicts, in channel order.
+        conditional_outputs: what ``h_s`` (with a context model: the entropy parameters)
+            predicts, in channel order.
     """
 
     prior: str
@@ -168,6 +192,20 @@ def hyper_synthesis(N: int, M: int, prior: str) -> tuple[Step, ...]:
                               activation("leaky_relu"), conv(M * 3 // 2, M * 2, HYPER_KERNEL, 1)])
 
 
+def context_prediction(M: int) -> tuple[Step, ...]:
+    """Minnen 2018's context model: ``φ = MaskedConv_5×5(ŷ)``, ``M → 2M`` channels."""
+    return (MaskedConv("context_prediction", M, 2 * M, CONTEXT_KERNEL, 1),)
+
+
+def entropy_parameters(M: int) -> tuple[Step, ...]:
+    """Minnen 2018's entropy parameters network: 1×1 convolutions on ``[ψ, φ]``
+    (``4M → 10M/3 → 8M/3 → 2M``, LeakyReLU between) giving ``(σ, μ)`` per element."""
+    return sequential("entropy_parameters", [
+        conv(M * 12 // 3, M * 10 // 3, 1, 1), activation("leaky_relu"),
+        conv(M * 10 // 3, M * 8 // 3, 1, 1), activation("leaky_relu"),
+        conv(M * 8 // 3, M * 6 // 3, 1, 1)])
+
+
 def prior_plan(prior: str, N: int, M: int, decoder_N: int = 0) -> PriorPlan:
     """The plan of ``prior`` with ``N``/``M`` channels; ``decoder_N`` (when non-zero) is
     the width of a distilled ``g_s``."""
@@ -176,9 +214,12 @@ def prior_plan(prior: str, N: int, M: int, decoder_N: int = 0) -> PriorPlan:
     transforms = {"g_a": analysis(N, M), "g_s": synthesis(M, decoder_N or N)}
     if prior == "factorized":
         return PriorPlan(prior, transforms, FactorizedDensity(M))
-    mean_scale = prior == "mean-scale"
+    mean_scale = prior in ("mean-scale", "autoregressive")
     transforms["h_a"] = hyper_analysis(N, M, "leaky_relu" if mean_scale else "relu")
-    transforms["h_s"] = hyper_synthesis(N, M, prior)
+    transforms["h_s"] = hyper_synthesis(N, M, "mean-scale" if mean_scale else prior)
+    if prior == "autoregressive":
+        transforms["context_prediction"] = context_prediction(M)
+        transforms["entropy_parameters"] = entropy_parameters(M)
     return PriorPlan(prior, transforms, FactorizedDensity(N), GaussianConditional(),
                      hyper_input="identity" if mean_scale else "abs",
                      conditional_outputs=("scales", "means") if mean_scale else ("scales",))

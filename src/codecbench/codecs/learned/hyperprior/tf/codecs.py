@@ -1,8 +1,9 @@
 """The TensorFlow learned codecs ``tf/<model>`` (imports tensorflow only inside methods).
 
-``tf/bls2017-factorized``, ``tf/bmshj2018-hyperprior`` and ``tf/mbt2018-mean``: the models
-of :mod:`codecbench.codecs.learned.models` built on tensorflow-compression
-(:mod:`.model`, :mod:`.pipeline`). Weights of rate point ``q`` come, first match wins,
+``tf/bls2017-factorized``, ``tf/bmshj2018-hyperprior``, ``tf/mbt2018-mean`` and
+``tf/mbt2018`` (the autoregressive context model, decoded serially: :mod:`.autoregressive`):
+the models of :mod:`codecbench.codecs.learned.models` built on tensorflow-compression
+(:mod:`.network`, :mod:`.pipeline`). Weights of rate point ``q`` come, first match wins,
 from
 
 1. ``<model>-q<q>.tf.safetensors`` in a ``CODECBENCH_TF_WEIGHTS`` folder (written by
@@ -30,8 +31,8 @@ from codecbench.codecs.learned.hyperprior.codec import HyperpriorCodec
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
 
 DEVICE_ENV = "CODECBENCH_TF_DEVICE"
-TF_PRIORS = ("factorized", "hyperprior", "mean-scale")
-"""Priors with a TF model; the autoregressive ``mbt2018`` (serial context model) has none."""
+TF_PRIORS = ("factorized", "hyperprior", "mean-scale", "autoregressive")
+"""Priors with a TF model (every prior of the family)."""
 
 
 class TFLearnedCodec(TensorFlowFramework, HyperpriorCodec):

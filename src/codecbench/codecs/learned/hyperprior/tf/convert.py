@@ -16,6 +16,9 @@ CompressAI (PyTorch, NCHW)                      tensorflow-compression (NHWC)
 ``EntropyBottleneck.quantiles[:, 0, 1]``        ``quantization_offset`` (the medians: ŷ =
                                                 round(y − m) + m, as CompressAI quantises)
 ``GaussianConditional.scale_table``             ``scale_table`` (must be log-uniform)
+``MaskedConv2d.weight`` ``out×in×kh×kw``        ``MaskedConv2D.kernel`` ``kh×kw×in×out``
+``MaskedConv2d.mask``                           none: checked to be the type-A mask the TF
+                                                layer applies (a constant)
 ==============================================  ===============================================
 
 CompressAI's range-coding tables (``_quantized_cdf`` …) are not converted: tfc builds its
@@ -38,6 +41,7 @@ import tensorflow as tf
 
 from codecbench.api.atomic import atomic_path
 from codecbench.codecs.learned import weights_format
+from codecbench.codecs.learned.hyperprior import layers
 from codecbench.codecs.learned.hyperprior.tf.network import CNNModel, named_variables
 from codecbench.codecs.learned.hyperprior.tf.pipeline import EntropyCoders
 from codecbench.codecs.learned.models import learned_model
@@ -52,6 +56,7 @@ IGNORED_TORCH_SUFFIXES = ("_quantized_cdf", "_offset", "_cdf_length", "likelihoo
 target, the constants of the GDN reparameterisation (checked equal to tfc's) and the
 Gaussian's scale bound (the first table scale, which the TF model uses as its bound)."""
 PEDESTAL = 2.0**-36  # (2⁻¹⁸)², the reparameterisation offset of both libraries
+MASK_SUFFIX = "context_prediction.mask"
 
 
 class ConversionError(ValueError):
@@ -87,11 +92,27 @@ def _upsampling_layers(model: CNNModel) -> set[str]:
             for layer in sequential.layers if getattr(layer, "corr", True) is False}
 
 
+def _mask_problems(state: dict[str, np.ndarray], used: set[str]) -> list[str]:
+    """The context model's mask must be the type-A one (``1`` at the causal taps only)."""
+    problems = []
+    for key in [key for key in state if key.endswith(MASK_SUFFIX)]:
+        used.add(key)
+        mask = np.asarray(state[key])
+        kernel = int(mask.shape[-1]) if mask.ndim == 4 else 0
+        expected = np.zeros(mask.shape[-2:] if kernel else (0, 0), bool)
+        for row, column in layers.causal_taps(kernel) if kernel else ():
+            expected[row, column] = True
+        if mask.ndim != 4 or mask.shape[-2] != kernel or not np.array_equal(
+                mask != 0, np.broadcast_to(expected, mask.shape)):
+            problems.append(f"{key} is not the type-A mask of a {kernel}×{kernel} kernel")
+    return problems
+
+
 def assign_compressai_state(model: CNNModel, state: dict[str, np.ndarray]) -> None:
     """Copy a CompressAI ``state_dict`` (numpy arrays) into ``model``; see the module table."""
     upsampling = _upsampling_layers(model)
-    used = set()
-    problems = []
+    used: set[str] = set()
+    problems = _mask_problems(state, used)
     for tf_key, variable in named_variables(model).items():
         torch_key = _torch_key(tf_key)
         if torch_key not in state:

@@ -1,10 +1,11 @@
 """The CNN codecs' networks in TensorFlow, on tensorflow-compression (imports tensorflow).
 
 The same architectures as CompressAI's ``FactorizedPrior`` (Ballé et al. 2017),
-``ScaleHyperprior`` (Ballé et al. 2018) and ``MeanScaleHyperprior`` (Minnen et al. 2018),
-layer for layer: every transform is built from the plan of
-:mod:`codecbench.codecs.learned.hyperprior.layers` (which CompressAI's models are checked
-against), so that weights convert between the two frameworks:
+``ScaleHyperprior`` (Ballé et al. 2018), ``MeanScaleHyperprior`` and
+``JointAutoregressiveHierarchicalPriors`` (Minnen et al. 2018), layer for layer: every
+transform is built from the plan of :mod:`codecbench.codecs.learned.hyperprior.layers`
+(which CompressAI's models are checked against), so that weights convert between the two
+frameworks:
 
 * convolutions are :class:`tfc.SignalConv2D` with centred zero padding
   (``same_zeros``): a 5×5 stride-2 convolution pads 2 pixels on each side, exactly as
@@ -17,7 +18,12 @@ against), so that weights convert between the two frameworks:
   the Ballé 2018 density CompressAI's ``EntropyBottleneck`` implements;
 * the conditional of ``ŷ`` is a Gaussian whose scale comes from ``h_s`` (and, for the
   mean-scale prior, its mean), coded by :class:`tfc.LocationScaleIndexedEntropyModel` on
-  CompressAI's log-uniform table of 64 scales from 0.11 to 256.
+  CompressAI's log-uniform table of 64 scales from 0.11 to 256;
+* the autoregressive prior (Minnen 2018) predicts ``(σ, μ) = e([ψ, φ])`` from the hyperprior's
+  ``ψ = h_s(ẑ)`` and the context ``φ = MaskedConv_5×5(ŷ)`` (:class:`MaskedConv2D`, PixelCNN's
+  type-A mask: taps above the centre row and left of the centre), ``e`` three 1×1
+  :class:`tfc.SignalConv2D` with LeakyReLU between them; :mod:`.autoregressive` codes ``ŷ``
+  position by position with the same weights.
 
 Every parameter is reachable under a stable, framework-neutral key (:func:`named_variables`)
 that mirrors CompressAI's ``state_dict`` names (``g_a.0.kernel`` for ``g_a.0.weight``).
@@ -28,6 +34,7 @@ from __future__ import annotations
 import math
 import warnings
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_compression as tfc
 
@@ -35,8 +42,42 @@ from codecbench.codecs.learned.hyperprior import layers
 from codecbench.codecs.learned.layer_plans import Conv, Step
 
 
+class MaskedConv2D(tf.keras.layers.Layer):
+    """A type-A masked ``k×k`` stride-1 convolution (PixelCNN, van den Oord et al. 2016;
+    CompressAI's ``MaskedConv2d``): ``φ = conv(ŷ, K ⊙ mask) + b`` with zero padding ``k // 2``,
+    the mask keeping only the taps of
+    :func:`~codecbench.codecs.learned.hyperprior.layers.causal_taps`. ``kernel`` is stored
+    unmasked (``kh×kw×in×out``, like :class:`tfc.SignalConv2D`); the mask is applied on every
+    use, so the masked-out taps never matter."""
+
+    def __init__(self, filters: int, kernel: int, name: str):
+        super().__init__(name=name)
+        self.filters, self.kernel_size = filters, kernel
+        mask = np.zeros((kernel, kernel, 1, 1), np.float32)
+        for row, column in layers.causal_taps(kernel):
+            mask[row, column] = 1.0
+        self.mask = tf.constant(mask)
+
+    def build(self, input_shape):
+        shape = (self.kernel_size, self.kernel_size, int(input_shape[-1]), self.filters)
+        self.kernel = self.add_weight(name="kernel", shape=shape,
+                                      initializer=tf.keras.initializers.VarianceScaling())
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        super().build(input_shape)
+
+    @tf.autograph.experimental.do_not_convert  # plain ops: no conversion (seconds per model)
+    def call(self, inputs, training=None):  # Keras passes ``training`` through the wrapper
+        del training
+        pad = self.kernel_size // 2
+        outputs = tf.nn.conv2d(inputs, self.kernel * self.mask, strides=1,
+                               padding=[[0, 0], [pad, pad], [pad, pad], [0, 0]])
+        return outputs + self.bias
+
+
 def layer(step: Step) -> tf.keras.layers.Layer:
     """The Keras layer of a plan step, named as the step (CompressAI's module path)."""
+    if isinstance(step, layers.MaskedConv):
+        return MaskedConv2D(step.out_channels, step.kernel, name=step.name)
     if isinstance(step, Conv):
         strides = {"strides_up" if step.transposed else "strides_down": step.stride}
         return tfc.SignalConv2D(step.out_channels, (step.kernel, step.kernel),
@@ -62,7 +103,7 @@ class CNNModel(tf.Module):
     """One codec network: transforms, the factorized density and the scale table.
 
     Attributes:
-        prior: ``factorized``, ``hyperprior`` or ``mean-scale``.
+        prior: ``factorized``, ``hyperprior``, ``mean-scale`` or ``autoregressive``.
         density: the :class:`tfc.NoisyDeepFactorized` of ``y`` (factorized) or ``z``.
         quantization_offset: per-channel offsets ``o`` of the factorized latent,
             ``ŷ = round(y − o) + o`` (CompressAI's medians; tfc's median estimate for
@@ -82,7 +123,7 @@ class CNNModel(tf.Module):
         self.prior, self.N, self.M = prior, N, M
         self.decoder_N = decoder_N if decoder_N and decoder_N != N else 0
         self.plan = layers.prior_plan(prior, N, M, self.decoder_N)
-        for name, steps in self.plan.transforms.items():  # g_a, g_s (, h_a, h_s)
+        for name, steps in self.plan.transforms.items():  # g_a, g_s (, h_a, h_s, context)
             setattr(self, name, transform(name, steps))
         if self.plan.conditional is not None:
             self.scale_table = tf.Variable(default_scale_table(self.plan.conditional.levels),
@@ -101,7 +142,9 @@ class CNNModel(tf.Module):
         x = tf.zeros((1, 64, 64, 3))
         y = self.g_a(x)
         self.g_s(y)
-        if self.plan.conditional is not None:
+        if self.prior == "autoregressive":
+            self.context_parameters(self.h_s(self.h_a(y)), y)
+        elif self.plan.conditional is not None:
             self.h_s(self.h_a(y))
 
     @property
@@ -114,10 +157,21 @@ class CNNModel(tf.Module):
 
     def gaussian_parameters(self, z_hat):
         """``(scales, means)`` of ``ŷ`` from ``ẑ``; ``means`` is ``None`` for the hyperprior."""
+        if self.prior == "autoregressive":
+            raise ValueError("the autoregressive prior's Gaussian depends on ŷ too: use "
+                             "context_parameters(h_s(ẑ), ŷ)")
         params, names = self.h_s(z_hat), self.plan.conditional_outputs
         parts = tf.split(params, len(names), axis=-1) if len(names) > 1 else [params]
         predicted = dict(zip(names, parts, strict=True))
         return predicted["scales"], predicted.get("means")
+
+    def context_parameters(self, psi, y_hat):
+        """Minnen 2018's ``(σ, μ) = e([ψ, φ])``, ``φ = MaskedConv(ŷ)``, on whole tensors
+        (training and the estimate; coding runs it position by position)."""
+        context = self.context_prediction(y_hat)
+        params = self.entropy_parameters(tf.concat([psi, context], axis=-1))
+        scales, means = tf.split(params, 2, axis=-1)
+        return scales, means
 
     def _log_table(self):
         """``(log s_0, Δ)`` of the log-uniform scale table ``s_i = exp(log s_0 + i · Δ)``."""
@@ -165,6 +219,9 @@ def named_variables(model: CNNModel) -> dict[str, tf.Variable]:
             if isinstance(layer, tfc.SignalConv2D):
                 variables[f"{layer.name}.kernel"] = layer.kernel_parameter
                 variables[f"{layer.name}.bias"] = layer.bias_parameter
+            elif isinstance(layer, MaskedConv2D):
+                variables[f"{layer.name}.kernel"] = layer.kernel
+                variables[f"{layer.name}.bias"] = layer.bias
             elif isinstance(layer, tfc.GDN):
                 variables[f"{layer.name}.beta"] = layer.beta_parameter.variable
                 variables[f"{layer.name}.gamma"] = layer.gamma_parameter.variable

@@ -21,6 +21,9 @@ with the range coder of tfc. What this module adds:
   decoder recomputes exactly the encoder's indexes whatever device ran the transforms.
 * **The estimate** ``Σ −log2 p(ŷ)`` under the continuous density (the unrounded scale
   for the Gaussian), as CompressAI's likelihoods give it.
+* **The autoregressive prior** (Minnen 2018): ``ŷ`` is coded position by position by
+  :mod:`.autoregressive` on the Gaussian tables above; its estimate, as the torch codec's,
+  recomputes ``(σ, μ)`` with the whole-tensor context convolution on the coded ``ŷ``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import tensorflow as tf
 import tensorflow_compression as tfc
 
 from codecbench.codecs.learned.container import ContainerError, Latent
+from codecbench.codecs.learned.hyperprior.tf.autoregressive import SerialContextCoder
 
 TAIL_MASS = 1e-9
 RANGE_CODER_PRECISION = 16
@@ -83,12 +87,15 @@ class EntropyCoders:
                 prior_shape=(channels,), cdf=tables["tables.cdf"],
                 cdf_offset=tables["tables.cdf_offset"], **common)
             self.conditional = None
+            self.context: SerialContextCoder | None = None
             if model.prior != "factorized":
                 self.conditional = tfc.LocationScaleIndexedEntropyModel(
                     tfc.NoisyNormal, num_scales=int(model.scale_table.shape[0]),
                     scale_fn=model.scale_fn(), coding_rank=3, compression=True,
                     stateless=True, tail_mass=TAIL_MASS, prior_dtype=tf.float64,
                     range_coder_precision=RANGE_CODER_PRECISION)
+            self.context = (SerialContextCoder(model, self.conditional)
+                            if model.prior == "autoregressive" else None)
 
     def tables(self) -> dict[str, np.ndarray]:
         """The factorized tables, as stored in a TF weights file."""
@@ -165,14 +172,28 @@ def compress(model, coders: EntropyCoders, x: tf.Tensor, device: str) -> tuple[l
         z = model.h_a(model.hyper_analysis_input(y))
         z_string = coders.factorized.compress(z)
         z_hat = coders.factorized.decompress(z_string, tf.shape(z)[1:3])
+        latent_z = Latent(_chw(z), z_string.numpy()[0])
+        if model.prior == "autoregressive":
+            y_string, bits = _compress_autoregressive(model, coders, y, z_hat)
+            return [Latent(_chw(y), y_string), latent_z], _bits(model.density, z_hat) + bits
         scales, means, index = _gaussian(model, z_hat)
         assert coders.conditional is not None  # built for every prior but factorized
         y_string = coders.conditional.compress(y, index, loc=means)
         loc = 0.0 if means is None else means
         y_hat = tf.round(y - loc) + loc
         bits = _bits(model.density, z_hat) + _bits(tfc.NoisyNormal(loc=loc, scale=scales), y_hat)
-        latents = [Latent(_chw(y), y_string.numpy()[0]), Latent(_chw(z), z_string.numpy()[0])]
-        return latents, bits
+        return [Latent(_chw(y), y_string.numpy()[0]), latent_z], bits
+
+
+def _compress_autoregressive(model, coders: EntropyCoders, y, z_hat) -> tuple[bytes, float]:
+    """The serially coded ``y`` string and the estimate of ``ŷ`` in bits."""
+    assert coders.context is not None  # built for the autoregressive prior
+    psi = model.h_s(z_hat)
+    string, y_hat = coders.context.compress(y[0].numpy(), psi[0].numpy())
+    scales, means = model.context_parameters(psi, tf.constant(y_hat[None]))
+    scales = tf.maximum(scales, model.scale_table[0])
+    y_rounded = tf.round(y - means) + means
+    return string, _bits(tfc.NoisyNormal(loc=means, scale=scales), y_rounded)
 
 
 def _range_decoded(name: str, decode):
@@ -198,10 +219,15 @@ def decompress(model, coders: EntropyCoders, latents, device: str) -> tf.Tensor:
             z_latent = latents[1]
             z_hat = _range_decoded("z", lambda: coders.factorized.decompress(
                 tf.constant([z_latent.string]), list(z_latent.shape[1:])))
-            _, means, index = _gaussian(model, z_hat)
-            assert coders.conditional is not None  # built for every prior but factorized
-            y_hat = _range_decoded("y", lambda: coders.conditional.decompress(
-                tf.constant([y_latent.string]), index, loc=means))
+            if model.prior == "autoregressive":
+                assert coders.context is not None  # built for the autoregressive prior
+                psi = model.h_s(z_hat)[0].numpy()
+                y_hat = tf.constant(coders.context.decompress(y_latent.string, psi)[None])
+            else:
+                _, means, index = _gaussian(model, z_hat)
+                assert coders.conditional is not None  # built for every prior but factorized
+                y_hat = _range_decoded("y", lambda: coders.conditional.decompress(
+                    tf.constant([y_latent.string]), index, loc=means))
     with tf.device(device):
         x_hat = model.g_s(y_hat)
     with tf.device(CPU):

@@ -7,6 +7,11 @@ in tfc's idiom (Ballé et al. 2017, 2018; tfc's ``models/bmshj2018.py``):
   ``LocationScaleIndexedEntropyModel`` (Gaussian on the log-uniform scale table, indexed
   by the continuous index of the predicted scale) with ``training=True``: additive uniform
   noise replaces rounding, and the rate is ``Σ −log2 p(ỹ)``;
+* the autoregressive prior (Minnen 2018) as CompressAI's
+  ``JointAutoregressiveHierarchicalPriors.forward`` trains it: ``ỹ = y + u``,
+  ``u ~ U(−½, ½)``, feeds the masked context convolution (all positions at once: the mask
+  makes it causal) and ``g_s``; the rate of ``y`` under ``(σ, μ) = e([h_s(z̃), φ(ỹ)])`` is
+  taken on a second noise draw, as CompressAI's Gaussian conditional draws its own;
 * ``L = λ·255²·MSE + bpp`` or ``λ·(1 − MS-SSIM) + bpp`` (``tf.image.ssim_multiscale``);
 * one Adam on every variable, the shared step schedule, global-norm clipping. tfc needs no
   auxiliary loss (CompressAI's quantile fitting): the tails and the median offset are
@@ -88,10 +93,16 @@ class RateDistortion:
         else:
             z = model.h_a(model.hyper_analysis_input(y))
             z_tilde, z_bits = self.factorized(z, training=True)
-            scales, means = model.gaussian_parameters(z_tilde)
             assert self.conditional is not None  # built for every prior but factorized
-            y_tilde, y_bits = self.conditional(y, model.scale_index(scales), loc=means,
-                                               training=True)
+            if model.prior == "autoregressive":
+                y_tilde = y + tf.random.uniform(tf.shape(y), -0.5, 0.5)
+                scales, means = model.context_parameters(model.h_s(z_tilde), y_tilde)
+                _, y_bits = self.conditional(y, model.scale_index(scales), loc=means,
+                                             training=True)
+            else:
+                scales, means = model.gaussian_parameters(z_tilde)
+                y_tilde, y_bits = self.conditional(y, model.scale_index(scales), loc=means,
+                                                   training=True)
             bits = z_bits + y_bits
         x_hat = model.g_s(y_tilde)
         pixels = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), tf.float32)
