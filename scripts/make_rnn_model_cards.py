@@ -141,6 +141,15 @@ def card(slug: str, board) -> str:
     return "\n".join(lines)
 
 
+def measured_sections(path: Path) -> str:
+    """The ``## …`` sections of the card already at ``path`` (measurements of other codecs
+    on the same weights, e.g. the spatially adaptive codec on the priming weights), which
+    regenerating the card keeps."""
+    text = path.read_text() if path.is_file() else ""
+    start = text.find("\n## ")
+    return "" if start < 0 else "\n" + text[start:].lstrip("\n")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", type=Path, default=Path("codecbench-results/rnn-cards"))
@@ -155,7 +164,8 @@ def main():
           "PSNR at 1 / 4 / 16 it. |")
     print("|---|---|---|---|---|---|")
     for slug in slugs:
-        (SHIPPED_WEIGHTS / f"{slug}.md").write_text(card(slug, board))
+        path = SHIPPED_WEIGHTS / f"{slug}.md"
+        path.write_text(card(slug, board) + measured_sections(path))
         codec = f"torch/{slug}"
         rows = board[board["codec"] == codec]
         rows.index = rows["quality"].astype(int)

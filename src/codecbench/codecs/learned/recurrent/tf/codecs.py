@@ -1,4 +1,5 @@
-"""``tf/toderici2016-lstm``, ``tf/toderici2017-gru``, ``tf/johnston2018-priming``.
+"""``tf/toderici2016-lstm``, ``tf/toderici2017-gru``, ``tf/johnston2018-priming``
+(and, on the last, ``tf/johnston2018-adaptive``: :mod:`.adaptive`).
 
 The TensorFlow twins of the torch recurrent codecs, in the same progressive container; the
 binary codes are range coded with tensorflow-compression's range coder
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from codecbench.codecs.learned import weights_locator
+from codecbench.codecs.learned.codec import LearnedCodec
 from codecbench.codecs.learned.models import RecurrentModel
 from codecbench.codecs.learned.recurrent import weights as recurrent_weights
 from codecbench.codecs.learned.recurrent.codec import RecurrentCodec
@@ -73,8 +75,12 @@ class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):
         return target
 
 
-def codecs() -> list[TFRecurrentCodec]:
-    """The family's TensorFlow twins, one per recurrent model of the table."""
-    from codecbench.codecs.learned.models import RECURRENT_MODELS
+def codecs() -> list[LearnedCodec]:
+    """The family's TensorFlow twins: one per recurrent model of the table, then one per
+    spatially adaptive model (on its base model's codec)."""
+    from codecbench.codecs.learned.models import ADAPTIVE_RECURRENT_MODELS, RECURRENT_MODELS
+    from codecbench.codecs.learned.recurrent.tf.adaptive import TFAdaptiveCodec
 
-    return [TFRecurrentCodec(entry) for entry in RECURRENT_MODELS.values()]
+    fixed: list[LearnedCodec] = [TFRecurrentCodec(entry) for entry in RECURRENT_MODELS.values()]
+    return [*fixed, *(TFAdaptiveCodec(entry, TFRecurrentCodec(RECURRENT_MODELS[entry.base]))
+                      for entry in ADAPTIVE_RECURRENT_MODELS.values())]

@@ -1,4 +1,5 @@
-"""``torch/toderici2016-lstm``, ``torch/toderici2017-gru``, ``torch/johnston2018-priming``.
+"""``torch/toderici2016-lstm``, ``torch/toderici2017-gru``, ``torch/johnston2018-priming``
+(and, on the last, ``torch/johnston2018-adaptive``: :mod:`.adaptive`).
 
 The recurrent networks of :mod:`.network` in the progressive codec of
 :mod:`codecbench.codecs.learned.recurrent.codec`; the binary codes are range coded with
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codecbench.codecs.learned.codec import LearnedCodec
 from codecbench.codecs.learned.models import RecurrentModel
 from codecbench.codecs.learned.recurrent.codec import RecurrentCodec
 from codecbench.codecs.learned.recurrent.torch import weights as recurrent_weights
@@ -54,8 +56,12 @@ class TorchRecurrentCodec(TorchFramework, RecurrentCodec):
         return train(self.entry, self.name, config)
 
 
-def codecs() -> list[TorchRecurrentCodec]:
-    """The family's PyTorch codecs, one per recurrent model of the table."""
-    from codecbench.codecs.learned.models import RECURRENT_MODELS
+def codecs() -> list[LearnedCodec]:
+    """The family's PyTorch codecs: one per recurrent model of the table, then one per
+    spatially adaptive model (on its base model's codec)."""
+    from codecbench.codecs.learned.models import ADAPTIVE_RECURRENT_MODELS, RECURRENT_MODELS
+    from codecbench.codecs.learned.recurrent.torch.adaptive import TorchAdaptiveCodec
 
-    return [TorchRecurrentCodec(entry) for entry in RECURRENT_MODELS.values()]
+    fixed: list[LearnedCodec] = [TorchRecurrentCodec(entry) for entry in RECURRENT_MODELS.values()]
+    return [*fixed, *(TorchAdaptiveCodec(entry, TorchRecurrentCodec(RECURRENT_MODELS[entry.base]))
+                      for entry in ADAPTIVE_RECURRENT_MODELS.values())]
