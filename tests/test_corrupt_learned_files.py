@@ -31,7 +31,8 @@ from codecbench.codecs.learned import container as learned_container
 from codecbench.codecs.learned.container import ContainerError, Latent, LearnedFile, parse
 
 # (codec, rate point encoded, another rate point of the codec): every code path of both
-# frameworks (johnston2018-priming decodes as toderici2017-gru does)
+# frameworks (johnston2018-priming decodes as toderici2017-gru does; johnston2018-adaptive
+# adds the stop map)
 TORCH_CODECS = [
     ("torch/bls2017-factorized", 3, 1),
     ("torch/bmshj2018-hyperprior", 3, 2),
@@ -41,24 +42,34 @@ TORCH_CODECS = [
     ("torch/hific-omgd", 2, None),
     ("torch/toderici2016-lstm", 4, 2),
     ("torch/toderici2017-gru", 4, 6),
+    ("torch/johnston2018-adaptive", 3, 5),
     ("torch/agustsson2019-gc", 2, 3),
     ("torch/rippel2017-waveone", 3, 6),
+    ("torch/mentzer2018-context", 3, 6),
+    ("torch/klopp2018-codespace", 3, 5),
+    ("torch/minnen2017-tiled", 3, 1),
 ]
 TF_CODECS = [
     ("tf/bls2017-factorized", 3, 1),
     ("tf/bmshj2018-hyperprior", 3, 2),
     ("tf/mbt2018-mean", 3, 5),
+    ("tf/mbt2018", 3, 1),
     ("tf/hific", 2, 1),
     ("tf/hific-omgd", 2, None),
     ("tf/toderici2016-lstm", 4, 2),
     ("tf/toderici2017-gru", 4, 6),
+    ("tf/johnston2018-adaptive", 3, 5),
     ("tf/agustsson2019-gc", 2, 3),
     ("tf/rippel2017-waveone", 3, 6),
+    ("tf/mentzer2018-context", 3, 6),
+    ("tf/klopp2018-codespace", 3, 5),
+    ("tf/minnen2017-tiled", 3, 1),
 ]
 CROP = 64
 SHORT_STRING_CODECS = {"torch/bls2017-factorized", "torch/bmshj2018-hyperprior",
                        "torch/mbt2018-mean", "torch/toderici2017-gru", "torch/agustsson2019-gc",
-                       "torch/rippel2017-waveone"}
+                       "torch/rippel2017-waveone", "torch/klopp2018-codespace",
+                       "torch/mentzer2018-context", "torch/minnen2017-tiled"}
 """Torch codecs decoded with strings shorter than their latents need (CompressAI's rANS
 decoder does not check where a string ends), one per table kind and code path."""
 SHORT_STRING_CROP = 256

@@ -10,6 +10,7 @@ import pytest
 
 from codecbench.codecs.learned.complexity import complexity
 from codecbench.codecs.learned.models import (
+    CONDITIONAL_MODELS,
     GENERATIVE_MODELS,
     LEARNED_MODELS,
     RECURRENT_MODELS,
@@ -19,7 +20,8 @@ from helpers import run_cli
 
 
 def test_every_model_and_rate_point_is_measured():
-    for table in (LEARNED_MODELS, RECURRENT_MODELS, GENERATIVE_MODELS, WAVEONE_MODELS):
+    for table in (LEARNED_MODELS, RECURRENT_MODELS, GENERATIVE_MODELS, WAVEONE_MODELS,
+                  CONDITIONAL_MODELS):
         for slug, entry in table.items():
             measured = complexity(slug)
             assert measured is not None, slug

@@ -20,6 +20,7 @@ from codecbench.codecs.learned.models import (  # noqa: E402
     GENERATIVE_MODELS,
     LEARNED_MODELS,
     RECURRENT_MODELS,
+    TILED_MODELS,
     WAVEONE_MODELS,
 )
 from codecbench.codecs.learned.torch.training import (  # noqa: E402
@@ -210,6 +211,9 @@ FAMILIES = {
                 "torch/rippel2017-waveone", {"data": SAMPLE_DIR, "quality": None,
                                              "patch_size": 192, "channels": (8, 4),
                                              "batch_size": 1, "warmup": 0.0}),
+    "tiled": ("tiled.torch.training", TILED_MODELS["minnen2017-tiled"],
+              "torch/minnen2017-tiled", {"quality": None, "patch_size": 96,
+                                         "channels": (8, 8), "batch_size": 1}),
     "tf": ("hyperprior.tf.training", LEARNED_MODELS["mbt2018-mean"], "tf/mbt2018-mean", {}),
 }
 

@@ -22,6 +22,9 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "recurrent": ("torch", "tf"),
     "generative": ("torch", "tf"),
     "waveone": ("torch", "tf"),
+    "codespace": ("torch", "tf"),
+    "context": ("torch", "tf"),
+    "tiled": ("torch", "tf"),
 }
 """Family folder → the framework subpackages holding its ``codecs.py``."""
 

@@ -322,6 +322,60 @@ RECURRENT_MODELS: dict[str, RecurrentModel] = {
 }
 
 
+@dataclass(frozen=True)
+class AdaptiveRecurrentModel:
+    """Spatially adaptive bit allocation over a recurrent model (Johnston et al. 2018, §3.3).
+
+    The encoder runs the iterations of :attr:`base`'s network (its weights, unchanged) and
+    stops coding a code position (one 16×16 block) once every ``block × block`` pixel block
+    in it reaches the rate point's PSNR target, or once an iteration gained less than
+    ``min_gain_db``; the file carries the stop map (iterations coded per position). Rate
+    point ``q`` is the target ``targets[q − 1]``.
+
+    Attributes:
+        slug: codec names are ``<framework>/<slug>``.
+        base: slug of the :data:`RECURRENT_MODELS` entry whose network and weights file it
+            runs (a full-image, entropy-coded model).
+        targets: per-block PSNR targets in dB, increasing.
+        block: side in pixels of the blocks whose PSNR is checked: 16, one code
+            position (8 checks the four 8×8 blocks of a position, the paper's size).
+        min_gain_db: a position also stops once an iteration raised its PSNR by less than
+            this (our small network saturates after about 8 iterations; without this rule
+            its bits would go to blocks that cannot reach the target).
+    """
+
+    slug: str
+    base: str
+    paper: str
+    summary: str
+    targets: tuple[float, ...]
+    block: int = 16
+    min_gain_db: float = 0.3
+    qualities: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "qualities", tuple(range(1, len(self.targets) + 1)))
+
+    def target(self, quality: int) -> float:
+        """The PSNR target (dB) of rate point ``quality``."""
+        return self.targets[quality - 1]
+
+
+ADAPTIVE_RECURRENT_MODELS: dict[str, AdaptiveRecurrentModel] = {
+    model.slug: model
+    for model in (
+        AdaptiveRecurrentModel(
+            slug="johnston2018-adaptive",
+            base="johnston2018-priming",
+            paper=RECURRENT_MODELS["johnston2018-priming"].paper,
+            summary="Johnston 2018: priming network with spatially adaptive bit rates "
+            "(per-block PSNR target, stop map in the file)",
+            targets=(20.0, 22.0, 24.0, 26.0, 28.0, 32.0),
+        ),
+    )
+}
+
+
 
 GC_ADVERSARIAL = Adversarial(discriminator="multiscale", loss="least-squares", weight=1.0,
                              perceptual_weight=1000.0, feature_matching=10.0, warmup=0.25)
@@ -468,6 +522,240 @@ WAVEONE_MODELS: dict[str, WaveOneModel] = {
             paper="O. Rippel, L. Bourdev, 'Real-time adaptive image compression', ICML 2017",
             summary="WaveOne: pyramidal analysis, bitplanes with adaptive context coding, "
             "codelength regularisation, multiscale GAN",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class TiledModel:
+    """Minnen et al. (2017), "Spatially adaptive image compression using a tiled deep
+    network" (ICIP 2017).
+
+    The image is cut into ``tile × tile`` tiles coded in raster order. Each tile is first
+    **predicted** from its decoded neighbours (left, above-left, above, above-right; a
+    missing one is zero) by a convolutional context network, ``p = P(context)``; the
+    **residual** ``x − p`` is then coded by an iterative residual coder, iteration ``t``
+    turning the remaining residual ``r_{t−1}`` into ``code_channels`` bits per 8×8 block
+    and ``x̂_t = x̂_{t−1} + D(b_t)`` (``x̂_0 = p``). The encoder gives each tile the fewest
+    iterations ``k ∈ {0 … cap}`` whose tile PSNR reaches the rate point's target
+    (``targets_db``; ``caps`` bounds ``k`` per rate point): one network serves every rate
+    point, the per-tile iteration counts are side information.
+
+    Attributes:
+        tile: the tile side in pixels (32 in the paper).
+        code_channels: bits per 8×8 block and iteration (a 32×32 tile codes
+            ``16 · code_channels`` bits per iteration).
+        iterations: the most iterations a tile can take (the coder's trained depth).
+        targets_db: the PSNR target of each rate point (lowest first).
+        caps: the most iterations per tile of each rate point (increasing, so each rate
+            point's files hold a distinct number of iteration latents).
+        predictor_width, coder_width: features of the context network and of the
+            residual coder (ours are small enough to train on a CPU).
+        context_dropout: in training, the probability that each neighbour is treated as
+            missing (as at the image's top, left and right borders).
+    """
+
+    slug: str
+    paper: str
+    summary: str
+    tile: int = 32
+    code_channels: int = 8
+    iterations: int = 8
+    targets_db: tuple[float, ...] = (24.0, 26.0, 28.0, 30.0, 32.0)
+    caps: tuple[int, ...] = (4, 5, 6, 7, 8)
+    predictor_width: int = 32
+    coder_width: int = 64
+    context_dropout: float = 0.2
+    family: str = "rnn"
+    qualities: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self):
+        if len(self.caps) != len(self.targets_db) or max(self.caps) > self.iterations:
+            raise ValueError(f"{self.slug}: one cap (≤ {self.iterations}) per target")
+        object.__setattr__(self, "qualities", tuple(range(1, len(self.targets_db) + 1)))
+
+    @property
+    def padding_multiple(self) -> int:
+        return self.tile
+
+    def bits_per_iteration(self) -> int:
+        """Code bits of one tile and iteration before entropy coding."""
+        return self.code_channels * (self.tile // 8) ** 2
+
+
+TILED_MODELS: dict[str, TiledModel] = {
+    model.slug: model
+    for model in (
+        TiledModel(
+            slug="minnen2017-tiled",
+            paper="D. Minnen, G. Toderici, M. Covell, T. Chinen, N. Johnston, J. Shor, "
+            "S. J. Hwang, D. Vincent, S. Singh, 'Spatially adaptive image compression "
+            "using a tiled deep network', ICIP 2017",
+            summary="Minnen 2017: 32×32 tiles, intra prediction from decoded neighbours, "
+            "iterative residual codes, per-tile iterations for a target PSNR",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ConditionalModel:
+    """Mentzer et al. (2018), "Conditional probability models for deep image compression".
+
+    * **Encoder** ``E``: 5×5 convolution stride 2 (``width/2``), 5×5 convolution stride 2
+      (``width``), ``residual_blocks`` residual blocks (two 3×3 convolutions), 5×5
+      convolution stride 2 to ``K + 1`` channels: 1/8 of the resolution; ``K`` channels
+      are the latent ``z``, the last one, through a sigmoid, the importance map
+      ``y ∈ (0, 1)``.
+    * **Importance map**: rate point ``q`` keeps ``ℓ = ⌈K_q · y⌉`` channels at a position
+      (``K_q`` = ``budgets[q − 1]``); the mask is ``m_k = 1[k < ℓ]`` (training:
+      ``clip(K_q·y − k, 0, 1)`` backward, the hard mask forward).
+    * **Quantiser**: ``L`` learned centres ``c``; forward the nearest centre, backward
+      ``Σ_ℓ softmax(−σ‖z − c_ℓ‖²) c_ℓ``.
+    * **Context model** ``P``: a 3-D CNN over the masked volume (channels as depth, 3×3
+      spatial kernels, ``context_filters`` filters, ``context_layers`` layers) giving a
+      categorical distribution over the ``L`` centres for every symbol; causal in depth
+      (slice ``d`` sees slices ``< d`` and the importance map), so decoding runs it once
+      per slice.
+    * **Loss**: ``d(x, x̂) + β · max(H − H_t, 0)`` with ``H`` the context model's
+      cross-entropy of the unmasked symbols in bits per pixel, ``d = 255² · MSE`` (or
+      ``ms_ssim_weight · (1 − MS-SSIM)``) and ``H_t = target_bpp · K_q / K``; ``P``
+      minimises ``H``.
+    * **Decoder** ``D``: mirrors ``E`` (3×3 convolutions and ×2 pixel shuffles).
+
+    One network for every rate point: training draws ``K_q`` from ``budgets`` each step.
+
+    Attributes:
+        width: encoder/decoder width at 1/4 resolution (the paper: 128).
+        residual_blocks: in ``E`` and ``D`` each (the paper: 15).
+        code_channels: ``K`` (the paper: 32).
+        centres: ``L`` (the paper: 6).
+        context_filters, context_layers: of ``P`` (the paper: 24, 4).
+        budgets: ``K_q`` per rate point, increasing.
+        target_bpp: ``H_t`` at the full budget ``K``.
+        beta: ``β``.
+        ms_ssim_weight: the distortion weight of ``--metric ms-ssim``.
+        sigma: ``σ`` of the soft assignment.
+    """
+
+    slug: str
+    paper: str
+    summary: str
+    width: int = 48
+    residual_blocks: int = 2
+    code_channels: int = 16
+    centres: int = 6
+    context_filters: int = 24
+    context_layers: int = 4
+    budgets: tuple[int, ...] = (2, 4, 6, 9, 12, 16)
+    target_bpp: float = 0.8
+    beta: float = 100.0
+    ms_ssim_weight: float = 1000.0
+    sigma: float = 1.0
+    padding_multiple: int = 8
+    qualities: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "qualities", tuple(range(1, len(self.budgets) + 1)))
+
+    def budget_of(self, quality: int, channels: int | None = None) -> int:
+        """``K_q`` of rate point ``quality``, scaled to a network of ``channels`` code
+        channels (the table's ``K`` when ``None``; tiny test models)."""
+        if quality not in self.qualities:
+            valid = ", ".join(map(str, self.qualities))
+            raise ValueError(f"{self.slug} has no rate point {quality!r}; valid: {valid}")
+        budget = self.budgets[quality - 1]
+        if channels is None or channels == self.code_channels:
+            return budget
+        return max(1, -(-budget * channels // self.code_channels))
+
+
+CONDITIONAL_MODELS: dict[str, ConditionalModel] = {
+    model.slug: model
+    for model in (
+        ConditionalModel(
+            slug="mentzer2018-context",
+            paper="F. Mentzer, E. Agustsson, M. Tschannen, R. Timofte, L. Van Gool, "
+            "'Conditional probability models for deep image compression', CVPR 2018",
+            summary="Mentzer 2018: learned centres, importance map, 3-D CNN context model",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class CodeSpaceModel:
+    """Klopp, Wang, Chien, Chen (2018), "Learning a code-space predictor by exploiting
+    intra-image dependencies" (BMVC 2018), one network for every rate point.
+
+    * **Autoencoder**: analysis ``E`` (three stride-2 5×5 convolutions, ReLU) maps the
+      image to ``y``, ``code_channels × H/8 × W/8``; synthesis ``D`` (three 3×3
+      convolutions with ×2 pixel shuffles, ReLU) maps the decoded code back.
+    * **Rate points by gain units** (Cui et al. 2021): rate point ``k`` has a gain
+      vector ``g_k`` and an inverse gain ``g'_k`` (one value per channel, learned); the
+      integer code is ``q = round(g_k ⊙ y)``, the decoder's code ``ŷ = g'_k ⊙ q``.
+    * **Multiscale code-space predictor**: the code grid is split into ``levels + 1``
+      nested sub-grids ``Q_l = q[:, ::2^l, ::2^l]``, coded coarsest first; the
+      predictor ``P_l`` of level ``l`` sees the decoded coarser grid ``ŷ_{l+1}`` and
+      predicts, at the positions of ``Q_l`` not in ``Q_{l+1}``, a mean ``μ`` and a
+      Laplace scale ``σ`` (code-space units, multiplied by ``g_k`` into ``q``'s units).
+      The coarsest grid has a per-channel learned mean and scale.
+    * **Residual coding**: ``r = q − round(μ)`` is range coded with the discretised
+      Laplace of scale ``σ`` centred at ``μ − round(μ)``, ``σ`` and the offset quantised
+      to a fixed table (``scale_count`` scales from ``scale_bounds``, ``offset_count``
+      offsets; residuals clipped to ``±residual_range``).
+    * **Training**: ``L = λ_k · 255² · MSE + R`` with a random rate point per step,
+      ``R = Σ −log2 P(q̃)`` of the noisy code ``q̃ = g_k ⊙ y + u``.
+
+    Attributes:
+        width: features of the analysis and synthesis (N).
+        code_channels: channels of the code (M).
+        predictor_width: features of each level's predictor.
+        levels: predicted levels (the coarsest grid is at 1/2^levels of the code).
+        lambdas: λ per rate point, lowest rate first.
+        initial_gains: the gain of each rate point at initialisation.
+        residual_range, scale_bounds, scale_count, offset_count: the coding tables.
+    """
+
+    slug: str
+    paper: str
+    summary: str
+    width: int = 48
+    code_channels: int = 32
+    predictor_width: int = 48
+    levels: int = 2
+    lambdas: tuple[float, ...] = LAMBDAS_MSE
+    initial_gains: tuple[float, ...] = (0.5, 0.8, 1.25, 2.0, 3.2)
+    residual_range: int = 127
+    scale_bounds: tuple[float, float] = (0.11, 64.0)
+    scale_count: int = 64
+    offset_count: int = 16
+    padding_multiple: int = 8
+    qualities: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self):
+        if len(self.initial_gains) != len(self.lambdas):
+            raise ValueError(f"{self.slug}: one initial gain per λ")
+        object.__setattr__(self, "qualities", tuple(range(1, len(self.lambdas) + 1)))
+
+    def lambda_of(self, quality: int) -> float:
+        """λ of rate point ``quality`` (1-based)."""
+        if quality not in self.qualities:
+            valid = ", ".join(map(str, self.qualities))
+            raise ValueError(f"{self.slug} has no rate point {quality!r}; valid: {valid}")
+        return self.lambdas[quality - 1]
+
+
+CODESPACE_MODELS: dict[str, CodeSpaceModel] = {
+    model.slug: model
+    for model in (
+        CodeSpaceModel(
+            slug="klopp2018-codespace",
+            paper="J. P. Klopp, Y.-C. F. Wang, S.-Y. Chien, L.-G. Chen, 'Learning a "
+            "code-space predictor by exploiting intra-image dependencies', BMVC 2018",
+            summary="Klopp 2018: autoencoder, multiscale code-space predictor, residual "
+            "coded with a predicted Laplace (gain units: one network for every rate)",
         ),
     )
 }

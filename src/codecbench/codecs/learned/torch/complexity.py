@@ -16,6 +16,14 @@ module that ran (each counted once), so a module both sides run (a hyperprior's
   times (it needs each reconstruction); the decoder runs the decoder ``k`` times.
 * GC: encoder ``E`` and quantiser; decoder ``G``.
 * WaveOne: the pyramidal analysis; the synthesis (the same at every bitplane count).
+* Tiled (Minnen 2017) at rate point ``q``, every tile taking the rate point's cap ``k``
+  of iterations (the most it may spend): encoder = context network and ``k`` times the
+  residual encoder and decoder; decoder = context network and ``k`` residual decodes.
+* Code-space predictor: the analysis and every level's predictor; the predictors and the
+  synthesis (the same at every rate point).
+* Mentzer 2018 at rate point ``q`` (budget ``K_q``): encoder = ``E`` and the ``K_q``
+  context-model passes on their windows of the volume (the encoder computes the
+  probabilities as the decoder does); decoder = the same passes and ``D``.
 
 MACs are reported per pixel of the input (``kMAC/px`` in the model cards), which makes
 them independent of the image size up to border effects.
@@ -130,12 +138,96 @@ def waveone_model(entry) -> dict:
                   measure(lambda: network.synthesis(y_hat)), MEASURE_SIZE**2)
 
 
+def codespace_model(entry) -> dict:
+    """The code-space predictor (the same network at every rate point): encoder = analysis
+    and every level's predictor (it codes with the decoder's predictions), decoder = the
+    predictors and the synthesis; entropy coding not counted."""
+    from codecbench.codecs.learned.codespace.torch.network import CodeSpace
+
+    network = CodeSpace(entry).eval()
+    x = torch.rand(1, 3, MEASURE_SIZE, MEASURE_SIZE)
+    with torch.no_grad():
+        y_hat = torch.round(network.analysis(x))
+
+    def predictors():
+        for level in range(entry.levels):
+            network.predict(level, y_hat[:, :, ::2 ** (level + 1), ::2 ** (level + 1)])
+
+    def encoder():
+        network.analysis(x)
+        predictors()
+
+    def decoder():
+        predictors()
+        network.synthesis(y_hat)
+
+    return record(measure(encoder), measure(decoder), MEASURE_SIZE**2)
+
+
+def conditional_model(entry, quality: int) -> dict:
+    """Mentzer et al. 2018 at rate point ``quality``: ``K_q`` context passes on windows
+    of a full volume (the most a rate point runs); entropy coding not counted."""
+    from codecbench.codecs.learned.context import volume
+    from codecbench.codecs.learned.context.layers import reach
+    from codecbench.codecs.learned.context.torch.network import ConditionalNetwork
+
+    network = ConditionalNetwork(entry).eval()
+    x = torch.rand(1, 3, MEASURE_SIZE, MEASURE_SIZE)
+    side = MEASURE_SIZE // entry.padding_multiple
+    values = torch.rand(entry.code_channels, side, side).numpy()
+    mask = torch.ones(entry.code_channels, side, side).numpy()
+    z_hat = torch.rand(1, entry.code_channels, side, side)
+
+    def passes():
+        for depth in range(entry.budget_of(quality)):
+            window, window_mask, _ = volume.context_window(values, mask, depth,
+                                                           *reach(network.plan.context))
+            network.context(torch.from_numpy(window)[None], torch.from_numpy(window_mask)[None])
+
+    def encoder():
+        network.analysis(x)
+        passes()
+
+    def decoder():
+        passes()
+        network.synthesis(z_hat)
+
+    return record(measure(encoder), measure(decoder), MEASURE_SIZE**2)
+
+
+def tiled_model(entry, quality: int) -> dict:
+    """The tiled codec at rate point ``quality``, every tile at the cap (the 8×8 tiles of
+    the measured image as one batch; entropy coding not counted)."""
+    from codecbench.codecs.learned.tiled.torch.network import TiledNetwork
+
+    network = TiledNetwork(entry).eval()
+    s, cap = entry.tile, entry.caps[quality - 1]
+    count = (MEASURE_SIZE // s) ** 2
+    contexts = torch.rand(count, 4, 2 * s, 3 * s)
+    x = torch.rand(count, 3, s, s)
+
+    def encoder():
+        x_hat = network.predict(contexts)
+        for t in range(cap):
+            x_hat = x_hat + network.decode(network.encode(x - x_hat, t), t)
+
+    def decoder():
+        network.predict(contexts)
+        for t in range(cap):
+            network.decode(torch.ones(count, network.plan.code_channels, s // 8, s // 8), t)
+
+    return record(measure(encoder), measure(decoder), MEASURE_SIZE**2)
+
+
 def all_models() -> dict:
     """``{slug: {quality: record}}`` for every model of the tables."""
     from codecbench.codecs.learned.models import (
+        CODESPACE_MODELS,
+        CONDITIONAL_MODELS,
         GENERATIVE_MODELS,
         LEARNED_MODELS,
         RECURRENT_MODELS,
+        TILED_MODELS,
         WAVEONE_MODELS,
     )
 
@@ -151,4 +243,11 @@ def all_models() -> dict:
     for slug, entry in WAVEONE_MODELS.items():
         measured = waveone_model(entry)
         table[slug] = {str(q): measured for q in entry.qualities}
+    for slug, codespace in CODESPACE_MODELS.items():
+        measured = codespace_model(codespace)
+        table[slug] = {str(q): measured for q in codespace.qualities}
+    for slug, tiled in TILED_MODELS.items():
+        table[slug] = {str(q): tiled_model(tiled, q) for q in tiled.qualities}
+    for slug, conditional in CONDITIONAL_MODELS.items():
+        table[slug] = {str(q): conditional_model(conditional, q) for q in conditional.qualities}
     return table

@@ -1,0 +1,1 @@
+"""The TensorFlow twin of the code-space predictor family."""

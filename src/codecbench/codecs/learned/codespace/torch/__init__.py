@@ -1,0 +1,1 @@
+"""The PyTorch codec of the code-space predictor family."""

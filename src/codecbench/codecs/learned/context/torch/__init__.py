@@ -1,0 +1,1 @@
+"""PyTorch network, codec and training of Mentzer et al. 2018."""
