@@ -98,6 +98,19 @@ class PluginInfo:
         }
 
 
+_DISTRIBUTIONS: dict[str, tuple[str, str]] = {}
+
+
+def _name_and_version(dist) -> tuple[str, str]:
+    """``(name, version)`` of an entry point's distribution, its metadata parsed once per
+    distribution (codecbench's own plugins all come from one)."""
+    key = str(getattr(dist, "_path", id(dist)))
+    if key not in _DISTRIBUTIONS:
+        metadata = dist.metadata
+        _DISTRIBUTIONS[key] = (metadata["Name"], metadata["Version"])
+    return _DISTRIBUTIONS[key]
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -158,8 +171,8 @@ class Registry:
             info = PluginInfo(
                 name=entry_point.name,
                 module=entry_point.value,
-                distribution=dist.metadata["Name"] if dist else "",
-                distribution_version=dist.version if dist else "",
+                distribution=_name_and_version(dist)[0] if dist else "",
+                distribution_version=_name_and_version(dist)[1] if dist else "",
             )
             if entry_point.name in self.plugins:
                 self._fail(info, "import", RuntimeError("duplicate entry-point name"))
