@@ -64,7 +64,7 @@ class LoadedTiled:
 class TiledCodec(LearnedCodec):
     """The tiled codec on our weights; see the module docstring."""
 
-    family = Family.RNN.value
+    family = Family.CNN.value  # the survey lists Minnen et al. 2017 among its CNN systems
     prior = "tiled"
     one_network_for_all_rates = True
     entry: TiledModel
