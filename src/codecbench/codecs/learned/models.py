@@ -567,7 +567,7 @@ class TiledModel:
     predictor_width: int = 32
     coder_width: int = 64
     context_dropout: float = 0.2
-    family: str = "rnn"
+    family: str = "cnn"
     qualities: tuple[int, ...] = field(init=False)
 
     def __post_init__(self):
