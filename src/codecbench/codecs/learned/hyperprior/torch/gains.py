@@ -66,8 +66,9 @@ def attach(model: nn.Module, rate_points: int, channels: int) -> GainUnits:
     ``g_a``/``g_s``."""
     units = GainUnits(rate_points, channels)
     model.add_module("gain_units", units)
-    model.g_a.register_forward_hook(lambda module, inputs, output: units.scale(output))
-    model.g_s.register_forward_pre_hook(lambda module, inputs: (units.unscale(inputs[0]),))
+    analysis, synthesis = model.get_submodule("g_a"), model.get_submodule("g_s")
+    analysis.register_forward_hook(lambda module, inputs, output: units.scale(output))
+    synthesis.register_forward_pre_hook(lambda module, inputs: (units.unscale(inputs[0]),))
     return units
 
 
