@@ -112,6 +112,13 @@ def test_the_sample_set_through_ray_equals_the_process_pool(cluster, tmp_path):
     ray_run = run_cli(*arguments, "--out", str(tmp_path / "ray"), "--ray-address", cluster)
     assert ray_run.returncode == 0, ray_run.stderr
     assert rows(tmp_path / "ray") == rows(tmp_path / "pool")  # bytes and metrics alike
+    # the dataset path is shared by both nodes here: the workers may read the images
+    shared = run_cli(*arguments, "--out", str(tmp_path / "shared"), "--ray-address", cluster,
+                     "--executor-option", "images=workers")
+    assert shared.returncode == 0, shared.stderr
+    assert rows(tmp_path / "shared") == rows(tmp_path / "pool")
+    assert json.loads((tmp_path / "shared" / "run.json").read_text())["executor"]["images"] \
+        == "workers"
     executor = json.loads((tmp_path / "ray" / "run.json").read_text())["executor"]
     assert executor["name"] == "ray" and executor["nodes"] == 2 and executor["cpus"] == 2
 
