@@ -13,12 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_format, weights_locator
 from codecbench.codecs.learned.codec import check_model_slug
 from codecbench.codecs.learned.codespace import layers
 from codecbench.codecs.learned.codespace.layers import CodeSpacePlan, codespace_plan
 from codecbench.codecs.learned.models import CodeSpaceModel
-from codecbench.codecs.learned.tf.weights import read_tf_weights
+from codecbench.codecs.learned.tf.weights import read_either_layout
 
 KIND = "codespace"
 WIDTH_KEYS = ("width", "code_channels", "predictor_width", "levels")
@@ -45,10 +44,7 @@ def plan_of(entry: CodeSpaceModel, sizes: dict[str, int]) -> CodeSpacePlan:
 def read_codespace(path: Path, entry: CodeSpaceModel) -> tuple[dict, dict[str, int], dict[str, str]]:
     """``(state arrays, widths, metadata)`` of a weights file in either layout (torch
     ``.safetensors`` or TF ``.tf.safetensors``); the plain vectors are checked here."""
-    if weights_locator.is_tf_layout(path):
-        arrays, metadata = read_tf_weights(path, KIND)
-    else:
-        arrays, metadata = weights_format.read_tensors(path, KIND)
+    arrays, metadata = read_either_layout(path, KIND)
     check_model_slug(path, metadata, entry.slug)
     sizes = widths(path, metadata)
     if sizes["levels"] != entry.levels:

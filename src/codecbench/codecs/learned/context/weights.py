@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_format, weights_locator
 from codecbench.codecs.learned.codec import check_model_slug
 from codecbench.codecs.learned.models import ConditionalModel
-from codecbench.codecs.learned.tf.weights import read_tf_weights
+from codecbench.codecs.learned.tf.weights import read_either_layout
 
 IMPORTANCE_KEY = "importance.probabilities"
 CENTRES_KEY = "centres"
@@ -43,10 +42,7 @@ def read_conditional(path: Path, entry: ConditionalModel) -> ConditionalWeights:
     """The arrays (the layout of the file: torch ``.safetensors`` or TF
     ``.tf.safetensors``), centres, importance table and sizes of a weights file; refuses a
     file of another model, without its sizes or with tables of other shapes."""
-    if weights_locator.is_tf_layout(path):
-        arrays, metadata = read_tf_weights(path, KIND)
-    else:
-        arrays, metadata = weights_format.read_tensors(path, KIND)
+    arrays, metadata = read_either_layout(path, KIND)
     check_model_slug(path, metadata, entry.slug)
     for key in SIZES:
         if not metadata.get(key, "").isdigit() or int(metadata[key]) < 1:

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_format, weights_locator
 from codecbench.codecs.learned.models import GenerativeModel
-from codecbench.codecs.learned.tf.weights import read_tf_weights
+from codecbench.codecs.learned.tf.weights import read_either_layout
 
 PROBABILITIES_KEY = "symbols.probabilities"
 KIND = "generative"
@@ -36,10 +35,7 @@ def split_table(arrays: dict, metadata: dict[str, str], path: Path, entry: Gener
 def read_generative(path: Path, entry: GenerativeModel, quality: int):
     """``(state arrays, probabilities, metadata)`` of a GC weights file in either layout
     (torch ``.safetensors`` or TF ``.tf.safetensors``)."""
-    if weights_locator.is_tf_layout(path):
-        arrays, metadata = read_tf_weights(path, KIND)
-    else:
-        arrays, metadata = weights_format.read_tensors(path, KIND)
+    arrays, metadata = read_either_layout(path, KIND)
     return arrays, split_table(arrays, metadata, path, entry, quality), metadata
 
 

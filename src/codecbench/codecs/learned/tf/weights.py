@@ -11,7 +11,13 @@ import os
 from pathlib import Path
 
 from codecbench.api.atomic import atomic_path
-from codecbench.codecs.learned.weights_format import TF_FORMAT, read_metadata, weights_id
+from codecbench.codecs.learned.weights_format import (
+    TF_FORMAT,
+    read_metadata,
+    read_tensors,
+    weights_id,
+)
+from codecbench.codecs.learned.weights_locator import is_tf_layout
 
 
 def read_tf_weights(path: Path, kind: str) -> tuple[dict, dict[str, str]]:
@@ -22,6 +28,15 @@ def read_tf_weights(path: Path, kind: str) -> tuple[dict, dict[str, str]]:
     if metadata.get("kind") != kind:
         raise ValueError(f"{path} is not a {kind} TF weights file")
     return dict(load_file(str(path))), metadata
+
+
+def read_either_layout(path: Path, kind: str) -> tuple[dict, dict[str, str]]:
+    """``(arrays, metadata)`` of a weights file of ``kind`` in either layout: the torch
+    ``.safetensors`` (:func:`~codecbench.codecs.learned.weights_format.read_tensors`) or its
+    TF conversion ``.tf.safetensors`` (:func:`read_tf_weights`)."""
+    if is_tf_layout(path):
+        return read_tf_weights(path, kind)
+    return read_tensors(path, kind)
 
 
 def write_tf_weights(arrays: dict, metadata: dict[str, str], path: Path,

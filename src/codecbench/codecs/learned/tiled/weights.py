@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_format, weights_locator
 from codecbench.codecs.learned.codec import check_model_slug
 from codecbench.codecs.learned.entropy.binary_codes import CONTEXT_STATES
 from codecbench.codecs.learned.models import TiledModel
-from codecbench.codecs.learned.tf.weights import read_tf_weights
+from codecbench.codecs.learned.tf.weights import read_either_layout
 
 BITS_KEY = "context.probabilities"
 COUNTS_KEY = "counts.probabilities"
@@ -41,10 +40,7 @@ class TiledWeights:
 def read_tiled(path: Path, entry: TiledModel) -> TiledWeights:
     """The contents of a tiled weights file in either layout (torch ``.safetensors`` or
     TF ``.tf.safetensors``); refuses a file of another model or with bad tables."""
-    if weights_locator.is_tf_layout(path):
-        arrays, metadata = read_tf_weights(path, KIND)
-    else:
-        arrays, metadata = weights_format.read_tensors(path, KIND)
+    arrays, metadata = read_either_layout(path, KIND)
     check_model_slug(path, metadata, entry.slug)
     for key in WIDTH_KEYS:
         if not metadata.get(key, "").isdigit():

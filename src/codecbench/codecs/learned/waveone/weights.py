@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_format, weights_locator
 from codecbench.codecs.learned.codec import check_model_slug
 from codecbench.codecs.learned.models import WaveOneModel
-from codecbench.codecs.learned.tf.weights import read_tf_weights
+from codecbench.codecs.learned.tf.weights import read_either_layout
 
 CONTEXT_KEY = "context.probabilities"
 KIND = "waveone"
@@ -25,10 +24,7 @@ KIND = "waveone"
 def read_waveone(path: Path, entry: WaveOneModel) -> tuple[dict, np.ndarray, dict[str, str]]:
     """``(state arrays, context probabilities, metadata)`` of a WaveOne weights file in
     either layout (torch ``.safetensors`` or TF ``.tf.safetensors``)."""
-    if weights_locator.is_tf_layout(path):
-        arrays, metadata = read_tf_weights(path, KIND)
-    else:
-        arrays, metadata = weights_format.read_tensors(path, KIND)
+    arrays, metadata = read_either_layout(path, KIND)
     check_model_slug(path, metadata, entry.slug)
     for key in ("width", "code_channels"):
         if not metadata.get(key, "").isdigit():
