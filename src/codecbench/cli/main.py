@@ -30,10 +30,9 @@ from codecbench.api.registry import (
     get_registry,
 )
 from codecbench.datasets.split import SPLITS
+from codecbench.harness.executors.builtin import DEFAULT_EXECUTOR
 
 DEFAULT_RESULTS_DIR = Path("codecbench-results")
-DEFAULT_EXECUTOR = "process"
-"""``--executor`` when none is given (registered by ``executors-builtin``)."""
 
 
 def _registry() -> Registry:

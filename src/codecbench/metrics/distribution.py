@@ -31,6 +31,7 @@ import numpy as np
 
 from codecbench.api.hookspecs import hookimpl
 from codecbench.api.metric import SetMetric
+from codecbench.frameworks.devices import TORCH_DEVICE_ENV
 from codecbench.metrics import perceptual_weights as pw
 from codecbench.metrics.perceptual import weights_availability
 
@@ -120,7 +121,7 @@ class InceptionSetMetric(SetMetric):
         data = np.ascontiguousarray(image).tobytes()
         digest = hashlib.sha1(data).hexdigest()  # fid and kid share one image's features
         return _cached_features(digest, image.shape, data,
-                                os.environ.get("CODECBENCH_TORCH_DEVICE", "cpu")).copy()
+                                os.environ.get(TORCH_DEVICE_ENV, "cpu")).copy()
 
 
 class FIDMetric(InceptionSetMetric):

@@ -51,6 +51,7 @@ def merge_shards(shard_dirs: list[Path], out_dir: Path) -> tuple[dict, list[str]
     records = [_run_record(path) for path in shard_dirs]
     assert all(record is not None for record in records)
     shards: dict[int, Path] = {}
+    shard_records: dict[int, dict] = {}
     first = records[0] or {}
     base = {k: v for k, v in first.get("fingerprint", {}).items() if k != "shard"}
     count = None
@@ -76,6 +77,7 @@ def merge_shards(shard_dirs: list[Path], out_dir: Path) -> tuple[dict, list[str]
         if record.get("status") == "running":
             raise ShardMergeError(f"{path} is still running (or was killed): resume it first")
         shards[shard.index] = path
+        shard_records[shard.index] = record
     assert count is not None
     missing = [f"{index}/{count}" for index in range(1, count + 1) if index not in shards]
     findings = [f"shards missing: {', '.join(missing)}"] if missing else []
@@ -103,9 +105,8 @@ def merge_shards(shard_dirs: list[Path], out_dir: Path) -> tuple[dict, list[str]
     record.update(fingerprint=base, status="incomplete" if incomplete else "complete",
                   rows=rows, errors=errors,
                   shards=[{"shard": f"{index}/{count}", "folder": str(shards[index]),
-                           "status": (_run_record(shards[index]) or {}).get("status"),
-                           "executor": (_run_record(shards[index]) or {}).get("executor"),
-                           "hardware": (_run_record(shards[index]) or {}).get("hardware")}
+                           **{key: shard_records[index].get(key)
+                              for key in ("status", "executor", "hardware")}}
                           for index in sorted(shards)])
     atomic_write(Path(out_dir) / "run.json", json.dumps(record, indent=2, default=str) + "\n")
     return record, findings

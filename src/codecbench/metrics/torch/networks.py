@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codecbench.frameworks.devices import TORCH_DEVICE_ENV
 from codecbench.metrics import perceptual_weights as pw
 
 LPIPS_SHIFT = (-0.030, -0.088, -0.188)
@@ -199,7 +200,7 @@ def image_tensor(image: np.ndarray) -> torch.Tensor:
 def distance(network: nn.Module, reference: np.ndarray, reconstruction: np.ndarray) -> float:
     """``network(x, y)`` of two ``H×W×3`` uint8 images, on ``CODECBENCH_TORCH_DEVICE``
     (default ``cpu``), without gradients."""
-    device = os.environ.get("CODECBENCH_TORCH_DEVICE", "cpu")
+    device = os.environ.get(TORCH_DEVICE_ENV, "cpu")
     network = network.to(device)
     with torch.no_grad():
         value = network(image_tensor(reference).to(device),

@@ -28,9 +28,10 @@ from codecbench.codecs.learned import weights_locator
 from codecbench.codecs.learned.codec import check_model_slug, cnn_latents
 from codecbench.codecs.learned.container import LearnedFile
 from codecbench.codecs.learned.hyperprior.codec import HyperpriorCodec
+from codecbench.frameworks.devices import TF_DEVICE_ENV
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
 
-DEVICE_ENV = "CODECBENCH_TF_DEVICE"
+DEVICE_ENV = TF_DEVICE_ENV
 TF_PRIORS = ("factorized", "hyperprior", "mean-scale", "autoregressive")
 """Priors with a TF model (every prior of the family)."""
 

@@ -26,13 +26,14 @@ from codecbench.codecs.learned.container import Latent, LearnedFile
 from codecbench.codecs.learned.hyperprior.codec import HyperpriorCodec
 from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
 from codecbench.codecs.learned.models import COMPRESSAI_ZOO
+from codecbench.frameworks.devices import TORCH_DEVICE_ENV
 from codecbench.frameworks.files import WeightsFileError
 from codecbench.frameworks.torch_runtime import TorchFramework
 
 if TYPE_CHECKING:
     from torch import nn
 
-DEVICE_ENV = "CODECBENCH_TORCH_DEVICE"
+DEVICE_ENV = TORCH_DEVICE_ENV
 ZOO_WEIGHTS_ENV = "CODECBENCH_COMPRESSAI_WEIGHTS"
 ZOO_DOWNLOAD_ENV = "CODECBENCH_COMPRESSAI_DOWNLOAD"
 
