@@ -10,15 +10,17 @@ from codecbench.codecs.learned.models import LEARNED_MODELS
 TINY_N, TINY_M = 8, 12
 
 
-def perturbed_model(entry, seed: int):
+def perturbed_model(entry, seed: int, rate_points: int = 0):
     """A random CompressAI model of ``entry`` whose GDN and density parameters are not at
-    their (symmetric, identity-like) initial values, so that layouts are really tested."""
+    their (symmetric, identity-like) initial values, so that layouts are really tested
+    (``rate_points``: with that many rows of gain units, perturbed as well)."""
     import torch
 
     from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
 
     torch.manual_seed(seed)
-    model = weights_io.build_model(entry.compressai_class, TINY_N, TINY_M)
+    model = weights_io.build_model(entry.compressai_class, TINY_N, TINY_M,
+                                   rate_points=rate_points)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if not name.endswith("quantiles"):
@@ -41,4 +43,22 @@ def write_tiny_torch_weights(folder: Path, qualities=(1, 2)) -> Path:
                         "metric": "mse"}
             weights_io.save_model(perturbed_model(entry, seed=quality),
                                   folder / weights_locator.weights_filename("torch", slug, quality), metadata)
+    return folder
+
+
+def write_tiny_variable_rate_weights(folder: Path, slugs) -> Path:
+    """One variable-rate torch weights file (gain units for every rate point, their initial
+    ladder 0.25 … 1 perturbed) per slug."""
+    from codecbench.codecs.learned import weights_locator
+    from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
+
+    for slug in slugs:
+        entry = LEARNED_MODELS[slug]
+        points = len(entry.lambdas)
+        metadata = {"model": slug, "class": entry.compressai_class, "N": str(TINY_N),
+                    "M": str(TINY_M), "quality": "0", "rate_points": str(points),
+                    "lambda": ",".join(map(str, entry.lambdas)), "metric": "mse"}
+        model = perturbed_model(entry, seed=7, rate_points=points)  # gains 0.25 … 1
+        weights_io.save_model(model, folder / weights_locator.weights_filename("torch", slug),
+                              metadata)
     return folder

@@ -79,6 +79,20 @@ def read_metadata(path: Path, expected_format: str = FORMAT) -> dict[str, str]:
     return metadata
 
 
+MAX_RATE_POINTS = 64
+"""Most rate points a variable-rate file may declare (the table's ladders have 3–5)."""
+
+
+def rate_points(path: Path, metadata: dict[str, str]) -> int:
+    """The ``rate_points`` metadata of a variable-rate file (one network with gain units for
+    every rate point), ``0`` for a file of one rate point; anything else is refused."""
+    value = metadata.get("rate_points", "0")
+    if not value.isdigit() or int(value) == 1 or int(value) > MAX_RATE_POINTS:
+        raise WeightsFileError(f"{path}: invalid 'rate_points' metadata {value!r} "
+                               f"(a count of 2–{MAX_RATE_POINTS})")
+    return int(value)
+
+
 def read_tensors(path: Path, kind: str, expected_format: str = FORMAT) -> tuple[dict, dict[str, str]]:
     """``(numpy arrays, metadata)`` of a weights file of ``kind`` (``recurrent``,
     ``generative``, ``waveone``; floats widened to float32)."""

@@ -9,7 +9,10 @@ from
 1. ``<model>-q<q>.tf.safetensors`` in a ``CODECBENCH_TF_WEIGHTS`` folder (written by
    ``codecbench convert`` or ``codecbench train tf/<model>``; carries its coding tables);
 2. the torch weights of ``torch/<model>`` (``CODECBENCH_TORCH_WEIGHTS``, then the shipped
-   ones), converted at load time — one weights file is the single source of truth.
+   ones), converted at load time — one weights file is the single source of truth;
+3. then the same two places for one variable-rate network ``<model>.tf.safetensors`` /
+   ``<model>.safetensors`` (gain units, ``codecbench train torch/<model> --variable-rate``),
+   whose gains of rate point ``q`` the codec applies.
 
 The weights id in each file is the SHA-256 prefix of whichever file was loaded. The
 transforms run on ``CODECBENCH_TF_DEVICE`` (``cpu`` by default, ``gpu``), range coding on
@@ -24,11 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from codecbench.codecs.learned import weights_locator
+from codecbench.codecs.learned import weights_format, weights_locator
 from codecbench.codecs.learned.codec import check_model_slug, cnn_latents
 from codecbench.codecs.learned.container import LearnedFile
 from codecbench.codecs.learned.hyperprior.codec import HyperpriorCodec
 from codecbench.frameworks.devices import TF_DEVICE_ENV
+from codecbench.frameworks.files import WeightsFileError
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
 
 DEVICE_ENV = TF_DEVICE_ENV
@@ -40,6 +44,7 @@ class TFLearnedCodec(TensorFlowFramework, HyperpriorCodec):
     """``tf/<slug>``: a model of the table, in TensorFlow, on converted or TF weights."""
 
     library_note = "tensorflow-compression; torch weights converted"
+    variable_rate_weights = True
 
     @property
     def trains_here(self) -> bool:
@@ -51,40 +56,50 @@ class TFLearnedCodec(TensorFlowFramework, HyperpriorCodec):
         return os.environ.get(DEVICE_ENV, "cpu")
 
     def _load_weights(self, path: Path, quality: int):
+        """``(model, coders, rate point)``: the cached network of ``path`` and, for a
+        variable-rate one, the 0-based row of its gains that ``quality`` uses."""
         stat = path.stat()
         model, coders, metadata = _load_weights(str(path), stat.st_size, stat.st_mtime_ns)
         check_model_slug(path, metadata, self.entry.slug)
-        return model, coders
+        if not model.rate_points:
+            return model, coders, None
+        if model.rate_points != len(self.all_qualities):
+            raise WeightsFileError(f"{path} holds gain units for {model.rate_points} rate "
+                                   f"points; {self.name} has {len(self.all_qualities)}")
+        return model, coders, quality - 1  # the torch twin's GainUnits.select(quality)
 
     def _compress(self, loaded, image: np.ndarray):
         from codecbench.codecs.learned.hyperprior.tf import pipeline
 
-        model, coders = loaded
+        model, coders, rate_point = loaded
         x = pipeline.image_to_tensor(image, self.padding_multiple)
-        return pipeline.compress(model, coders, x, pipeline.tf_device(self.device))
+        return pipeline.compress(model, coders, x, pipeline.tf_device(self.device), rate_point)
 
     def _expected_latents(self, loaded, file: LearnedFile) -> list[tuple[str, tuple[int, ...]]]:
         """As the torch twin's (:func:`~codecbench.codecs.learned.codec.cnn_latents`):
         ``y`` with ``M`` channels, ``z`` with ``N``."""
-        model, _ = loaded
+        model = loaded[0]
         return cnn_latents(model.prior, int(model.M), int(model.N), file.height, file.width,
                            self.padding_multiple)
 
     def _decompress(self, loaded, file: LearnedFile) -> np.ndarray:
         from codecbench.codecs.learned.hyperprior.tf import pipeline
 
-        model, coders = loaded
-        x_hat = pipeline.decompress(model, coders, file.latents, pipeline.tf_device(self.device))
+        model, coders, rate_point = loaded
+        x_hat = pipeline.decompress(model, coders, file.latents, pipeline.tf_device(self.device),
+                                    rate_point)
         return pipeline.tensor_to_image(x_hat, file.height, file.width)
 
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:
         """``codecbench convert torch/<model> tf/<model>``: write the TF weights file of
-        ``source``'s rate point ``quality`` into ``out_dir`` (tables included)."""
+        ``source``'s rate point ``quality`` into ``out_dir`` (tables included); a
+        variable-rate source becomes one variable-rate TF file."""
         path = self.torch_twin_weights(source, quality)  # before TensorFlow loads
         from codecbench.codecs.learned.hyperprior.tf import convert
 
-        target = Path(out_dir) / weights_locator.weights_filename("tensorflow", self.entry.slug,
-                                                                 quality)
+        one_network = weights_format.rate_points(path, weights_format.read_metadata(path)) > 0
+        target = Path(out_dir) / weights_locator.weights_filename(
+            "tensorflow", self.entry.slug, None if one_network else quality)
         return convert.convert_torch_file(path, target)
 
     def train(self, config):

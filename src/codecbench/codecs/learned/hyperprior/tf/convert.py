@@ -19,6 +19,8 @@ CompressAI (PyTorch, NCHW)                      tensorflow-compression (NHWC)
 ``MaskedConv2d.weight`` ``out×in×kh×kw``        ``MaskedConv2D.kernel`` ``kh×kw×in×out``
 ``MaskedConv2d.mask``                           none: checked to be the type-A mask the TF
                                                 layer applies (a constant)
+``gain_units.gain``, ``.inverse_gain``          ``gain``, ``inverse_gain`` (``Q × M``; in a
+                                                variable-rate file, ``rate_points`` = ``Q``)
 ==============================================  ===============================================
 
 CompressAI's range-coding tables (``_quantized_cdf`` …) are not converted: tfc builds its
@@ -159,7 +161,7 @@ def model_from_torch_weights(path: Path) -> tuple[CNNModel, dict[str, str]]:
     metadata = weights_format.read_metadata(path)
     entry = learned_model(metadata["model"])
     model = CNNModel(entry.prior, int(metadata["N"]), int(metadata["M"]),
-                     int(metadata.get("decoder_N", 0)))
+                     int(metadata.get("decoder_N", 0)), weights_format.rate_points(path, metadata))
     state = {name: value.astype(np.float32) if value.dtype.kind == "f" else value
              for name, value in _read_safetensors(path).items()}
     assign_compressai_state(model, state)
@@ -197,7 +199,7 @@ def load_tf_weights(path: Path) -> tuple[CNNModel, EntropyCoders, dict[str, str]
     metadata = read_tf_metadata(path)
     tensors = _read_safetensors(path)
     model = CNNModel(metadata["prior"], int(metadata["N"]), int(metadata["M"]),
-                     int(metadata.get("decoder_N", 0)))
+                     int(metadata.get("decoder_N", 0)), weights_format.rate_points(path, metadata))
     for key, variable in named_variables(model).items():
         if key not in tensors:
             raise ConversionError(f"{path} lacks {key}")

@@ -23,7 +23,11 @@ frameworks:
   ``ψ = h_s(ẑ)`` and the context ``φ = MaskedConv_5×5(ŷ)`` (:class:`MaskedConv2D`, PixelCNN's
   type-A mask: taps above the centre row and left of the centre), ``e`` three 1×1
   :class:`tfc.SignalConv2D` with LeakyReLU between them; :mod:`.autoregressive` codes ``ŷ``
-  position by position with the same weights.
+  position by position with the same weights;
+* a variable-rate network (one for every rate point, Cui et al. 2021, the torch twin's
+  :mod:`~codecbench.codecs.learned.hyperprior.torch.gains`) carries ``Q × M`` gains ``g`` and
+  inverse gains ``g'``: rate point ``q`` codes ``y = g_a(x) ⊙ g_q`` and decodes
+  ``x̂ = g_s(ŷ ⊙ g'_q)`` (:meth:`CNNModel.analysis`, :meth:`CNNModel.synthesis`).
 
 Every parameter is reachable under a stable, framework-neutral key (:func:`named_variables`)
 that mirrors CompressAI's ``state_dict`` names (``g_a.0.kernel`` for ``g_a.0.weight``).
@@ -111,11 +115,13 @@ class CNNModel(tf.Module):
         scale_table: the Gaussian conditional's scales (hyperprior models).
         decoder_N: width of a distilled (narrower) synthesis ``g_s`` (0: ``N``), as the
             OMGD student of HiFiC (Ren et al. 2021).
+        rate_points: ``Q`` of a variable-rate network (``gain``, ``inverse_gain``:
+            ``Q × M``), ``0`` for a network of one rate point.
     """
 
     PRIORS = layers.PRIORS
 
-    def __init__(self, prior: str, N: int, M: int, decoder_N: int = 0):
+    def __init__(self, prior: str, N: int, M: int, decoder_N: int = 0, rate_points: int = 0):
         super().__init__(name="cnn_model")
         if prior not in self.PRIORS:
             raise ValueError(f"no TensorFlow model for prior {prior!r}; "
@@ -133,6 +139,10 @@ class CNNModel(tf.Module):
                                                num_filters=density.filters)
         self.quantization_offset = tf.Variable(tf.zeros((density.channels,)),
                                                trainable=False, name="quantization_offset")
+        self.rate_points = rate_points
+        if rate_points:
+            self.gain = tf.Variable(tf.ones((rate_points, M)), name="gain")
+            self.inverse_gain = tf.Variable(tf.ones((rate_points, M)), name="inverse_gain")
         with warnings.catch_warnings():
             # Keras 2.14 seeds unseeded initialisers with random.randint(1, 1e9) (a float)
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -146,6 +156,29 @@ class CNNModel(tf.Module):
             self.context_parameters(self.h_s(self.h_a(y)), y)
         elif self.plan.conditional is not None:
             self.h_s(self.h_a(y))
+
+    def analysis(self, x, rate_point: int | None = None):
+        """``y = g_a(x)``, times the gains ``g_q`` of 0-based ``rate_point`` in a
+        variable-rate network (which needs one)."""
+        y = self.g_a(x)
+        return y if self._gain_row(rate_point) is None else y * self.gain[rate_point]
+
+    def synthesis(self, y_hat, rate_point: int | None = None):
+        """``x̂ = g_s(ŷ)``, ``ŷ`` first times the inverse gains ``g'_q`` in a variable-rate
+        network."""
+        if self._gain_row(rate_point) is not None:
+            y_hat = y_hat * self.inverse_gain[rate_point]
+        return self.g_s(y_hat)
+
+    def _gain_row(self, rate_point: int | None) -> int | None:
+        if not self.rate_points:
+            if rate_point is not None:
+                raise ValueError("a network of one rate point has no gain units to select")
+            return None
+        if rate_point is None or not 0 <= rate_point < self.rate_points:
+            raise ValueError(f"a variable-rate network needs a rate point 0–"
+                             f"{self.rate_points - 1}, got {rate_point!r}")
+        return rate_point
 
     @property
     def transforms(self) -> dict[str, tf.keras.Sequential]:
@@ -211,7 +244,8 @@ def named_variables(model: CNNModel) -> dict[str, tf.Variable]:
 
     ``<transform>.<i>.kernel`` (``kh×kw×in×out``), ``.bias``, ``.beta`` and ``.gamma``
     (GDN, stored reparameterised as in CompressAI, γ transposed), ``density.matrix<i>``,
-    ``density.bias<i>``, ``density.factor<i>``, ``quantization_offset``, ``scale_table``.
+    ``density.bias<i>``, ``density.factor<i>``, ``quantization_offset``, ``scale_table``, and
+    in a variable-rate network ``gain_units.gain`` and ``gain_units.inverse_gain``.
     """
     variables = {}
     for sequential in model.transforms.values():
@@ -231,4 +265,7 @@ def named_variables(model: CNNModel) -> dict[str, tf.Variable]:
     variables["quantization_offset"] = model.quantization_offset
     if model.plan.conditional is not None:
         variables["scale_table"] = model.scale_table
+    if model.rate_points:
+        variables["gain_units.gain"] = model.gain
+        variables["gain_units.inverse_gain"] = model.inverse_gain
     return variables

@@ -158,10 +158,12 @@ def _gaussian(model, z_hat):
     return scales, means, model.coding_index(scales)
 
 
-def compress(model, coders: EntropyCoders, x: tf.Tensor, device: str) -> tuple[list, float]:
-    """The coded latents (``y``, then ``z``) of padded ``x`` and the estimate in bits."""
+def compress(model, coders: EntropyCoders, x: tf.Tensor, device: str,
+             rate_point: int | None = None) -> tuple[list, float]:
+    """The coded latents (``y``, then ``z``) of padded ``x`` and the estimate in bits
+    (``rate_point``: the 0-based row of a variable-rate network's gains)."""
     with tf.device(device):
-        y = model.g_a(x)
+        y = model.analysis(x, rate_point)
     with tf.device(CPU):
         y = tf.identity(y)
         offset = model.quantization_offset
@@ -206,7 +208,8 @@ def _range_decoded(name: str, decode):
                              "cleanly") from None
 
 
-def decompress(model, coders: EntropyCoders, latents, device: str) -> tf.Tensor:
+def decompress(model, coders: EntropyCoders, latents, device: str,
+               rate_point: int | None = None) -> tf.Tensor:
     """The padded reconstruction ``1×H'×W'×3`` of :func:`compress`'s latents, whose shapes
     the codec's ``decode`` has checked against the model and the image size (tfc sizes
     ``ŷ`` from ``ẑ``'s shape)."""
@@ -229,6 +232,6 @@ def decompress(model, coders: EntropyCoders, latents, device: str) -> tf.Tensor:
                 y_hat = _range_decoded("y", lambda: coders.conditional.decompress(
                     tf.constant([y_latent.string]), index, loc=means))
     with tf.device(device):
-        x_hat = model.g_s(y_hat)
+        x_hat = model.synthesis(y_hat, rate_point)
     with tf.device(CPU):
         return tf.identity(x_hat)

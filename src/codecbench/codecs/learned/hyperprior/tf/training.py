@@ -172,6 +172,9 @@ def _load_initial_weights(model: CNNModel, path: Path) -> dict:
         raise TrainingError(str(exc)) from None
     except KeyError as exc:
         raise TrainingError(f"cannot start from {path}: its metadata has no {exc}") from None
+    if source.rate_points:
+        raise TrainingError(f"cannot start from {path}: a variable-rate network (gain units), "
+                            "and a TF run trains one rate point")
     _assign(model, {k: v.numpy() for k, v in named_variables(source).items()}, path)
     return {"weights": str(path), "lambda": metadata.get("lambda"), "steps": metadata.get("steps")}
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from codecbench.codecs.learned import weights_format
 from codecbench.codecs.learned.torch.weights import save_tensors
 from codecbench.codecs.learned.weights_format import read_metadata
 from codecbench.frameworks.files import WeightsFileError, error_detail
@@ -75,9 +76,6 @@ def synthesis_transform(M: int, N: int):
     return nn.Sequential(*modules)
 
 
-MAX_RATE_POINTS = 64
-"""Most rate points a variable-rate file may declare (the table's ladders have 3–5)."""
-
 REBUILT_BUFFERS = ("gaussian_conditional._quantized_cdf", "gaussian_conditional._offset",
                    "gaussian_conditional._cdf_length")
 """Buffers not stored: rebuilt from ``gaussian_conditional.scale_table`` on load."""
@@ -88,13 +86,10 @@ def load_model(path: Path):
     from safetensors.torch import load_file
 
     metadata = read_metadata(path)
-    rate_points = metadata.get("rate_points", "0")
-    if not rate_points.isdigit() or int(rate_points) == 1 or int(rate_points) > MAX_RATE_POINTS:
-        raise WeightsFileError(f"{path}: invalid 'rate_points' metadata {rate_points!r} "
-                               f"(a count of 2–{MAX_RATE_POINTS})")
+    points = weights_format.rate_points(path, metadata)
     try:
         model = build_model(metadata["class"], int(metadata["N"]), int(metadata["M"]),
-                            int(metadata.get("decoder_N", 0)), int(rate_points))
+                            int(metadata.get("decoder_N", 0)), points)
     except (KeyError, ValueError, AttributeError) as exc:
         raise WeightsFileError(f"{path}: its metadata names no model codecbench can build "
                                f"({error_detail(exc)})") from None
