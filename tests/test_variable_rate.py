@@ -109,3 +109,21 @@ def test_variable_rate_refuses_a_rate_point_and_other_families(small_photo_dir, 
     with pytest.raises(TrainingError, match="--variable-rate applies to the λ-trained"):
         train_gan(LEARNED_MODELS["hific"], "torch/hific",
                   variable_rate_config(small_photo_dir, tmp_path / "y"))
+
+
+def test_your_variable_rate_file_wins_over_a_shipped_file_of_the_rate_point(trained, tmp_path,
+                                                                           monkeypatch):
+    _, result = trained
+    monkeypatch.delenv("CODECBENCH_TORCH_WEIGHTS", raising=False)
+    shipped, yours = tmp_path / "shipped", tmp_path / "yours"
+    shipped.mkdir()
+    yours.mkdir()
+    (shipped / "bmshj2018-hyperprior-q2.safetensors").write_bytes(result.weights.read_bytes())
+    (yours / result.weights.name).write_bytes(result.weights.read_bytes())
+    monkeypatch.setattr("codecbench.codecs.learned.weights_locator.shipped_weights_folder",
+                        lambda: shipped)
+    codec = TorchLearnedCodec(ENTRY)
+    assert codec.weights_file(2) == shipped / "bmshj2018-hyperprior-q2.safetensors"
+    assert codec.weights_file(3) is None
+    monkeypatch.setenv("CODECBENCH_TORCH_WEIGHTS", str(yours))
+    assert codec.weights_file(2) == codec.weights_file(3) == yours / result.weights.name

@@ -92,7 +92,8 @@ class LearnedCodec(Codec):
     """``True``: one weights file ``<slug>…safetensors`` serves every rate point."""
     variable_rate_weights: ClassVar[bool] = False
     """``True``: a codec of one network per rate point also takes one variable-rate file
-    ``<slug>…safetensors`` for the rate points without a file of their own."""
+    ``<slug>…safetensors`` for the rate points without a file of their own in the same
+    folder (:func:`~codecbench.codecs.learned.weights_locator.find_weights`)."""
 
     def __init__(self, entry: ModelEntry | None = None):
         self._models: dict[int, tuple[object, bytes]] = {}
@@ -154,14 +155,12 @@ class LearnedCodec(Codec):
         if self.entry is None:
             return None
         per_point = None if self.one_network_for_all_rates else quality
-        candidates = [per_point]
-        if per_point is not None and self.variable_rate_weights:
-            candidates.append(None)  # a rate point's own file first, then the variable-rate one
-        for candidate in candidates:
-            for framework in self.weights_sources:
-                path = weights_locator.find_weights(framework, self.entry.slug, candidate)
-                if path is not None:
-                    return path
+        for framework in self.weights_sources:
+            # in each folder a rate point's own file first, then the variable-rate one
+            path = weights_locator.find_weights(framework, self.entry.slug, per_point,
+                                                self.variable_rate_weights)
+            if path is not None:
+                return path
         return None
 
     def _existing_weights(self, quality: int) -> Path:

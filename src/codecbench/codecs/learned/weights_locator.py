@@ -85,14 +85,24 @@ def weights_folders(framework: str) -> list[Path]:
     return [*extra, shipped] if shipped is not None else extra
 
 
-def find_weights(framework: str, slug: str, quality: int | None = None) -> Path | None:
+def find_weights(framework: str, slug: str, quality: int | None = None,
+                 variable_rate: bool = False) -> Path | None:
     """The weights file of ``slug`` (at rate point ``quality``, or for every rate point
-    when ``None``) for ``framework``, or ``None``."""
-    name = weights_filename(framework, slug, quality)
+    when ``None``) for ``framework``, or ``None``.
+
+    ``variable_rate``: a rate point without a file of its own in a folder may use the
+    folder's one network for every rate point (``<slug>`` without ``-q<k>``); folders are
+    searched in order (yours before the shipped ones), so your variable-rate file wins over
+    a shipped file of the rate point.
+    """
+    names = [weights_filename(framework, slug, quality)]
+    if variable_rate and quality is not None:
+        names.append(weights_filename(framework, slug))
     for folder in weights_folders(framework):
-        candidate = folder / name
-        if candidate.is_file():
-            return candidate
+        for name in names:
+            candidate = folder / name
+            if candidate.is_file():
+                return candidate
     return None
 
 
