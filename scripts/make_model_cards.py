@@ -1,4 +1,6 @@
-"""Write the model card of every shipped torch model (``weights/<model>.md``).
+"""Write the model card of every shipped torch model trained per rate point
+(``weights/<model>.md``; ``make_variable_rate_cards.py`` writes those of one network for
+every rate point).
 
 Each card is built from two sources, both committed: ``weights/<model>.training.json``
 (what ``codecbench train`` recorded: data, λ, steps, hardware, time, lineage) and a fresh
@@ -32,12 +34,15 @@ METRICS = ("bpp", "bpp-estimate", "psnr", "ms-ssim")
 RECIPE = "scripts/train_shipped_weights.py"
 
 
-def evaluate(run_dir: Path, slugs) -> pd.DataFrame:
+def evaluate(run_dir: Path, slugs, dataset=("--dataset", "sample"),
+             anchors=("jpeg",)) -> pd.DataFrame:
+    """The leaderboard of the shipped ``torch/<slug>`` models and the ``anchors`` on
+    ``dataset`` (``codecbench run`` options; resumed when ``run_dir`` holds that run)."""
     environment = {k: v for k, v in os.environ.items() if k != "CODECBENCH_TORCH_WEIGHTS"}
-    command = [sys.executable, "-m", "codecbench", "run", "--codec", "jpeg", "--dataset", "sample",
-               "--out", str(run_dir), "--no-progress"]
-    for slug in slugs:
-        command += ["--codec", f"torch/{slug}"]
+    command = [sys.executable, "-m", "codecbench", "run", *dataset, "--out", str(run_dir),
+               "--no-progress"]
+    for codec in [*anchors, *(f"torch/{slug}" for slug in slugs)]:
+        command += ["--codec", codec]
     for metric in METRICS:
         command += ["--metric", metric]
     subprocess.run(command, check=True, env=environment)
@@ -126,7 +131,8 @@ def main():
     parser.add_argument("--run-dir", type=Path, default=Path("codecbench-results/model-cards"))
     args = parser.parse_args()
     slugs = [slug for slug in LEARNED_MODELS
-             if (SHIPPED_WEIGHTS / f"{slug}.training.json").exists()]
+             if (SHIPPED_WEIGHTS / f"{slug}.training.json").exists()
+             and "base" in json.loads((SHIPPED_WEIGHTS / f"{slug}.training.json").read_text())]
     board = evaluate(args.run_dir, slugs)
     print("| codec | rate points: bpp / bpp-estimate / PSNR dB | BD-rate vs JPEG (PSNR) | "
           "decode s per photo |")

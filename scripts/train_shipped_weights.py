@@ -20,7 +20,14 @@ Usage (what the model cards record)::
 
 ``--variable-rate`` trains instead one network per architecture for every rate point
 (gain units; ``codecbench train --variable-rate``), all architectures in parallel, for the
-two phases' time together. Every run trains on the training split (``--split train``: the
+two phases' time together (or ``--steps`` each). The shipped variable-rate networks were
+trained on a 2-core CPU with::
+
+    OMP_NUM_THREADS=1 python scripts/train_shipped_weights.py --variable-rate --device cpu \
+        --data TRAIN_PHOTOS --out OUT --models bmshj2018-hyperprior,mbt2018-mean \
+        --steps 9000 --batch-size 8 --patch-size 128
+
+(and ``--models bls2017-factorized --steps 5000``); their model cards record each run. Every run trains on the training split (``--split train``: the
 held-out photos of :mod:`codecbench.datasets.split` stay unseen) unless ``--split all``.
 """
 
@@ -160,6 +167,9 @@ def main():
                         help="reuse the base weights already in --work")
     parser.add_argument("--finetune-steps", type=int,
                         help="steps of each rate point (no probe); default: from a probe")
+    parser.add_argument("--steps", type=int,
+                        help="--variable-rate: steps of each network (no probe); default: "
+                             "from a probe")
     parser.add_argument("--channels", nargs=2, type=int, metavar=("N", "M"),
                         help="override the model table (smoke tests of this recipe)")
     parser.add_argument("--split", choices=("all", "train"), default="train",
@@ -174,7 +184,7 @@ def main():
     if args.variable_rate:
         jobs = [(model, None, args.work / "variable-rate" / model) for model in models]
         phase(jobs, args, args.base_seconds + args.finetune_seconds, args.base_lr,
-              "variable-rate")
+              "variable-rate", steps=args.steps)
         args.out.mkdir(parents=True, exist_ok=True)
         for model, _, run in jobs:
             with tarfile.open(args.out / f"{model}.tar", "w") as tar:

@@ -46,9 +46,9 @@ alternating between the two photos."""
 SHIPPED_ALL = [(slug, quality) for slug, entry in LEARNED_MODELS.items()
                if entry.prior in TF_PRIORS and entry.family == "cnn"
                for quality in entry.qualities[::2]
-               if weights_locator.find_weights("torch", slug, quality) is not None
+               if weights_locator.find_weights("torch", slug, quality, True) is not None
                and weights_locator.is_shipped(weights_locator.find_weights("torch", slug,
-                                                                           quality))]
+                                                                           quality, True))]
 SHIPPED = [(slug, q) for slug, q in SHIPPED_ALL if LEARNED_MODELS[slug].prior != "autoregressive"]
 SERIAL = [(slug, q) for slug, q in SHIPPED_ALL if LEARNED_MODELS[slug].prior == "autoregressive"]
 SERIAL_CROP = 128

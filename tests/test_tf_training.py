@@ -86,13 +86,14 @@ def test_tf_training_refuses_what_it_cannot_do(small_photo_dir, tmp_path):
 
 @pytest.mark.slow
 def test_train_command_fine_tunes_tf_from_torch_weights(tmp_path):
-    """The CLI with the torch side's options, starting from shipped torch weights."""
-    from codecbench.codecs.learned import weights_locator
+    """The CLI with the torch side's options, starting from a torch weights file."""
+    from tf_fixtures import TINY_M, TINY_N, write_tiny_torch_weights
 
-    torch_file = weights_locator.find_weights("torch", "bls2017-factorized", 2)
+    torch_file = write_tiny_torch_weights(tmp_path, (2,)) / "bls2017-factorized-q2.safetensors"
     out = tmp_path / "ft"
     completed = invoke_cli("train", "tf/bls2017-factorized", "--data", str(SAMPLE_DIR),
                         "--quality", "2", "--steps", "3", "--batch-size", "1",
+                        "--channels", str(TINY_N), str(TINY_M),
                         "--patch-size", "192", "--lr", "1e-5", "--lr-milestones", "0.5",
                         "--lr-gamma", "0.5", "--clip-norm", "0.5", "--init-from",
                         str(torch_file), "--metric", "ms-ssim", "--half-kernels",

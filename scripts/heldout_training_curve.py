@@ -1,0 +1,120 @@
+"""Held-out rate–distortion of a training run against its steps, and the steps a BD-rate
+target would need (extrapolated from those measurements).
+
+While ``codecbench train`` runs, copies of its ``checkpoint.pt`` are kept as
+``<slug>-<step>.pt`` in ``--snapshots``. For each snapshot this script
+
+1. exports the weights at that step: the run's own ``codecbench train`` command (the
+   options after ``--``) with ``--steps`` lowered to the snapshot's step, in a scratch
+   folder holding the snapshot as its checkpoint, so nothing is trained;
+2. evaluates them on the held-out photos (``codecbench run --dataset DATA --split
+   held-out``), next to one JPEG run on the same photos;
+3. computes the BD-rate against JPEG (PSNR, PCHIP, over the common PSNR range) with
+   :func:`codecbench.report.rd.bd_rate`, the function ``codecbench leaderboard`` uses.
+
+Then ``BD(t) = a + b · ln t`` is fitted by least squares to the snapshots from
+``--fit-from`` on, and the step where the line reaches ``--target`` is printed: an
+extrapolation of measured points, stated as such (training curves flatten; the real
+budget is at least that). Usage::
+
+    python scripts/heldout_training_curve.py --data TRAIN_PHOTOS --snapshots SNAP \\
+        --slug bmshj2018-hyperprior --out OUT -- --variable-rate --batch-size 8 ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from codecbench.report.rd import bd_rate
+
+
+def codecbench(*arguments: str, env: dict[str, str] | None = None) -> None:
+    subprocess.run([sys.executable, "-m", "codecbench", *arguments], check=True,
+                   env=env, stdout=subprocess.DEVNULL)
+
+
+def held_out_board(data: Path, codec: str, out: Path, weights: Path | None = None):
+    """``leaderboard.csv`` of ``codec`` on the held-out photos (resumed if already run)."""
+    environment = dict(os.environ)
+    if weights is not None:
+        environment["CODECBENCH_TORCH_WEIGHTS"] = str(weights)
+    codecbench("run", "--dataset", str(data), "--split", "held-out", "--codec", codec,
+               "--metric", "psnr", "--out", str(out), "--no-progress", env=environment)
+    return pd.read_csv(out / "leaderboard.csv")
+
+
+def export(slug: str, snapshot: Path, step: int, data: Path, out: Path,
+           train_options: list[str]) -> Path:
+    """The weights at ``step`` of the run whose checkpoint ``snapshot`` is."""
+    out.mkdir(parents=True, exist_ok=True)
+    weights = out / f"{slug}.safetensors"
+    if not weights.exists():
+        shutil.copy(snapshot, out / "checkpoint.pt")
+        codecbench("train", f"torch/{slug}", "--data", str(data), "--split", "train",
+                   "--out", str(out), "--steps", str(step), "--no-progress", *train_options)
+    return out
+
+
+def fit_log_steps(steps: np.ndarray, values: np.ndarray) -> tuple[float, float]:
+    """``(a, b)`` of the least-squares line ``value = a + b · ln(step)``."""
+    slope, intercept = np.polyfit(np.log(steps), values, 1)
+    return float(intercept), float(slope)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="the training photos")
+    parser.add_argument("--snapshots", type=Path, required=True)
+    parser.add_argument("--slug", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--target", type=float, default=-25.0, help="BD-rate %% vs JPEG")
+    parser.add_argument("--fit-from", type=int, default=2000, help="first step of the fit")
+    parser.add_argument("train_options", nargs=argparse.REMAINDER,
+                        help="after --: the run's codecbench train options")
+    args = parser.parse_args()
+    train_options = [option for option in args.train_options if option != "--"]
+    jpeg = held_out_board(args.data, "jpeg", args.out / "jpeg")
+    rows = []
+    for snapshot in sorted(args.snapshots.glob(f"{args.slug}-*.pt"),
+                           key=lambda path: int(path.stem.rsplit("-", 1)[1])):
+        step = int(re.fullmatch(rf"{re.escape(args.slug)}-(\d+)", snapshot.stem).group(1))
+        weights = export(args.slug, snapshot, step, args.data,
+                         args.out / f"weights-{step}", train_options)
+        board = held_out_board(args.data, f"torch/{args.slug}", args.out / f"run-{step}",
+                               weights).sort_values("bpp")
+        value, reason = bd_rate(jpeg["bpp"], jpeg["psnr"], board["bpp"], board["psnr"])
+        top = board.iloc[-1]
+        rows.append({"step": step, "bd_rate_vs_jpeg": value if reason == "" else math.nan,
+                     "lowest_bpp": board["bpp"].iloc[0], "lowest_psnr": board["psnr"].iloc[0],
+                     "top_bpp": top["bpp"], "top_psnr": top["psnr"]})
+        print(f"{args.slug} step {step}: BD-rate {value:+.1f} % {reason}; top point "
+              f"{top['bpp']:.3f} bpp / {top['psnr']:.2f} dB", flush=True)
+    curve = pd.DataFrame(rows)
+    curve.to_csv(args.out / f"{args.slug}-curve.csv", index=False)
+    fitted = curve[(curve["step"] >= args.fit_from) & curve["bd_rate_vs_jpeg"].notna()]
+    if len(fitted) < 2:
+        raise SystemExit("fewer than two snapshots with a BD-rate to fit")
+    a, b = fit_log_steps(fitted["step"].to_numpy(float), fitted["bd_rate_vs_jpeg"].to_numpy())
+    print(f"fit over steps {int(fitted['step'].min())}–{int(fitted['step'].max())}: "
+          f"BD = {a:.1f} {b:+.2f}·ln(step) %")
+    if b >= 0:
+        print(f"the BD-rate does not fall with the steps: {args.target:+.0f} % is not in reach")
+    else:
+        needed = math.exp((args.target - a) / b)
+        last = int(curve["step"].max())
+        print(f"{args.target:+.0f} % at about {needed:.3g} steps ({needed / last:.3g}× this "
+              "run; an extrapolation)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Write the model card of every shipped hyperprior-family network that serves all its rate
+points (``weights/<model>.md`` next to ``<model>.safetensors``, trained with
+``codecbench train torch/<model> --variable-rate --split train``).
+
+Each card is built from what is committed or measured here:
+
+* ``weights/<model>.training.json``: what ``codecbench train`` recorded (data and split, λ
+  ladder, steps, schedule, hardware, time, versions);
+* a ``codecbench run`` on the held-out photos (``--data``, ``--split held-out``: photos the
+  weights never saw) with JPEG, JPEG 2000 and WebP, and one on the bundled ``sample`` set
+  with JPEG; BD-rates (PSNR, PCHIP) by :func:`codecbench.report.rd.bd_rate`, the function of
+  ``codecbench leaderboard``;
+* the held-out training curve of ``scripts/heldout_training_curve.py`` (``--curves``:
+  ``<model>-curve.csv``): BD-rate against JPEG at each checkpoint, and the extrapolated
+  number of steps the quality target (−25 %) would need.
+
+Usage::
+
+    python scripts/make_variable_rate_cards.py --data TRAIN_PHOTOS --curves CURVES \\
+        [--run-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from heldout_training_curve import fit_log_steps
+from make_model_cards import evaluate
+from shipped_weights import SHIPPED_WEIGHTS
+
+from codecbench.codecs.learned.complexity import markdown_lines
+from codecbench.codecs.learned.models import LEARNED_MODELS
+from codecbench.datasets.split import HELD_OUT_MODULUS
+from codecbench.report.rd import bd_rate
+
+TARGET = -25.0
+"""The quality target: BD-rate (PSNR) against JPEG on the held-out photos, in %."""
+ANCHORS = ("jpeg", "jpeg2000", "webp")
+
+
+def variable_rate_slugs() -> list[str]:
+    """The shipped models whose training record is one variable-rate run."""
+    slugs = []
+    for slug in LEARNED_MODELS:
+        path = SHIPPED_WEIGHTS / f"{slug}.training.json"
+        if path.exists() and json.loads(path.read_text()).get("variable_rate"):
+            slugs.append(slug)
+    return slugs
+
+
+def bd_text(board: pd.DataFrame, anchor: str, codec: str) -> tuple[str, float]:
+    reference = board[board["codec"] == anchor].sort_values("bpp")
+    rows = board[board["codec"] == codec].sort_values("bpp")
+    value, reason = bd_rate(reference["bpp"], reference["psnr"], rows["bpp"], rows["psnr"])
+    return (f"{value:+.1f} %" if reason == "" else f"not computable ({reason})"), value
+
+
+def gains(slug: str) -> list[float]:
+    """The mean gain ``g_q`` of each rate point in the shipped file."""
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(SHIPPED_WEIGHTS / f"{slug}.safetensors"))
+    return [float(row.astype(np.float64).mean()) for row in tensors["gain_units.gain"]]
+
+
+def curve_lines(curve: pd.DataFrame, fit_from: int, train_seconds: float
+                ) -> tuple[list[str], str]:
+    """The training-curve table and the extrapolation sentence (``train_seconds``: the
+    run's time, for the CPU hours of the extrapolated steps)."""
+    lines = ["| step | held-out BD-rate vs JPEG | lowest point bpp / PSNR dB | "
+             "top point bpp / PSNR dB |", "|---|---|---|---|"]
+    for _, row in curve.iterrows():
+        value = row["bd_rate_vs_jpeg"]
+        lines.append(f"| {int(row['step'])} | "
+                     f"{'–' if math.isnan(value) else f'{value:+.1f} %'} | "
+                     f"{row['lowest_bpp']:.3f} / {row['lowest_psnr']:.2f} | "
+                     f"{row['top_bpp']:.3f} / {row['top_psnr']:.2f} |")
+    fitted = curve[(curve["step"] >= fit_from) & curve["bd_rate_vs_jpeg"].notna()]
+    if len(fitted) < 2:
+        return lines, "Too few checkpoints with a BD-rate to extrapolate."
+    a, b = fit_log_steps(fitted["step"].to_numpy(float), fitted["bd_rate_vs_jpeg"].to_numpy())
+    span = f"steps {int(fitted['step'].min())}–{int(fitted['step'].max())}"
+    if b >= 0:
+        return lines, (f"Over {span} the BD-rate does not fall with the steps (fit BD = {a:.1f} "
+                       f"{b:+.2f}·ln t %): more steps of this recipe do not reach {TARGET:+.0f} %.")
+    needed = math.exp((TARGET - a) / b)
+    last = int(curve["step"].max())
+    return lines, (f"A least-squares line BD = {a:.1f} {b:+.2f}·ln t % through {span} reaches "
+                   f"{TARGET:+.0f} % at t ≈ {needed:.2g} steps, {needed / last:.2g}× this run "
+                   "(an extrapolation of measured points, and a lower bound: such curves "
+                   "flatten; at this run's CPU speed that is "
+                   f"≈ {needed / last * train_seconds / 3600:.2g} CPU hours).")
+
+
+def card(slug: str, held_out: pd.DataFrame, sample: pd.DataFrame, curve: pd.DataFrame,
+         fit_from: int) -> str:
+    entry = LEARNED_MODELS[slug]
+    record = json.loads((SHIPPED_WEIGHTS / f"{slug}.training.json").read_text())
+    config = record["config"]
+    codec = f"torch/{slug}"
+    size = (SHIPPED_WEIGHTS / f"{slug}.safetensors").stat().st_size
+    rows = held_out[held_out["codec"] == codec].sort_values("quality")
+    sample_rows = sample[sample["codec"] == codec].sort_values("quality")
+    bd = {anchor: bd_text(held_out, anchor, codec) for anchor in ANCHORS}
+    sample_bd, _ = bd_text(sample, "jpeg", codec)
+    anchors_vs_jpeg = {anchor: bd_text(held_out, "jpeg", anchor)[0] for anchor in ANCHORS[1:]}
+    curve_table, extrapolation = curve_lines(curve, fit_from, record["train_seconds"])
+    point_gains = gains(slug)
+    milestones = ", ".join(f"{m:.0%}" for m in config["lr_milestones"])
+    met = bd["jpeg"][1] <= TARGET
+    lines = [
+        f"# Model card: torch/{slug}",
+        "",
+        f"**Architecture.** {entry.paper}; CompressAI `{entry.compressai_class}` with "
+        f"N = {record['N']}, M = {record['M']} (CompressAI's own models use N = 128–192, "
+        f"M = 192–320), prior: {entry.prior}. One network for every rate point: gain units "
+        "(Cui et al. 2021, `y = g_a(x) ⊙ g_q`, `x̂ = g_s(ŷ ⊙ g'_q)`, "
+        "`codecbench.codecs.learned.hyperprior.torch.gains`). Weights: safetensors, "
+        f"convolution kernels float16, {size / 1e6:.1f} MB for all {len(entry.lambdas)} rate "
+        f"points; `tf/{slug}` runs the same file, converted at load time.",
+        "",
+        f"**Data.** The training split (`--split train`: {record['data']['images']} of the 41 "
+        "photographs, 1024 px wide wallpapers, GPL / CC-BY(-SA); not redistributed with "
+        "codecbench; held out: the 7 whose int(SHA-256(file name)[:8 bytes]) mod "
+        f"{HELD_OUT_MODULUS} = 0). Random {config['patch_size']}×"
+        f"{config['patch_size']} crops with horizontal flips, batch {config['batch_size']}, "
+        "each step at a rate point drawn at random. The held-out photos were never seen.",
+        "",
+        f"**Training** (`codecbench train {codec} --variable-rate`, recipe "
+        "`scripts/train_shipped_weights.py --variable-rate`; this run: "
+        f"`--split train --steps {config['steps']} --batch-size {config['batch_size']} "
+        f"--patch-size {config['patch_size']} --lr {config['learning_rate']:g} "
+        "--half-kernels`, one thread), on "
+        f"{record['hardware']} (shared with a second run), torch {record['versions']['torch']}, "
+        f"CompressAI {record['versions']['compressai']}: {record['steps']} steps, Adam lr "
+        f"{config['learning_rate']:g} (×{config['lr_gamma']} after {milestones} of the steps), "
+        f"{record['train_seconds'] / 60:.0f} minutes. Loss per step: λ_q·255²·MSE + bpp with "
+        "the drawn point's λ_q (CompressAI's `RateDistortionLoss`), auxiliary quantile loss "
+        "on the entropy bottleneck, gradient-norm clipping 1.0. A short CPU run of a small "
+        "model: the numbers below are what these weights do, far below the paper's curves.",
+        "",
+        *markdown_lines(slug, entry.qualities),
+        f"(The gain units add 2 × {len(entry.lambdas)} × {record['M']} parameters.)",
+        "",
+        f"**Evaluation on the held-out photos** (`codecbench run --dataset <41 photos> --split "
+        f"held-out`, 7 photos, 1024 px wide), CPU ({platform.machine()}, {os.cpu_count()} "
+        "cores):",
+        "",
+        "| quality | λ | mean gain g_q | bpp | bpp-estimate | gap | PSNR dB | MS-SSIM | "
+        "encode s | decode s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, row in rows.iterrows():
+        quality = int(row["quality"])
+        gap = (row["bpp"] / row["bpp-estimate"] - 1) * 100
+        lines.append(f"| {quality} | {entry.lambda_of(quality)} | {point_gains[quality - 1]:.3f} "
+                     f"| {row['bpp']:.4f} | {row['bpp-estimate']:.4f} | {gap:+.1f} % | "
+                     f"{row['psnr']:.2f} | {row['ms-ssim']:.4f} | {row['encode_s']:.3f} | "
+                     f"{row['decode_s']:.3f} |")
+    lines += [
+        "",
+        f"**Held-out BD-rate against JPEG** (PSNR, PCHIP, over the common PSNR range): "
+        f"**{bd['jpeg'][0]}**; against JPEG 2000 {bd['jpeg2000'][0]}, against WebP "
+        f"{bd['webp'][0]} (JPEG 2000 and WebP against JPEG on the same photos: "
+        f"{anchors_vs_jpeg['jpeg2000']}, {anchors_vs_jpeg['webp']}).",
+        "",
+        f"**Evaluation on the bundled `sample` set** (6 photos, 451–600 px, `codecbench run`): "
+        f"BD-rate against JPEG {sample_bd}.",
+        "",
+        "| quality | bpp | bpp-estimate | PSNR dB | MS-SSIM |",
+        "|---|---|---|---|---|",
+        *(f"| {int(r['quality'])} | {r['bpp']:.4f} | {r['bpp-estimate']:.4f} | {r['psnr']:.2f} "
+          f"| {r['ms-ssim']:.4f} |" for _, r in sample_rows.iterrows()),
+        "",
+        "**Held-out training curve** (`scripts/heldout_training_curve.py`: the checkpoints of "
+        "this run exported and evaluated on the held-out photos):",
+        "",
+        *curve_table,
+        "",
+        "**The quality target** (≤ −25 % BD-rate against JPEG on the held-out photos, rising "
+        "curves below 1 bpp): " + ("met." if met else
+                                   f"not met, by {bd['jpeg'][1] - TARGET:.0f} percentage points "
+                                   "(or more where the BD-rate is not computable). ") +
+        ("" if met else extrapolation + " The paper's widths (N = 128–192, M = 192–320), "
+         "256² crops in batches of 16 and 10⁵–10⁶ steps on a GPU are what the published "
+         "curves took."),
+        "",
+        "`gap` is the real file size (container header and rANS overhead included) over the "
+        "entropy model's estimate Σ −log2 p(ŷ). Full training record: "
+        f"`{slug}.training.json`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="the 41 training photos")
+    parser.add_argument("--curves", type=Path, required=True,
+                        help="folder of heldout_training_curve.py's <model>-curve.csv")
+    parser.add_argument("--run-dir", type=Path,
+                        default=Path("codecbench-results/variable-rate-cards"))
+    parser.add_argument("--fit-from", type=int, default=2000)
+    args = parser.parse_args()
+    slugs = variable_rate_slugs()
+    held_out = evaluate(args.run_dir / "held-out", slugs,
+                        ("--dataset", str(args.data), "--split", "held-out"), ANCHORS)
+    sample = evaluate(args.run_dir / "sample", slugs)
+    for slug in slugs:
+        curve = pd.read_csv(args.curves / f"{slug}-curve.csv")
+        text = card(slug, held_out, sample, curve, args.fit_from)
+        (SHIPPED_WEIGHTS / f"{slug}.md").write_text(text, encoding="utf-8")
+        print(f"wrote {SHIPPED_WEIGHTS / f'{slug}.md'}")
+
+
+if __name__ == "__main__":
+    main()
