@@ -8,7 +8,7 @@ import click
 
 from codecbench.api.capabilities import Trainable
 from codecbench.api.registry import NameConflictError, UnknownNameError, get_registry
-from codecbench.api.training import METRICS, TrainingConfig
+from codecbench.api.training import LOSSES, METRICS, PERCEPTUAL_WEIGHT, TrainingConfig
 from codecbench.datasets.split import SPLITS
 
 
@@ -27,6 +27,11 @@ from codecbench.datasets.split import SPLITS
                    "units), written as <model>.safetensors, instead of --quality.")
 @click.option("--metric", type=click.Choice(METRICS), default="mse", show_default=True,
               help="Distortion: λ·255²·MSE + bpp, or λ·(1−MS-SSIM) + bpp.")
+@click.option("--loss", type=click.Choice(LOSSES), default="rate-distortion", show_default=True,
+              help="perceptual: the distortion plus k_P·LPIPS-VGG (after Liu et al. 2022; "
+                   "CNN models in PyTorch; needs the LPIPS-VGG weights).")
+@click.option("--perceptual-weight", type=click.FloatRange(min=0, min_open=True),
+              default=PERCEPTUAL_WEIGHT, show_default=True, help="k_P of --loss perceptual.")
 @click.option("--steps", type=click.IntRange(min=1), default=10000, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--patch-size", type=click.IntRange(min=16), default=256, show_default=True)

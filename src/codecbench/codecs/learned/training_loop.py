@@ -37,7 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from codecbench.api.training import RESUME_INSENSITIVE, TrainingConfig, TrainingResult
+from codecbench.api.training import (
+    PERCEPTUAL_WEIGHT,
+    RESUME_INSENSITIVE,
+    TrainingConfig,
+    TrainingResult,
+)
 from codecbench.codecs.learned import weights_format
 
 CURVE_COLUMNS = ("step", "loss", "bpp", "distortion", "psnr", "aux_loss", "lr", "elapsed_s")
@@ -84,7 +89,8 @@ def check_resumable(saved_config: dict, config: TrainingConfig, out: Path) -> No
     """Refuse to continue a run whose settings differ (other than the insensitive ones)."""
     def comparable(record):
         # runs saved before these options existed: every image, one rate point
-        record = {"split": "all", "variable_rate": False, **record}
+        record = {"split": "all", "variable_rate": False, "loss": "rate-distortion",
+                  "perceptual_weight": PERCEPTUAL_WEIGHT, **record}
         return {k: v for k, v in record.items() if k not in RESUME_INSENSITIVE}
 
     old, new = comparable(saved_config), comparable(config.to_json())
@@ -224,6 +230,9 @@ class Training(ABC):
     variable_rate = False
     """Whether the run trains one network for every rate point of a λ ladder
     (``--variable-rate``); other trainers refuse the option."""
+    perceptual_loss = False
+    """Whether the trainer adds the perceptual term of ``--loss perceptual`` to its
+    distortion; other trainers refuse the option."""
 
     def __init__(self, entry, codec_name: str, config: TrainingConfig):
         self.entry, self.codec_name, self.config = entry, codec_name, config
@@ -281,6 +290,12 @@ class Training(ABC):
         if self.config.variable_rate and not self.variable_rate:
             raise TrainingError(f"--variable-rate applies to the λ-trained CNN models; "
                                 f"{self.codec_name} does not train one with it")
+        if self.config.loss == "perceptual" and not self.perceptual_loss:
+            reason = (f"train torch/{self.codec_name.split('/', 1)[1]} with it and convert"
+                      if self.codec_name.startswith("tf/")
+                      else f"{self.codec_name} trains with a loss of its own")
+            raise TrainingError("--loss perceptual applies to the rate–distortion-trained CNN "
+                                f"models in PyTorch: {reason}")
         self.prepare()
         self.out.mkdir(parents=True, exist_ok=True)
         self.start()

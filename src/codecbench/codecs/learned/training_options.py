@@ -47,12 +47,25 @@ def lambda_of_run(entry, config: TrainingConfig) -> float:
     return entry.lambda_of(config.quality)
 
 
+PERCEPTUAL_METRIC = "lpips-vgg"
+"""The perception metric of ``--loss perceptual`` (:mod:`.torch.perceptual_loss`)."""
+
+
+def loss_metadata(config: TrainingConfig) -> dict[str, str]:
+    """What a weights file's metadata says of ``--loss`` (nothing for rate–distortion)."""
+    if config.loss != "perceptual":
+        return {}
+    return {"loss": "perceptual", "perceptual_metric": PERCEPTUAL_METRIC,
+            "perceptual_weight": repr(config.perceptual_weight)}
+
+
 def rate_point_metadata(entry, codec_name: str, config: TrainingConfig, lmbda: float, N: int,
                         M: int, step: int) -> dict[str, str]:
     """The string metadata of a λ-trained hyperprior's exported weights file."""
     return {"model": entry.slug, "class": entry.compressai_class, "N": str(N), "M": str(M),
             "quality": str(config.quality or 0), "lambda": repr(lmbda),
-            "metric": config.metric, "steps": str(step), "codec": codec_name}
+            "metric": config.metric, "steps": str(step), "codec": codec_name,
+            **loss_metadata(config)}
 
 
 def rate_point_record(config: TrainingConfig, lmbda: float, N: int, M: int) -> dict:

@@ -4,6 +4,7 @@ Per step: random crops, each with a random rate point ``k`` (one network serves 
 rate point through its gain vectors), ``(x̂, bits) = model(x, k)`` (:mod:`.network`) and::
 
     L = mean over the batch of  λ_k · 255² · MSE(x, x̂) + bits / (H · W)
+        (--loss perceptual: + λ_k · k_P · LPIPS_VGG(x, x̂))
 
 with ``bits = Σ −log2 P(q̃)`` of the noisy code under the coarsest grid's model and each
 level's prediction from the rounded coarser grid (the estimate the codec reports). One
@@ -31,6 +32,7 @@ from codecbench.codecs.learned.codespace.torch.codecs import save_codespace
 from codecbench.codecs.learned.codespace.torch.network import CodeSpace, laplace_bits
 from codecbench.codecs.learned.models import CodeSpaceModel
 from codecbench.codecs.learned.torch import training as scaffold
+from codecbench.codecs.learned.torch.perceptual_loss import perceptual_term
 from codecbench.codecs.learned.training_loop import TrainingError
 
 CHECKPOINT_FORMAT = "codecbench-torch-codespace-checkpoint/1"
@@ -72,6 +74,7 @@ class CodeSpaceTraining(scaffold.TorchTraining):
 
     entry: CodeSpaceModel
     checkpoint_format = CHECKPOINT_FORMAT
+    perceptual_loss = True
 
     def prepare(self) -> None:
         config = self.config
@@ -84,6 +87,9 @@ class CodeSpaceTraining(scaffold.TorchTraining):
         self.width, self.channels = config.channels or (self.entry.width,
                                                         self.entry.code_channels)
         self.lambdas = torch.tensor(self.entry.lambdas, dtype=torch.float32)
+        self.perceptual = perceptual_term(config, self.device)
+        if self.perceptual is not None:
+            self.extra_keys = ("perceptual",)
 
     def checkpoint_entries(self) -> dict:
         return {"width": self.width, "code_channels": self.channels}
@@ -102,9 +108,14 @@ class CodeSpaceTraining(scaffold.TorchTraining):
         bpp = bits / (batch.shape[-2] * batch.shape[-1])
         lambdas = self.lambdas.to(self.device)[qualities - 1]
         loss = (lambdas * 255**2 * mse + bpp).mean()
+        extra = {}
+        if self.perceptual is not None:  # λ_q · k_P · LPIPS per crop, as λ_q · 255²·MSE
+            term = self.perceptual.per_image(x_hat, batch)
+            loss = loss + (lambdas * term).mean()
+            extra["perceptual"] = term.mean().item()
         scaffold.descend(self.optimizer, loss, self.config.clip_norm)
         return {"loss": loss.item(), "bpp": bpp.mean().item(), "distortion": mse.mean().item(),
-                "aux_loss": None}
+                "aux_loss": None, **extra}
 
     def export(self) -> tuple[Path, dict]:
         """``klopp2018-codespace.safetensors``."""
@@ -117,7 +128,8 @@ class CodeSpaceTraining(scaffold.TorchTraining):
         path = self.out / weights_locator.weights_filename("torch", entry.slug)
         save_codespace(cpu_network, path,
                        {"model": entry.slug, "lambdas": ",".join(map(repr, entry.lambdas)),
-                        "steps": str(self.state.step), "codec": self.codec_name},
+                        "steps": str(self.state.step), "codec": self.codec_name,
+                        **training_options.loss_metadata(self.config)},
                        self.config.half_kernels)
         gains = network.encode_gain.detach().cpu().exp().mean(1).tolist()
         return path, {

@@ -8,7 +8,7 @@ context model's cross-entropy of the kept symbols in bits per pixel::
 
 and the loss of the paper (eq. 7), with a target that scales with the budget::
 
-    L = d(x, x̂) + β · max(H − H_t · K_q / K, 0) + H
+    L = d(x, x̂) + β · max(H − H_t · K_q / K, 0) + H    (--loss perceptual: + k_P · LPIPS_VGG)
 
 ``d = 255² · MSE`` (``--metric ms-ssim``: ``ms_ssim_weight · (1 − MS-SSIM)``; the paper
 trains on MS-SSIM), ``β``, ``H_t`` (``target_bpp``) from the model table. The last
@@ -41,6 +41,7 @@ from codecbench.codecs.learned.context.torch.network import ConditionalNetwork
 from codecbench.codecs.learned.entropy import categorical_codes
 from codecbench.codecs.learned.models import ConditionalModel
 from codecbench.codecs.learned.torch import training as scaffold
+from codecbench.codecs.learned.torch.perceptual_loss import perceptual_term
 from codecbench.codecs.learned.training_loop import TrainingError
 
 CHECKPOINT_FORMAT = "codecbench-torch-conditional-checkpoint/1"
@@ -84,6 +85,7 @@ class ConditionalTraining(scaffold.TorchTraining):
     entry: ConditionalModel
     checkpoint_format = CHECKPOINT_FORMAT
     extra_keys = ("mask_fraction",)
+    perceptual_loss = True
 
     def prepare(self) -> None:
         config = self.config
@@ -98,6 +100,9 @@ class ConditionalTraining(scaffold.TorchTraining):
         self.budgets = torch.tensor([self.entry.budget_of(q, self.channels)
                                      for q in self.entry.qualities], dtype=torch.float32)
         self.weight, self.distortion = distortion_term(config.metric, self.entry)
+        self.perceptual = perceptual_term(config, self.device)
+        if self.perceptual is not None:
+            self.extra_keys = (*self.extra_keys, "perceptual")
 
     def description(self) -> str:
         return f"train {self.codec_name} K={self.channels}"
@@ -122,9 +127,14 @@ class ConditionalTraining(scaffold.TorchTraining):
         distortion = self.distortion(x_hat, batch)
         loss = (self.weight * distortion + entry.beta * F.relu(bpp - target).mean()
                 + bpp.mean())
+        extra = {}
+        if self.perceptual is not None:  # d = 255²·MSE enters with weight 1: so does k_P·P
+            term = self.perceptual(x_hat, batch)
+            loss = loss + term
+            extra["perceptual"] = term.item()
         scaffold.descend(self.optimizer, loss, self.config.clip_norm)
         return {"loss": loss.item(), "bpp": bpp.mean().item(), "distortion": distortion.item(),
-                "aux_loss": None, "mask_fraction": mask.mean().item()}
+                "aux_loss": None, "mask_fraction": mask.mean().item(), **extra}
 
     def export(self) -> tuple[Path, dict]:
         """The importance table and ``mentzer2018-context.safetensors``."""
@@ -136,6 +146,7 @@ class ConditionalTraining(scaffold.TorchTraining):
         path = self.out / weights_locator.weights_filename("torch", entry.slug)
         save_network(cpu_network, importance, path,
                      {"model": entry.slug, "metric": self.config.metric,
+                      **training_options.loss_metadata(self.config),
                       "target_bpp": repr(entry.target_bpp), "beta": repr(entry.beta),
                       "steps": str(self.state.step), "codec": self.codec_name},
                      self.config.half_kernels)

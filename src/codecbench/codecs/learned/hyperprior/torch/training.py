@@ -5,6 +5,7 @@ The objective of Ballé et al. (2017, 2018) as CompressAI trains its zoo, Compre
 
     L = λ · 255² · MSE(x, x̂) + R        (--metric mse)
     L = λ · (1 − MS-SSIM(x, x̂)) + R     (--metric ms-ssim)
+    L = … + λ · k_P · LPIPS_VGG(x, x̂)   (--loss perceptual, after Liu et al. 2022)
     R = Σ −log2 p(ỹ) / (B · H · W)       (ỹ = y + u, u ~ U(−½, ½): noise for rounding)
 
 Adam minimises ``L`` over the network; a second Adam fits the entropy bottleneck's
@@ -29,6 +30,7 @@ from codecbench.codecs.learned import training_options, weights_locator
 from codecbench.codecs.learned.hyperprior.torch import gains
 from codecbench.codecs.learned.hyperprior.torch import weights as weights_io
 from codecbench.codecs.learned.models import LearnedModel
+from codecbench.codecs.learned.torch.perceptual_loss import perceptual_term
 from codecbench.codecs.learned.torch.training import (
     InitialWeights,
     TorchTraining,
@@ -94,9 +96,11 @@ class HyperpriorTraining(TorchTraining):
 
 
 class RateDistortionTraining(HyperpriorTraining):
-    """The rate–distortion objective of the module docstring."""
+    """The rate–distortion objective of the module docstring (``--loss perceptual``: plus
+    ``λ · k_P · LPIPS_VGG(x, x̂)``, :mod:`codecbench.codecs.learned.torch.perceptual_loss`)."""
 
     checkpoint_format = CHECKPOINT_FORMAT
+    perceptual_loss = True
 
     def prepare(self) -> None:
         from compressai.losses import RateDistortionLoss
@@ -109,6 +113,9 @@ class RateDistortionTraining(HyperpriorTraining):
             torch.backends.cudnn.benchmark = True  # fixed patch size: pick the fastest kernels
         self.criterion = RateDistortionLoss(lmbda=self.lmbda, metric=self.config.metric)
         self.distortion_key = "mse_loss" if self.config.metric == "mse" else "ms_ssim_loss"
+        self.perceptual = perceptual_term(self.config, self.device)
+        if self.perceptual is not None:
+            self.extra_keys = ("perceptual",)
 
     def build(self) -> Trainables:
         self.model = weights_io.build_model(self.entry.compressai_class, self.N, self.M,
@@ -118,12 +125,19 @@ class RateDistortionTraining(HyperpriorTraining):
                           {"aux_optimizer": self.aux_optimizer})
 
     def train_step(self, step: int, batch: torch.Tensor) -> dict:
-        losses = self.criterion(self.model(batch), batch)
-        descend(self.optimizer, losses["loss"], self.config.clip_norm)
+        output = self.model(batch)
+        losses = self.criterion(output, batch)
+        loss, extra = losses["loss"], {}
+        if self.perceptual is not None:
+            term = self.perceptual(output["x_hat"], batch)
+            loss = loss + self.criterion.lmbda * term
+            extra["perceptual"] = term.item()
+        descend(self.optimizer, loss, self.config.clip_norm)
         aux_loss = self.model.aux_loss()
         descend(self.aux_optimizer, aux_loss)
-        return {"loss": losses["loss"].item(), "bpp": losses["bpp_loss"].item(),
-                "distortion": losses[self.distortion_key].item(), "aux_loss": aux_loss.item()}
+        return {"loss": loss.item(), "bpp": losses["bpp_loss"].item(),
+                "distortion": losses[self.distortion_key].item(), "aux_loss": aux_loss.item(),
+                **extra}
 
     def export(self) -> tuple[Path, dict]:
         """The weights file (CDFs included)."""
