@@ -23,12 +23,13 @@ Usage (what the model cards record)::
 two phases' time together (or ``--steps`` each). The shipped variable-rate networks were
 trained on a 2-core CPU with::
 
-    OMP_NUM_THREADS=1 python scripts/train_shipped_weights.py --variable-rate --device cpu \
-        --data TRAIN_PHOTOS --out OUT --models bmshj2018-hyperprior,mbt2018-mean \
-        --steps 9000 --batch-size 8 --patch-size 128
+    OMP_NUM_THREADS=1 python scripts/train_shipped_weights.py --variable-rate --device cpu \\
+        --data TRAIN_PHOTOS --out OUT --models bmshj2018-hyperprior,mbt2018-mean \\
+        --steps 7000 --batch-size 8 --patch-size 128
 
-(and ``--models bls2017-factorized --steps 5000``); their model cards record each run. Every run trains on the training split (``--split train``: the
-held-out photos of :mod:`codecbench.datasets.split` stay unseen) unless ``--split all``.
+(and ``--models bls2017-factorized --steps 5000``); their model cards record each run.
+Every run trains on the training split (``--split train``: the held-out photos of
+:mod:`codecbench.datasets.split` stay unseen) unless ``--split all``.
 """
 
 from __future__ import annotations
