@@ -96,3 +96,20 @@ needs (tables, plots, downloads, archives, a cluster engine)."""
 @pytest.mark.parametrize("kind", ["codecs", "datasets", "metrics", "executors"])
 def test_listing_imports_no_table_network_or_cluster_library(kind):
     assert probe(["list", kind], LISTING_NEEDS_NONE_OF) == ""
+
+
+ARRAY_IMAGE_AND_TABLE_LIBRARIES = ("numpy", "PIL", "pandas")
+"""What encoding, decoding, measuring and reporting need, and listing never does."""
+
+
+@pytest.mark.parametrize("args", [["plugins"], ["plugins", "--json"], ["list", "datasets"],
+                                  ["list", "metrics"], ["list", "executors"], ["--help"]])
+def test_listing_imports_no_array_image_or_table_library(args):
+    assert probe(args, ARRAY_IMAGE_AND_TABLE_LIBRARIES) == ""
+
+
+@pytest.mark.parametrize("args", [["list", "codecs"], ["list", "codecs", "--json"]])
+def test_listing_codecs_imports_no_array_or_table_library(args):
+    """Pillow is imported: the Pillow codecs' availability asks Pillow's build which
+    formats it codes."""
+    assert probe(args, ("numpy", "pandas")) == ""

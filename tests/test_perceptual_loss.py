@@ -17,7 +17,6 @@ from codecbench.codecs.learned import weights_format  # noqa: E402
 from codecbench.codecs.learned.models import LEARNED_MODELS  # noqa: E402
 from codecbench.codecs.learned.training_loop import TrainingError, check_resumable  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
-from perceptual_fixtures import weights_dir, with_weights  # noqa: E402, F401
 from training_helpers import curves  # noqa: E402
 
 ENTRY = LEARNED_MODELS["bmshj2018-hyperprior"]

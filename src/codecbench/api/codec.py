@@ -21,8 +21,10 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Family(enum.StrEnum):

@@ -15,8 +15,10 @@ from __future__ import annotations
 import abc
 import hashlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Dataset(abc.ABC):
@@ -60,6 +62,8 @@ class Dataset(abc.ABC):
         Subclasses backed by files may hash the files instead (cheaper); they
         must document what the hash covers.
         """
+        import numpy as np
+
         digest = hashlib.sha256()
         for image_id, image in self:
             digest.update(image_id.encode("utf-8") + b"\0")

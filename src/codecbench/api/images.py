@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-from PIL import Image
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -34,6 +36,8 @@ class ImageLoadError(ValueError):
 
 def check_rgb_image(image: object, what: str = "image") -> None:
     """Raise ``ValueError`` naming the problem unless ``image`` is ``H×W×3`` uint8."""
+    import numpy as np
+
     if not isinstance(image, np.ndarray):
         raise ValueError(f"{what} must be a numpy array, got {type(image).__name__}")
     if image.dtype != np.uint8:
@@ -44,6 +48,8 @@ def check_rgb_image(image: object, what: str = "image") -> None:
 
 def _round_16_to_8(wide: np.ndarray) -> np.ndarray:
     """``round(v / 257)`` as uint8 (``v / 257`` is never halfway between integers)."""
+    import numpy as np
+
     return np.clip(np.rint(np.asarray(wide, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
 
 
@@ -53,6 +59,8 @@ def to_rgb_array(img: Image.Image) -> np.ndarray:
     Pillow has already reduced 16-bit RGB(A) PNG samples to their high byte when
     it opened them; :func:`load_rgb` reads such files exactly.
     """
+    import numpy as np
+
     if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
         wide = np.asarray(img, dtype=np.float64)
         if img.mode == "I" and wide.max(initial=0) <= 255:
@@ -82,6 +90,8 @@ def _png_16_bit_colour(header: bytes) -> str | None:
 
 def _decode_png_16(data: bytes, kind: str) -> np.ndarray:
     """A 16-bit RGB(A) or gray+alpha PNG as ``H×W×3`` uint8, by ``round(v / 257)``."""
+    import numpy as np
+
     try:
         import imagecodecs
     except ImportError:
@@ -101,6 +111,8 @@ def _decode_png_16(data: bytes, kind: str) -> np.ndarray:
 
 def load_rgb(path: str | Path) -> np.ndarray:
     """Read ``path`` as ``H×W×3`` uint8 RGB; :class:`ImageLoadError` names the file on failure."""
+    from PIL import Image
+
     try:
         with Image.open(path) as img:
             if img.format == "PNG":  # Pillow has checked the size (decompression bombs)

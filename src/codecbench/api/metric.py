@@ -33,9 +33,10 @@ import abc
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class MetricSpec:
 
     def problem(self, value: object) -> str:
         """Why ``value`` cannot be this metric's value (``""`` when it can; ``nan`` can)."""
+        import numpy as np
+
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
                                                              np.floating)):
             return f"returned {type(value).__name__} {value!r}, expected a number"

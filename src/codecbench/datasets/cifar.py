@@ -13,8 +13,10 @@ from __future__ import annotations
 import io
 import pickle
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"),
@@ -38,6 +40,8 @@ class SafeUnpickler(pickle.Unpickler):
 
 def load_batch(path: Path) -> np.ndarray:
     """The images of one batch file as ``(N, 32, 32, 3)`` uint8 RGB."""
+    import numpy as np
+
     batch = SafeUnpickler(io.BytesIO(Path(path).read_bytes()), encoding="bytes").load()
     if not isinstance(batch, dict) or b"data" not in batch:
         raise ValueError(f"{path} is not a CIFAR-10 batch (no b'data' entry)")

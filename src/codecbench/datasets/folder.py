@@ -11,12 +11,14 @@ import stat
 import sys
 import zlib
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.dataset import Dataset
 from codecbench.api.images import IMAGE_SUFFIXES, load_rgb
 from codecbench.datasets.split import check_split, in_split
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -171,6 +173,8 @@ class FolderDataset(Dataset):
         return image if self.crop is None else self._cropped(image_id, image)
 
     def _cropped(self, image_id: str, image: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         assert self.crop is not None  # only called when a crop is set
         height, width = self.crop
         full_h, full_w = image.shape[:2]

@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.dataset import Dataset
 from codecbench.datasets.folder import FolderDataset
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class LayoutError(FileNotFoundError):

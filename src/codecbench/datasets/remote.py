@@ -19,8 +19,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.atomic import atomic_write
 from codecbench.api.dataset import Dataset
@@ -28,6 +27,9 @@ from codecbench.datasets import cifar
 from codecbench.datasets.cache import data_dir
 from codecbench.datasets.catalog import RemoteSpec
 from codecbench.datasets.folder import FolderDataset
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Downloading and archive handling (urllib, ssl, tarfile, zipfile, lzma) are imported where
 # a dataset is fetched or verified, not when the catalog is registered: 'codecbench list'

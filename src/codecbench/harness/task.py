@@ -12,15 +12,16 @@ import copy
 import time
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import cast
-
-import numpy as np
+from typing import TYPE_CHECKING, cast
 
 from codecbench.api.codec import Codec, Quality, quality_key
 from codecbench.api.dataset import Dataset
 from codecbench.api.images import check_rgb_image
 from codecbench.api.metric import Measurement, Metric, SetMetric, evaluation_order
 from codecbench.harness.schema import ResultRow
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class TaskTimeout(BaseException):
@@ -145,6 +146,8 @@ def measure(metrics, image: np.ndarray, reconstruction: np.ndarray, compressed_s
     costs only its own cell (its message in the errors); a derived metric sees the values
     computed before it.
     """
+    import numpy as np
+
     values: dict[str, float] = {}
     errors: dict[str, str] = {}
     set_features: dict[str, tuple[np.ndarray, np.ndarray]] = {}

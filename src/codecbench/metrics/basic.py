@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from codecbench.api.codec import bits_per_pixel
 from codecbench.api.hookspecs import hookimpl
 from codecbench.api.metric import Measurement, Metric
@@ -72,6 +70,8 @@ class PSNR(Metric):
     description = "10·log10(255²/MSE), MSE over all RGB samples, 8-bit"
 
     def compute(self, measurement: Measurement) -> float:
+        import numpy as np
+
         reference, reconstruction = measurement.reference, measurement.reconstruction
         # Exact integer sum of squared errors (int32 differences, int64 sum): no float
         # rounding, and far fewer bytes touched than float64 temporaries.
@@ -82,7 +82,7 @@ class PSNR(Metric):
         return psnr_from_mse(mse)
 
 
-BT601_LUMA = np.array([0.299, 0.587, 0.114])
+BT601_LUMA = (0.299, 0.587, 0.114)
 
 
 class PSNRY(Metric):
@@ -102,6 +102,8 @@ class PSNRY(Metric):
     description = "PSNR of BT.601 full-range luma 0.299R+0.587G+0.114B, float, peak 255"
 
     def compute(self, measurement: Measurement) -> float:
+        import numpy as np
+
         reference, reconstruction = measurement.reference, measurement.reconstruction
         difference = (reference @ BT601_LUMA - reconstruction @ BT601_LUMA).ravel()
         return psnr_from_mse(float(np.dot(difference, difference)) / difference.size)

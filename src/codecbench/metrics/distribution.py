@@ -26,14 +26,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.hookspecs import hookimpl
 from codecbench.api.metric import SetMetric
 from codecbench.frameworks.devices import TORCH_DEVICE_ENV
 from codecbench.metrics import perceptual_weights as pw
 from codecbench.metrics.perceptual import weights_availability
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PATCH = 256
 KID_SUBSET = 1000
@@ -46,6 +48,8 @@ class ImageTooSmallForPatchesError(ValueError):
 
 def hific_patches(image: np.ndarray, size: int = PATCH) -> np.ndarray:
     """Every ``size``² patch of the grid at offset 0 and of the grid shifted by size/2."""
+    import numpy as np
+
     height, width = image.shape[:2]
     patches = [image[top:top + size, left:left + size]
                for offset in (0, size // 2)
@@ -59,6 +63,8 @@ def hific_patches(image: np.ndarray, size: int = PATCH) -> np.ndarray:
 
 def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:
     """FID between feature sets ``x`` and ``y`` (rows are samples); see the module doc."""
+    import numpy as np
+
     mu_x, mu_y = x.mean(axis=0), y.mean(axis=0)
     sigma_x, sigma_y = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
     values, vectors = np.linalg.eigh(sigma_x)
@@ -70,6 +76,8 @@ def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
+    import numpy as np
+
     d = x.shape[1]
     k_xx = (x @ x.T / d + 1) ** 3
     k_yy = (y @ y.T / d + 1) ** 3
@@ -81,6 +89,8 @@ def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
 
 def kernel_inception_distance(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
     """KID between feature sets ``x`` and ``y``; see the module doc."""
+    import numpy as np
+
     if min(len(x), len(y)) < 2:
         raise ValueError("KID needs at least two patches on each side")
     if max(len(x), len(y)) <= KID_SUBSET:
@@ -94,6 +104,8 @@ def kernel_inception_distance(x: np.ndarray, y: np.ndarray, seed: int = 0) -> fl
 
 @functools.lru_cache(maxsize=16)
 def _cached_features(digest: str, shape: tuple, data: bytes, device: str) -> np.ndarray:
+    import numpy as np
+
     from codecbench.metrics.torch.inception import inception_features
 
     image = np.frombuffer(data, dtype=np.uint8).reshape(shape)
@@ -117,6 +129,8 @@ class InceptionSetMetric(SetMetric):
 
     def features(self, image: np.ndarray) -> np.ndarray:
         import os
+
+        import numpy as np
 
         data = np.ascontiguousarray(image).tobytes()
         digest = hashlib.sha1(data).hexdigest()  # fid and kid share one image's features

@@ -37,13 +37,16 @@ computed on up to 4 threads (numpy releases the GIL), as torch does with its thr
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.hookspecs import hookimpl
 from codecbench.api.metric import Measurement, Metric
+
+if TYPE_CHECKING:
+    import numpy as np
 
 WINDOW_SIZE = 11
 WINDOW_SIGMA = 1.5
@@ -61,12 +64,21 @@ class ImageTooSmallError(ValueError):
 
 def gaussian_window(size: int = WINDOW_SIZE, sigma: float = WINDOW_SIGMA) -> np.ndarray:
     """The 1-D normalised Gaussian; the 2-D window is its outer product."""
+    import numpy as np
+
     offsets = np.arange(size, dtype=np.float64) - (size - 1) / 2
     window = np.exp(-(offsets**2) / (2 * sigma**2))
     return window / window.sum()
 
 
-_WINDOW32 = gaussian_window().astype(np.float32)
+@functools.cache
+def _window32() -> np.ndarray:
+    """The float32 window the filter multiplies by (computed once)."""
+    import numpy as np
+
+    return gaussian_window().astype(np.float32)
+
+
 _HALF = WINDOW_SIZE // 2
 
 
@@ -80,10 +92,11 @@ def _filter_axis(data: np.ndarray, axis: int) -> np.ndarray:
         index[axis] = slice(k, k + length)
         return data[tuple(index)]
 
-    out = _WINDOW32[_HALF] * tap(_HALF)
+    window = _window32()
+    out = window[_HALF] * tap(_HALF)
     for k in range(_HALF):
         pair = tap(k) + tap(WINDOW_SIZE - 1 - k)
-        pair *= _WINDOW32[k]
+        pair *= window[k]
         out += pair
     return out
 
@@ -95,6 +108,8 @@ def _filter_valid(stack: np.ndarray) -> np.ndarray:
 
 def _band_sums(xs: np.ndarray, ys: np.ndarray, shift: np.ndarray, rows: slice):
     """Sums of the SSIM and cs maps over output rows ``rows`` (input rows + window)."""
+    import numpy as np
+
     band = slice(rows.start, rows.stop + WINDOW_SIZE - 1)
     x, y = xs[:, band], ys[:, band]
     maps = np.empty((5, *x.shape), dtype=np.float32)
@@ -147,6 +162,8 @@ def _ssim_and_cs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sums over bands divided by the map size, so the split does not change the result
     beyond float summation order.
     """
+    import numpy as np
+
     if min(x.shape[-2:]) < WINDOW_SIZE:
         raise ImageTooSmallError(
             f"SSIM needs at least {WINDOW_SIZE}×{WINDOW_SIZE} pixels, got {x.shape[-1]}×{x.shape[-2]}"
@@ -172,11 +189,15 @@ def _ssim_and_cs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _channels_first(image: np.ndarray) -> np.ndarray:
     """``(C, H, W)`` float32: exact for 8-bit samples and their 2×2 averages down five scales."""
+    import numpy as np
+
     return np.ascontiguousarray(np.moveaxis(image, -1, 0), dtype=np.float32)
 
 
 def _downsample(image: np.ndarray) -> np.ndarray:
     """Halve ``(C, H, W)``: repeat the last row/column of odd sides, average 2×2 blocks."""
+    import numpy as np
+
     height, width = image.shape[-2:]
     if height % 2 or width % 2:
         image = np.pad(image, ((0, 0), (0, height % 2), (0, width % 2)), mode="edge")
@@ -235,6 +256,8 @@ def ms_ssim(reference: np.ndarray, reconstruction: np.ndarray) -> float:
 
 def _ms_ssim(reference: np.ndarray, reconstruction: np.ndarray) -> tuple[float, float]:
     """``(MS-SSIM, SSIM at full scale)``, uncached."""
+    import numpy as np
+
     height, width = reference.shape[:2]
     if min(height, width) < MS_SSIM_MIN_SIDE:
         raise ImageTooSmallError(

@@ -6,8 +6,6 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:  # pandas is imported where a table is made: the CLI imports this module
     import pandas as pd
 
@@ -18,6 +16,8 @@ def value_at_rate(bpp: Sequence[float], values: Sequence[float], target_bpp: flo
     The points are sorted by rate; a target outside the measured rates gives ``nan``
     (no extrapolation), and so does a curve with fewer than two finite points.
     """
+    import numpy as np
+
     points = sorted((b, v) for b, v in zip(bpp, values, strict=True)
                     if math.isfinite(b) and math.isfinite(v))
     if len(points) < 2:
@@ -51,6 +51,8 @@ MIN_OVERLAP = 0.5
 def _bd_curves(anchor_bpp, anchor_quality, test_bpp, test_quality, min_overlap):
     """``(anchor, test, reason)``: the sorted ``(rate, quality)`` points, or a reason why a
     Bjøntegaard delta would mislead."""
+    import numpy as np
+
     curves = []
     for label, rates, qualities in (("anchor", anchor_bpp, anchor_quality),
                                     ("test", test_bpp, test_quality)):

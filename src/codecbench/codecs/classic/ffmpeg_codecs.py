@@ -25,12 +25,13 @@ import io
 import re
 import shutil
 import subprocess
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from codecbench.api.codec import Codec, Family
 from codecbench.api.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SWS_FLAGS = "accurate_rnd+full_chroma_int+bitexact"
 TIMEOUT_S = 300
@@ -82,6 +83,8 @@ class FfmpegCodec(Codec):
         return True, ""
 
     def encode(self, image: np.ndarray, quality) -> bytes:
+        import numpy as np
+
         height, width = image.shape[:2]
         return run_ffmpeg(
             [
@@ -97,6 +100,9 @@ class FfmpegCodec(Codec):
         )
 
     def decode(self, data: bytes) -> np.ndarray:
+        import numpy as np
+        from PIL import Image
+
         if not data:
             raise ValueError("empty stream")
         ppm = run_ffmpeg(

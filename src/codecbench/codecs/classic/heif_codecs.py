@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import io
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.codec import Codec, Family
 from codecbench.api.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import numpy as np
 
 X265_PSNR_TUNING = {"x265:psy-rd": "0", "x265:psy-rdoq": "0", "x265:aq-mode": "0"}
 """x265's psycho-visual tools off (what ``--tune psnr`` does): they trade PSNR for
@@ -66,6 +68,7 @@ class HeifHevcIntra(Codec):
         return True, ""
 
     def encode(self, image: np.ndarray, quality) -> bytes:
+        import numpy as np
         import pillow_heif
 
         height, width = image.shape[:2]
@@ -76,6 +79,7 @@ class HeifHevcIntra(Codec):
         return buffer.getvalue()
 
     def decode(self, data: bytes) -> np.ndarray:
+        import numpy as np
         import pillow_heif
 
         if not pillow_heif.is_supported(data):

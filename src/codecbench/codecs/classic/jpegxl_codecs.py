@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.codec import Codec, Family
 from codecbench.api.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class ImagecodecsJpegXL(Codec):
@@ -42,6 +44,7 @@ class ImagecodecsJpegXL(Codec):
 
     def encode(self, image: np.ndarray, quality) -> bytes:
         import imagecodecs
+        import numpy as np
 
         return bytes(imagecodecs.jpegxl_encode(
             np.ascontiguousarray(image), distance=float(quality), effort=self.effort,
@@ -50,6 +53,7 @@ class ImagecodecsJpegXL(Codec):
 
     def decode(self, data: bytes) -> np.ndarray:
         import imagecodecs
+        import numpy as np
 
         if not imagecodecs.jpegxl_check(data):
             raise ValueError("not a JPEG XL file")

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import abc
 import io
-
-import numpy as np
-from PIL import Image, features
+from typing import TYPE_CHECKING
 
 from codecbench.api.codec import Codec, Family
 from codecbench.api.hookspecs import hookimpl
 from codecbench.api.images import to_rgb_array
 
+if TYPE_CHECKING:
+    import numpy as np
+
 
 def pillow_versions() -> dict[str, str]:
     """Pillow and the libraries it was built against that matter for codecs."""
     import PIL
+    from PIL import features
 
     versions = {"Pillow": PIL.__version__}
     for feature in ("libjpeg_turbo", "jpg", "jpg_2000", "webp", "avif"):
@@ -33,7 +35,8 @@ class PillowCodec(Codec):
     """A codec that is one Pillow image format: the file Pillow writes, decoded by Pillow.
 
     Subclasses set ``pillow_format`` (Pillow's format name), ``pillow_feature`` and
-    ``library`` (the codec library, for availability and versions), implement
+    ``library`` (the codec library, for availability and versions; a subclass whose library
+    depends on the Pillow build overrides :meth:`pillow_library`), implement
     :meth:`save_options` and :meth:`settings` (the encoder settings, part of the version).
     """
 
@@ -51,27 +54,39 @@ class PillowCodec(Codec):
     def settings(self) -> str:
         """The encoder settings (part of the version)."""
 
+    def pillow_library(self) -> tuple[str, str]:
+        """``(pillow_feature, library)`` of the library this Pillow build codes with."""
+        return self.pillow_feature, self.library
+
     @property
     def version(self) -> str:
         versions = pillow_versions()
-        library_version = versions.get(self.pillow_feature, "?")
-        return f"Pillow {versions['Pillow']}, {self.library} {library_version}, {self.settings()}"
+        feature, library = self.pillow_library()
+        library_version = versions.get(feature, "?")
+        return f"Pillow {versions['Pillow']}, {library} {library_version}, {self.settings()}"
 
     def library_versions(self) -> dict[str, str]:
         return pillow_versions()
 
     def availability(self) -> tuple[bool, str]:
-        if features.check(self.pillow_feature):
+        from PIL import features
+
+        feature, library = self.pillow_library()
+        if features.check(feature):
             return True, ""
-        return False, f"this Pillow build has no {self.library} support"
+        return False, f"this Pillow build has no {library} support"
 
     def encode(self, image: np.ndarray, quality) -> bytes:
+        from PIL import Image
+
         buffer = io.BytesIO()
         Image.fromarray(image, "RGB").save(buffer, format=self.pillow_format,
                                            **self.save_options(quality))
         return buffer.getvalue()
 
     def decode(self, data: bytes) -> np.ndarray:
+        from PIL import Image
+
         with Image.open(io.BytesIO(data)) as img:
             if img.format != self.pillow_format:
                 raise ValueError(f"expected a {self.pillow_format} file, got {img.format}")
@@ -101,8 +116,14 @@ class PillowJpeg(PillowCodec):
         self.name = name
         self.subsampling = subsampling
         self.description = f"JPEG (libjpeg-turbo via Pillow), {subsampling}, IJG quality 5-95"
+
+    def pillow_library(self) -> tuple[str, str]:
+        """libjpeg-turbo where Pillow was built with it, else libjpeg."""
+        from PIL import features
+
         if features.check_feature("libjpeg_turbo"):
-            self.pillow_feature, self.library = "libjpeg_turbo", "libjpeg-turbo"
+            return "libjpeg_turbo", "libjpeg-turbo"
+        return super().pillow_library()
 
     def settings(self) -> str:
         return self.subsampling

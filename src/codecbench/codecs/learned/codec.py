@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import ClassVar, Protocol, cast
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar, Protocol, cast
 
 from codecbench.api.capabilities import Trainable
 from codecbench.api.codec import Bitstream, Codec, Family
@@ -43,6 +41,9 @@ from codecbench.codecs.learned.container import (
     check_latents,
     parse,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PREFIX = {"torch": "torch", "tensorflow": "tf"}
 """The codec-name prefix of each framework (``torch/…``, ``tf/…``)."""

@@ -23,15 +23,15 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from codecbench.codecs.learned import weights_format
 from codecbench.codecs.learned.codec import LearnedCodec
 from codecbench.codecs.learned.container import ContainerError, Latent, LearnedFile, parse
-from codecbench.codecs.learned.entropy import binary_codes
 from codecbench.codecs.learned.entropy.index_coder import IndexCoder, binary_cumulative
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
@@ -100,6 +100,8 @@ class ProgressiveCodec(LearnedCodec):
     # --- shared ------------------------------------------------------------------------
     def _network(self) -> LoadedProgressive:
         """The network of every rate point, loaded once per process."""
+        from codecbench.codecs.learned.entropy import binary_codes
+
         if self._loaded is None:
             path = self._existing_weights(1)
             network, probabilities = self._load_network(path)
@@ -114,6 +116,8 @@ class ProgressiveCodec(LearnedCodec):
         return replace(loaded, count=quality), loaded.weights_id
 
     def _compress(self, loaded: LoadedProgressive, image: np.ndarray):
+        from codecbench.codecs.learned.entropy import binary_codes
+
         bits = self._grids(loaded, image)
         if loaded.probabilities is None:
             strings = [binary_codes.pack(grid) for grid in bits]
@@ -134,6 +138,10 @@ class ProgressiveCodec(LearnedCodec):
     def decode_grids(self, loaded: LoadedProgressive, file: LearnedFile) -> list[np.ndarray]:
         """The ``C×h×w`` bits of every latent of a parsed file, in order; refuses a file
         whose latent count is not its quality or whose shapes are not the model's."""
+        import numpy as np
+
+        from codecbench.codecs.learned.entropy import binary_codes
+
         expected = self._grid_shape(loaded, file)
         if len(file.latents) != file.quality:
             raise ContainerError(f"file says {file.quality} {self.unit}s but holds "

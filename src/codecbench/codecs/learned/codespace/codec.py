@@ -45,27 +45,25 @@ Subclasses provide the framework: :meth:`CodeSpaceCodec._load_network`,
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, ClassVar
 
 from codecbench.api.codec import Family
 from codecbench.codecs.learned import weights_format
 from codecbench.codecs.learned.codec import SingleShotCodec
 from codecbench.codecs.learned.codespace import layers
-from codecbench.codecs.learned.codespace.residuals import (
-    ResidualTables,
-    estimated_bits,
-    grid_shapes,
-    new_positions,
-)
 from codecbench.codecs.learned.container import ContainerError, Latent, LearnedFile
 from codecbench.codecs.learned.entropy.index_coder import IndexCoder
 from codecbench.codecs.learned.image_batches import padded_batch, to_image
 from codecbench.codecs.learned.models import CodeSpaceModel
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from codecbench.codecs.learned.codespace.residuals import ResidualTables
 
 
 def rate_point_id(weights_id: bytes, quality: int) -> bytes:
@@ -95,10 +93,14 @@ class LoadedRatePoint:
 
     @property
     def encode_gain(self) -> np.ndarray:
+        import numpy as np
+
         return np.exp(self.loaded.vectors[layers.ENCODE_GAIN][self.quality - 1])
 
     @property
     def decode_gain(self) -> np.ndarray:
+        import numpy as np
+
         return np.exp(self.loaded.vectors[layers.DECODE_GAIN][self.quality - 1])
 
 
@@ -124,7 +126,6 @@ class CodeSpaceCodec(SingleShotCodec):
     def __init__(self, entry: CodeSpaceModel):
         super().__init__(entry)
         self.family = Family.CNN.value
-        self.tables = ResidualTables(entry)
         self._networks: dict[Path, LoadedNetwork] = {}
         lambdas = ", ".join(f"q{q}: λ={lmbda:g}" for q, lmbda in zip(entry.qualities,
                                                                    entry.lambdas, strict=True))
@@ -136,6 +137,13 @@ class CodeSpaceCodec(SingleShotCodec):
         state = super().__getstate__()
         state["_networks"] = {}
         return state
+
+    @functools.cached_property
+    def tables(self) -> ResidualTables:
+        """The model's fixed residual tables."""
+        from codecbench.codecs.learned.codespace.residuals import ResidualTables
+
+        return ResidualTables(self.entry)
 
     # --- weights ids: one per rate point of the one file ----------------------------------
     def _weights_id(self, quality: int) -> bytes:
@@ -192,6 +200,8 @@ class CodeSpaceCodec(SingleShotCodec):
 
     def level_shapes(self, height: int, width: int) -> list[tuple[int, int]]:
         """``(a_l, b_l)`` of every level of an ``height × width`` image."""
+        from codecbench.codecs.learned.codespace.residuals import grid_shapes
+
         stride = layers.STRIDE
         return grid_shapes(-(-height // stride), -(-width // stride), self.entry.levels)
 
@@ -200,6 +210,8 @@ class CodeSpaceCodec(SingleShotCodec):
                    shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
         """``(μ_q, σ_q)`` (float64, ``M × a × b``) of level ``level`` (grid ``shape``) from
         the coded coarser grid (``None`` at the coarsest level)."""
+        import numpy as np
+
         gain = model.encode_gain[:, None, None]
         vectors = model.loaded.vectors
         channels = model.loaded.code_channels
@@ -219,6 +231,10 @@ class CodeSpaceCodec(SingleShotCodec):
 
     def code_levels(self, model: LoadedRatePoint, q: np.ndarray) -> list[CodedLevel]:
         """Every level of the integer code ``q`` as the encoder codes it, coarsest first."""
+        import numpy as np
+
+        from codecbench.codecs.learned.codespace.residuals import estimated_bits, new_positions
+
         levels = self.entry.levels
         coded: list[CodedLevel] = []
         coarser = None
@@ -242,6 +258,8 @@ class CodeSpaceCodec(SingleShotCodec):
     # --- coding ------------------------------------------------------------------------
     def integer_code(self, model: LoadedRatePoint, image: np.ndarray) -> np.ndarray:
         """``q = round(g_k ⊙ y)`` (int64, ``M × h × w``) of an image."""
+        import numpy as np
+
         y = self._analysis(model.loaded.network, padded_batch(image, self.padding_multiple))
         return np.rint(y.astype(np.float64) * model.encode_gain[:, None, None]).astype(np.int64)
 
@@ -258,6 +276,10 @@ class CodeSpaceCodec(SingleShotCodec):
 
     def decode_code(self, model: LoadedRatePoint, file: LearnedFile) -> np.ndarray:
         """The integer code ``q`` of a checked file (``M × h × w`` int64)."""
+        import numpy as np
+
+        from codecbench.codecs.learned.codespace.residuals import new_positions
+
         levels = self.entry.levels
         coarser = None
         for latent, level in zip(file.latents, range(levels, -1, -1), strict=True):
@@ -283,6 +305,8 @@ class CodeSpaceCodec(SingleShotCodec):
         return coarser
 
     def _decompress(self, model: LoadedRatePoint, file: LearnedFile) -> np.ndarray:
+        import numpy as np
+
         q = self.decode_code(model, file)
         y_hat = (q * model.decode_gain[:, None, None]).astype(np.float32)
         return to_image(self._synthesis(model.loaded.network, y_hat), file.height, file.width)

@@ -10,14 +10,16 @@ log-scale, the log gains of every rate point); its TF-layout conversion
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.codec import check_model_slug
 from codecbench.codecs.learned.codespace import layers
 from codecbench.codecs.learned.codespace.layers import CodeSpacePlan, codespace_plan
 from codecbench.codecs.learned.models import CodeSpaceModel
 from codecbench.codecs.learned.tf.weights import read_either_layout
+
+if TYPE_CHECKING:
+    import numpy as np
 
 KIND = "codespace"
 WIDTH_KEYS = ("width", "code_channels", "predictor_width", "levels")
@@ -44,6 +46,8 @@ def plan_of(entry: CodeSpaceModel, sizes: dict[str, int]) -> CodeSpacePlan:
 def read_codespace(path: Path, entry: CodeSpaceModel) -> tuple[dict, dict[str, int], dict[str, str]]:
     """``(state arrays, widths, metadata)`` of a weights file in either layout (torch
     ``.safetensors`` or TF ``.tf.safetensors``); the plain vectors are checked here."""
+    import numpy as np
+
     arrays, metadata = read_either_layout(path, KIND)
     check_model_slug(path, metadata, entry.slug)
     sizes = widths(path, metadata)
@@ -60,6 +64,8 @@ def read_codespace(path: Path, entry: CodeSpaceModel) -> tuple[dict, dict[str, i
 
 def vectors(arrays: dict) -> dict[str, np.ndarray]:
     """The plain vectors of checked state arrays, as float64."""
+    import numpy as np
+
     return {name: np.asarray(arrays[name], dtype=np.float64)
             for name in (layers.PRIOR_MEAN, layers.PRIOR_LOG_SCALE, layers.ENCODE_GAIN,
                          layers.DECODE_GAIN)}

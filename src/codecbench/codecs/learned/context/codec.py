@@ -43,18 +43,18 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.codec import Family
 from codecbench.codecs.learned import weights_format
 from codecbench.codecs.learned.codec import LearnedCodec
 from codecbench.codecs.learned.container import ContainerError, Latent, LearnedFile
-from codecbench.codecs.learned.context import volume
-from codecbench.codecs.learned.entropy import categorical_codes
 from codecbench.codecs.learned.entropy.index_coder import IndexCoder
 from codecbench.codecs.learned.image_batches import padded_batch, to_image
 from codecbench.codecs.learned.models import ConditionalModel
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,8 @@ class ConditionalCodec(LearnedCodec):
     # --- loading -----------------------------------------------------------------------
     def _network(self) -> LoadedConditional:
         """The network of every rate point, loaded once per process."""
+        from codecbench.codecs.learned.entropy import categorical_codes
+
         if self._loaded is None:
             path = self._existing_weights(1)
             network, centres, importance, channels, reach = self._load_network(path)
@@ -137,15 +139,23 @@ class ConditionalCodec(LearnedCodec):
                             mask: np.ndarray, depth: int) -> np.ndarray:
         """``n × L`` float64 probabilities of the symbols of slice ``depth`` (the positions
         its mask keeps, raster order), given the volume's values of slices ``< depth``."""
+        from codecbench.codecs.learned.context import volume
+
         window, window_mask, index = volume.context_window(values, mask, depth,
                                                            *loaded.reach)
         logits = self._context_logits(loaded.network, window, window_mask, index)
         return volume.softmax(logits[:, mask[depth]].T)
 
     def _importance_indexes(self, loaded: LoadedConditional, shape) -> np.ndarray:
+        import numpy as np
+
         return np.full(shape, loaded.quality - 1, dtype=np.int64)
 
     def _compress(self, loaded: LoadedConditional, image: np.ndarray):
+        import numpy as np
+
+        from codecbench.codecs.learned.context import volume
+
         z, y = self._analysis(loaded.network, padded_batch(image, self.padding_multiple))
         levels = volume.levels(y, loaded.budget)
         mask = volume.mask_of(levels, loaded.code_channels)
@@ -177,6 +187,10 @@ class ConditionalCodec(LearnedCodec):
     def decode_volume(self, loaded: LoadedConditional,
                       file: LearnedFile) -> tuple[np.ndarray, np.ndarray]:
         """``(levels, symbols)`` of a checked file (symbols ``−1`` where masked)."""
+        import numpy as np
+
+        from codecbench.codecs.learned.context import volume
+
         grid = tuple(file.latents[0].shape[1:])
         levels = self.coder.decode(file.latents[0].string,
                                    self._importance_indexes(loaded, grid),
@@ -204,6 +218,8 @@ class ConditionalCodec(LearnedCodec):
         return levels, symbols
 
     def _decompress(self, loaded: LoadedConditional, file: LearnedFile) -> np.ndarray:
+        import numpy as np
+
         levels, symbols = self.decode_volume(loaded, file)
         mask = symbols >= 0
         z_hat = np.where(mask, loaded.centres[np.maximum(symbols, 0)], 0.0).astype(np.float32)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.codec import check_model_slug
 from codecbench.codecs.learned.models import ConditionalModel
 from codecbench.codecs.learned.tf.weights import read_either_layout
+
+if TYPE_CHECKING:
+    import numpy as np
 
 IMPORTANCE_KEY = "importance.probabilities"
 CENTRES_KEY = "centres"
@@ -42,6 +44,8 @@ def read_conditional(path: Path, entry: ConditionalModel) -> ConditionalWeights:
     """The arrays (the layout of the file: torch ``.safetensors`` or TF
     ``.tf.safetensors``), centres, importance table and sizes of a weights file; refuses a
     file of another model, without its sizes or with tables of other shapes."""
+    import numpy as np
+
     arrays, metadata = read_either_layout(path, KIND)
     check_model_slug(path, metadata, entry.slug)
     for key in SIZES:

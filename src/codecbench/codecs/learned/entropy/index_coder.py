@@ -14,9 +14,10 @@ Framework-free.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 PRECISION = 16
 """Bits of the coders' probability resolution (rows end at 2¹⁶)."""
@@ -45,6 +46,8 @@ class IndexCoder(Protocol):
 def binary_cumulative(zero_frequencies: np.ndarray) -> np.ndarray:
     """``[0, f₀, 2¹⁶]`` per context: the rows of binary symbols whose ``0`` has frequency
     ``f₀`` (:func:`~codecbench.codecs.learned.entropy.binary_codes.zero_frequencies`)."""
+    import numpy as np
+
     frequencies = np.asarray(zero_frequencies, dtype=np.int64).ravel()
     rows = np.empty((len(frequencies), 3), dtype=np.int64)
     rows[:, 0] = 0

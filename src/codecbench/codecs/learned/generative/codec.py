@@ -17,16 +17,17 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.codec import Family
 from codecbench.codecs.learned.codec import SingleShotCodec
 from codecbench.codecs.learned.container import Latent, LearnedFile
-from codecbench.codecs.learned.entropy import categorical_codes
 from codecbench.codecs.learned.entropy.index_coder import IndexCoder
 from codecbench.codecs.learned.image_batches import padded_batch, to_image
 from codecbench.codecs.learned.models import GenerativeModel
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass
@@ -70,6 +71,8 @@ class GenerativeCodec(SingleShotCodec):
 
     # --- SingleShotCodec hooks ---------------------------------------------------------
     def _load_weights(self, path: Path, quality: int) -> LoadedGenerative:
+        from codecbench.codecs.learned.entropy import categorical_codes
+
         loaded = self._load_network(path, quality)
         expected = (self.entry.channels_of(quality), self.entry.centres)
         if loaded.probabilities.shape != expected:
@@ -80,6 +83,8 @@ class GenerativeCodec(SingleShotCodec):
         return loaded
 
     def _compress(self, loaded: LoadedGenerative, image: np.ndarray):
+        from codecbench.codecs.learned.entropy import categorical_codes
+
         symbols = self._symbols(loaded.network, padded_batch(image, self.padding_multiple))
         string = self.coder.encode(symbols, categorical_codes.channel_indexes(symbols.shape),
                                    loaded.coder_tables)
@@ -95,6 +100,8 @@ class GenerativeCodec(SingleShotCodec):
 
     def decode_symbols(self, loaded: LoadedGenerative, latent: Latent) -> np.ndarray:
         """The ``C×h×w`` symbols of a checked latent (values within the alphabet)."""
+        from codecbench.codecs.learned.entropy import categorical_codes
+
         shape = tuple(latent.shape)
         return self.coder.decode(latent.string, categorical_codes.channel_indexes(shape),
                                  loaded.coder_tables, self.entry.centres, "symbol")

@@ -9,11 +9,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.models import GenerativeModel
 from codecbench.codecs.learned.tf.weights import read_either_layout
+
+if TYPE_CHECKING:
+    import numpy as np
 
 PROBABILITIES_KEY = "symbols.probabilities"
 KIND = "generative"

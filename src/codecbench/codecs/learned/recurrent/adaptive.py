@@ -46,21 +46,20 @@ import hashlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, cast
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from codecbench.api.codec import Family
 from codecbench.codecs.learned import weights_format
 from codecbench.codecs.learned.codec import LearnedCodec
 from codecbench.codecs.learned.container import ContainerError, Latent, LearnedFile
-from codecbench.codecs.learned.entropy import binary_codes
 from codecbench.codecs.learned.entropy.index_coder import IndexCoder, binary_cumulative
 from codecbench.codecs.learned.models import AdaptiveRecurrentModel, RecurrentModel
-from codecbench.codecs.learned.recurrent import stop_maps
 from codecbench.codecs.learned.recurrent import tiling as recurrent_tiling
 from codecbench.codecs.learned.recurrent.codec import RecurrentCodec
 from codecbench.codecs.learned.recurrent.layers import RecurrentPlan
+
+if TYPE_CHECKING:
+    import numpy as np
 
 STOP_MAP = "latent 1 (stop map)"
 
@@ -77,6 +76,8 @@ def rate_point_id(weights_id: bytes, target: float) -> bytes:
 
 def masked_codes(bits: np.ndarray, active: np.ndarray, tiling) -> np.ndarray:
     """The NHWC decoder input of one iteration: ``±1`` at active positions, 0 elsewhere."""
+    import numpy as np
+
     values = (bits.astype(np.float32) * 2 - 1) * active.astype(np.float32)
     return recurrent_tiling.grid_to_codes(values, tiling)
 
@@ -171,6 +172,8 @@ class AdaptiveRecurrentCodec(LearnedCodec):
                              self.entry.target(quality))
 
     def _base_network(self) -> tuple[Network, np.ndarray, object]:
+        from codecbench.codecs.learned.entropy import binary_codes
+
         if self._loaded is None:
             network, probabilities = self.fixed._load_network(self._existing_weights(1))
             assert probabilities is not None  # checked: the base model is entropy coded
@@ -187,6 +190,11 @@ class AdaptiveRecurrentCodec(LearnedCodec):
     # --- the network with zero codes for stopped positions ------------------------------
     def decide(self, loaded: LoadedAdaptive, image: np.ndarray) -> AdaptiveCodes:
         """Run up to ``T`` iterations, stopping each code position at the target."""
+        import numpy as np
+
+        from codecbench.codecs.learned.entropy import binary_codes
+        from codecbench.codecs.learned.recurrent import stop_maps
+
         network = loaded.network
         plan = network.plan
         batch, tiling = recurrent_tiling.network_input(image, 0)
@@ -251,6 +259,8 @@ class AdaptiveRecurrentCodec(LearnedCodec):
         """``x̂_t = x̂_{t−1} + M_t·D_t(b̃_t)``, ``M_t`` the active positions' pixels
         (``x̂_1 = D_1(b_1)``: every position is coded once), one expression for encoder and
         decoder so that both compute the same floats."""
+        import numpy as np
+
         if t == 0:
             return output
         pixels = np.repeat(np.repeat(active, recurrent_tiling.CODE_STRIDE, axis=0),
@@ -259,6 +269,11 @@ class AdaptiveRecurrentCodec(LearnedCodec):
 
     # --- LearnedCodec hooks -------------------------------------------------------------
     def _compress(self, loaded: LoadedAdaptive, image: np.ndarray):
+        import numpy as np
+
+        from codecbench.codecs.learned.entropy import binary_codes
+        from codecbench.codecs.learned.recurrent import stop_maps
+
         decided = self.decide(loaded, image)
         bits, stops = decided.bits, decided.stops
         stop_string, estimate = stop_maps.encode(stops, self.base.iterations, self.coder)
@@ -291,6 +306,11 @@ class AdaptiveRecurrentCodec(LearnedCodec):
     def decode_codes(self, loaded: LoadedAdaptive, file: LearnedFile
                      ) -> tuple[np.ndarray, np.ndarray]:
         """``(K×C×h×w bits, stop map)`` of a parsed, checked file (0 where stopped)."""
+        import numpy as np
+
+        from codecbench.codecs.learned.entropy import binary_codes
+        from codecbench.codecs.learned.recurrent import stop_maps
+
         shape = tuple(file.latents[1].shape)
         grid = (shape[1], shape[2])
         coded = len(file.latents) - 1

@@ -14,15 +14,16 @@ weights (:meth:`_load_network`) and the index coder.
 from __future__ import annotations
 
 import abc
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.codec import Family
 from codecbench.codecs.learned.container import LearnedFile
-from codecbench.codecs.learned.entropy import binary_codes
 from codecbench.codecs.learned.models import RecurrentModel
 from codecbench.codecs.learned.progressive import LoadedProgressive, ProgressiveCodec
 from codecbench.codecs.learned.recurrent import tiling as recurrent_tiling
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class RecurrentCodec(ProgressiveCodec):
@@ -58,6 +59,10 @@ class RecurrentCodec(ProgressiveCodec):
         return recurrent_tiling.Tiling(height, width, self.entry.patch)
 
     def _grids(self, loaded: LoadedProgressive, image: np.ndarray) -> np.ndarray:
+        import numpy as np
+
+        from codecbench.codecs.learned.entropy import binary_codes
+
         batch, tiling = recurrent_tiling.network_input(image, self.entry.patch)
         codes = self._run_network(loaded.network, batch, loaded.count)
         return np.stack([recurrent_tiling.codes_to_grid(binary_codes.to_bits(code), tiling)
@@ -70,6 +75,8 @@ class RecurrentCodec(ProgressiveCodec):
 
     def _image(self, loaded: LoadedProgressive, grids: list[np.ndarray],
                file: LearnedFile) -> np.ndarray:
+        import numpy as np
+
         tiling = self._tiling(file)
         codes = [recurrent_tiling.grid_to_codes(grid.astype(np.float32) * 2 - 1, tiling)
                  for grid in grids]

@@ -15,8 +15,10 @@ order), whatever the tiling.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 CODE_STRIDE = 16
 """Pixels per code position along each axis (four stride-2 layers)."""
@@ -50,6 +52,8 @@ class Tiling:
 
 def network_input(image: np.ndarray, patch: int) -> tuple[np.ndarray, Tiling]:
     """``(batch, tiling)``: the NHWC float32 batch in [−0.5, 0.5] of an ``H×W×3`` uint8 image."""
+    import numpy as np
+
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected an H×W×3 uint8 image, got {image.dtype} {image.shape}")
     tiling = Tiling(image.shape[0], image.shape[1], patch)
@@ -65,6 +69,8 @@ def network_input(image: np.ndarray, patch: int) -> tuple[np.ndarray, Tiling]:
 
 def network_output_to_image(batch: np.ndarray, tiling: Tiling) -> np.ndarray:
     """The ``H×W×3`` uint8 image of an NHWC reconstruction batch in [−0.5, 0.5]."""
+    import numpy as np
+
     rows, cols = tiling.patches
     _, patch_height, patch_width, _ = batch.shape
     image = batch.reshape(rows, cols, patch_height, patch_width, 3).transpose(0, 2, 1, 3, 4)
@@ -75,6 +81,8 @@ def network_output_to_image(batch: np.ndarray, tiling: Tiling) -> np.ndarray:
 
 def codes_to_grid(codes: np.ndarray, tiling: Tiling) -> np.ndarray:
     """NHWC codes of one iteration (``B×h×w×C``) → the ``C×H'×W'`` grid of the padded image."""
+    import numpy as np
+
     rows, cols = tiling.patches
     _, height, width, channels = codes.shape
     grid = codes.reshape(rows, cols, height, width, channels).transpose(4, 0, 2, 1, 3)
@@ -83,6 +91,8 @@ def codes_to_grid(codes: np.ndarray, tiling: Tiling) -> np.ndarray:
 
 def grid_to_codes(grid: np.ndarray, tiling: Tiling) -> np.ndarray:
     """The inverse of :func:`codes_to_grid`."""
+    import numpy as np
+
     rows, cols = tiling.patches
     channels, height, width = grid.shape
     codes = grid.reshape(channels, rows, height // rows, cols, width // cols)

@@ -19,12 +19,14 @@ Looked up like every weights file (:mod:`codecbench.codecs.learned.weights_locat
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned import weights_format
 from codecbench.codecs.learned.codec import check_model_slug
 from codecbench.codecs.learned.models import RecurrentModel
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CONTEXT_KEY = "context.probabilities"
 KIND = "recurrent"

@@ -12,20 +12,26 @@ or decodes to a value outside the alphabet is a
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.container import ContainerError
 from codecbench.codecs.learned.entropy.index_coder import PRECISION
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class RangeIndexCoder:
     """:class:`~codecbench.codecs.learned.entropy.index_coder.IndexCoder` on tfc's range coder."""
 
     def tables(self, cumulative: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         precision = np.full((len(cumulative), 1), PRECISION)
         return np.concatenate([precision, cumulative], axis=1).astype(np.int32)
 
     def encode(self, symbols: np.ndarray, indexes: np.ndarray, tables) -> bytes:
+        import numpy as np
         import tensorflow as tf
         import tensorflow_compression as tfc
 
@@ -37,6 +43,7 @@ class RangeIndexCoder:
 
     def decode(self, string: bytes, indexes: np.ndarray, tables, alphabet: int,
                what: str) -> np.ndarray:
+        import numpy as np
         import tensorflow as tf
         import tensorflow_compression as tfc
 

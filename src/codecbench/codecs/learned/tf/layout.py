@@ -14,12 +14,17 @@ PyTorch (NCHW)                              TensorFlow (NHWC)
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def convert_state(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """torch ``state_dict`` arrays → TF layouts (same names): 4-D convolution kernels
     ``out×in×kh×kw`` → ``kh×kw×in×out``; other arrays (biases, tables) pass unchanged."""
+    import numpy as np
+
     converted = {}
     for name, array in state.items():
         if array.ndim == 4:

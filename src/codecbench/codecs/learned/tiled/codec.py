@@ -29,19 +29,21 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.codec import Family
 from codecbench.codecs.learned import weights_format
 from codecbench.codecs.learned.codec import LearnedCodec
 from codecbench.codecs.learned.container import ContainerError, Latent, LearnedFile
-from codecbench.codecs.learned.entropy import binary_codes, categorical_codes
 from codecbench.codecs.learned.entropy.index_coder import IndexCoder, binary_cumulative
 from codecbench.codecs.learned.image_batches import padded_batch, to_image
 from codecbench.codecs.learned.models import TiledModel
-from codecbench.codecs.learned.tiled import coding, tiles
-from codecbench.codecs.learned.tiled.weights import TiledWeights
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from codecbench.codecs.learned.tiled import tiles
+    from codecbench.codecs.learned.tiled.weights import TiledWeights
 
 
 @dataclass
@@ -95,6 +97,8 @@ class TiledCodec(LearnedCodec):
 
     # --- LearnedCodec hooks ------------------------------------------------------------
     def _network(self) -> LoadedTiled:
+        from codecbench.codecs.learned.entropy import binary_codes, categorical_codes
+
         if self._loaded is None:
             path = self._existing_weights(1)
             coder, contents = self._load_network(path)
@@ -111,6 +115,8 @@ class TiledCodec(LearnedCodec):
                            loaded.bit_tables, loaded.count_tables, quality), loaded.weights_id
 
     def _grid(self, height: int, width: int) -> tiles.Grid:
+        from codecbench.codecs.learned.tiled import tiles
+
         return tiles.Grid(height, width, self.entry.tile)
 
     def _cap(self, quality: int) -> int:
@@ -118,6 +124,8 @@ class TiledCodec(LearnedCodec):
 
     def allocate(self, loaded: LoadedTiled, image: np.ndarray) -> tiles.CodedTiles:
         """Counts, bits and decoded tiles of ``image`` at the loaded rate point."""
+        from codecbench.codecs.learned.tiled import tiles
+
         height, width = image.shape[:2]
         padded = padded_batch(image, self.entry.tile)[0]
         return tiles.encode_tiles(loaded.coder, padded, self._grid(height, width),
@@ -125,6 +133,8 @@ class TiledCodec(LearnedCodec):
                                   self._cap(loaded.quality))
 
     def _compress(self, loaded: LoadedTiled, image: np.ndarray):
+        from codecbench.codecs.learned.tiled import coding
+
         coded = self.allocate(loaded, image)
         grid = self._grid(*image.shape[:2])
         counts = coded.counts
@@ -147,6 +157,10 @@ class TiledCodec(LearnedCodec):
 
     def decode_codes(self, loaded: LoadedTiled, file: LearnedFile):
         """``(counts, bits)`` of a parsed file whose latents have been checked."""
+        import numpy as np
+
+        from codecbench.codecs.learned.tiled import coding
+
         grid = self._grid(file.height, file.width)
         cap = self._cap(file.quality)
         count_latent, *iterations = file.latents
@@ -176,6 +190,8 @@ class TiledCodec(LearnedCodec):
         return counts, bits
 
     def _decompress(self, loaded: LoadedTiled, file: LearnedFile) -> np.ndarray:
+        from codecbench.codecs.learned.tiled import tiles
+
         counts, bits = self.decode_codes(loaded, file)
         grid = self._grid(file.height, file.width)
         canvas = tiles.decode_tiles(loaded.coder, counts, bits, grid, loaded.channels)

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.codec import check_model_slug
-from codecbench.codecs.learned.entropy.binary_codes import CONTEXT_STATES
 from codecbench.codecs.learned.models import TiledModel
 from codecbench.codecs.learned.tf.weights import read_either_layout
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BITS_KEY = "context.probabilities"
 COUNTS_KEY = "counts.probabilities"
@@ -40,6 +41,10 @@ class TiledWeights:
 def read_tiled(path: Path, entry: TiledModel) -> TiledWeights:
     """The contents of a tiled weights file in either layout (torch ``.safetensors`` or
     TF ``.tf.safetensors``); refuses a file of another model or with bad tables."""
+    import numpy as np
+
+    from codecbench.codecs.learned.entropy.binary_codes import CONTEXT_STATES
+
     arrays, metadata = read_either_layout(path, KIND)
     check_model_slug(path, metadata, entry.slug)
     for key in WIDTH_KEYS:

@@ -31,10 +31,12 @@ one symbol is expected, decodes two and keeps the first.
 from __future__ import annotations
 
 import math
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.container import ContainerError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def padded_for_decoding(string: bytes, symbols: int, escape: bool = False) -> bytes:
@@ -58,6 +60,7 @@ class RansIndexCoder:
         return [[*map(int, row), top] for row in cumulative]
 
     def encode(self, symbols: np.ndarray, indexes: np.ndarray, tables) -> bytes:
+        import numpy as np
         from compressai.ans import RansEncoder
 
         flat_symbols = symbols.ravel().astype(np.int32).tolist()
@@ -70,6 +73,7 @@ class RansIndexCoder:
 
     def decode(self, string: bytes, indexes: np.ndarray, tables, alphabet: int,
                what: str) -> np.ndarray:
+        import numpy as np
         from compressai.ans import RansDecoder
 
         flat_indexes = indexes.ravel().astype(np.int32).tolist()

@@ -18,15 +18,16 @@ the weights (:meth:`_load_network`) and the index coder.
 from __future__ import annotations
 
 import abc
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.api.codec import Family
 from codecbench.codecs.learned.container import LearnedFile
 from codecbench.codecs.learned.image_batches import padded_batch, to_image
 from codecbench.codecs.learned.models import WaveOneModel
 from codecbench.codecs.learned.progressive import LoadedProgressive, ProgressiveCodec
-from codecbench.codecs.learned.waveone import bitplanes
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class WaveOneCodec(ProgressiveCodec):
@@ -54,6 +55,8 @@ class WaveOneCodec(ProgressiveCodec):
 
     # --- ProgressiveCodec hooks --------------------------------------------------------
     def _grids(self, loaded: LoadedProgressive, image: np.ndarray) -> np.ndarray:
+        from codecbench.codecs.learned.waveone import bitplanes
+
         y = self._analysis(loaded.network, padded_batch(image, self.padding_multiple))
         q = bitplanes.quantise(y, self.entry.bitplanes)
         return bitplanes.to_planes(q, self.entry.bitplanes)[:loaded.count]
@@ -67,5 +70,9 @@ class WaveOneCodec(ProgressiveCodec):
 
     def _image(self, loaded: LoadedProgressive, grids: list[np.ndarray],
                file: LearnedFile) -> np.ndarray:
+        import numpy as np
+
+        from codecbench.codecs.learned.waveone import bitplanes
+
         y_hat = bitplanes.from_planes(np.stack(grids), self.entry.bitplanes)
         return to_image(self._synthesis(loaded.network, y_hat), file.height, file.width)

@@ -10,12 +10,14 @@ table of the bitplanes, planes × channels × 19); its TF-layout conversion
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.codec import check_model_slug
 from codecbench.codecs.learned.models import WaveOneModel
 from codecbench.codecs.learned.tf.weights import read_either_layout
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CONTEXT_KEY = "context.probabilities"
 KIND = "waveone"

@@ -12,8 +12,7 @@ tensorflow-compression's range coder
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned import weights_locator
 from codecbench.codecs.learned.codespace import weights as codespace_weights
@@ -22,6 +21,9 @@ from codecbench.codecs.learned.tf.entropy_coding import RangeIndexCoder
 from codecbench.codecs.learned.tf.layout import convert_state
 from codecbench.codecs.learned.tf.weights import write_tf_weights
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class TFCodeSpaceCodec(TensorFlowFramework, CodeSpaceCodec):

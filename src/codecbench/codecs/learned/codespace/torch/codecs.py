@@ -10,8 +10,7 @@ it). Imports torch only when used.
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.codespace import weights as codespace_weights
 from codecbench.codecs.learned.codespace.codec import CodeSpaceCodec
@@ -19,6 +18,9 @@ from codecbench.codecs.learned.models import CodeSpaceModel
 from codecbench.codecs.learned.torch import weights as weights_io
 from codecbench.codecs.learned.torch.entropy_coding import RansIndexCoder
 from codecbench.frameworks.torch_runtime import TorchFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def read_codespace(path: Path, entry: CodeSpaceModel):

@@ -13,8 +13,7 @@ tensorflow only when used.
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned import weights_locator
 from codecbench.codecs.learned.context import weights as context_weights
@@ -23,6 +22,9 @@ from codecbench.codecs.learned.context.layers import reach
 from codecbench.codecs.learned.tf.entropy_coding import RangeIndexCoder
 from codecbench.codecs.learned.tf.weights import write_tf_weights
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class TFConditionalCodec(TensorFlowFramework, ConditionalCodec):
@@ -69,6 +71,8 @@ class TFConditionalCodec(TensorFlowFramework, ConditionalCodec):
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:
         """``codecbench convert torch/<slug> tf/<slug>``: the TF-layout weights file (one for
         every rate point; ``quality`` is accepted for the command's sake)."""
+        import numpy as np
+
         from codecbench.codecs.learned.context.tf.network import to_tf_layout
 
         path = self.torch_twin_weights(source, quality)

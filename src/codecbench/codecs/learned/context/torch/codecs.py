@@ -9,8 +9,7 @@ looked up like every torch weights file. Runs on the CPU; imports torch only whe
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.context import weights as context_weights
 from codecbench.codecs.learned.context.codec import ConditionalCodec
@@ -19,6 +18,9 @@ from codecbench.codecs.learned.models import ConditionalModel
 from codecbench.codecs.learned.torch import weights as weights_io
 from codecbench.codecs.learned.torch.entropy_coding import RansIndexCoder
 from codecbench.frameworks.torch_runtime import TorchFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def read_network(path: Path, entry: ConditionalModel):

@@ -84,7 +84,7 @@ class ConditionalTraining(scaffold.TorchTraining):
 
     entry: ConditionalModel
     checkpoint_format = CHECKPOINT_FORMAT
-    extra_keys = ("mask_fraction",)
+    extra_keys: tuple[str, ...] = ("mask_fraction",)
     perceptual_loss = True
 
     def prepare(self) -> None:

@@ -12,8 +12,7 @@ channel with the same 16-bit frequencies as the torch codec's rANS
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned import weights_locator
 from codecbench.codecs.learned.generative import weights as generative_weights
@@ -23,6 +22,9 @@ from codecbench.codecs.learned.tf.entropy_coding import RangeIndexCoder
 from codecbench.codecs.learned.tf.layout import convert_state
 from codecbench.codecs.learned.tf.weights import write_tf_weights
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class TFGenerativeCodec(TensorFlowFramework, GenerativeCodec):
@@ -45,6 +47,7 @@ class TFGenerativeCodec(TensorFlowFramework, GenerativeCodec):
         return LoadedGenerative(network, probabilities)
 
     def _symbols(self, network, batch: np.ndarray) -> np.ndarray:
+        import numpy as np
         import tensorflow as tf
 
         with tf.device("/CPU:0"):
@@ -59,6 +62,8 @@ class TFGenerativeCodec(TensorFlowFramework, GenerativeCodec):
 
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:
         """``codecbench convert torch/<slug> tf/<slug>``: the TF-layout weights file."""
+        import numpy as np
+
         path = self.torch_twin_weights(source, quality)
         arrays, probabilities, metadata = generative_weights.read_generative(
             path, self.entry, quality)

@@ -12,8 +12,7 @@ used.
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.generative import weights as generative_weights
 from codecbench.codecs.learned.generative.codec import GenerativeCodec, LoadedGenerative
@@ -21,6 +20,9 @@ from codecbench.codecs.learned.models import GenerativeModel
 from codecbench.codecs.learned.torch import weights as weights_io
 from codecbench.codecs.learned.torch.entropy_coding import RansIndexCoder
 from codecbench.frameworks.torch_runtime import TorchFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def network_of(entry: GenerativeModel, metadata: dict[str, str]):
@@ -59,6 +61,7 @@ class TorchGenerativeCodec(TorchFramework, GenerativeCodec):
         return LoadedGenerative(network.eval(), probabilities)
 
     def _symbols(self, network, batch: np.ndarray) -> np.ndarray:
+        import numpy as np
         import torch
 
         with torch.no_grad():

@@ -24,8 +24,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned import weights_format, weights_locator
 from codecbench.codecs.learned.codec import check_model_slug, cnn_latents
@@ -34,6 +33,9 @@ from codecbench.codecs.learned.hyperprior.codec import HyperpriorCodec
 from codecbench.frameworks.devices import TF_DEVICE_ENV
 from codecbench.frameworks.files import WeightsFileError
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEVICE_ENV = TF_DEVICE_ENV
 TF_PRIORS = ("factorized", "hyperprior", "mean-scale", "autoregressive")

@@ -19,8 +19,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-import numpy as np
-
 from codecbench.codecs.learned.codec import LearnedCodec, check_model_slug, cnn_latents
 from codecbench.codecs.learned.container import Latent, LearnedFile
 from codecbench.codecs.learned.hyperprior.codec import HyperpriorCodec
@@ -31,6 +29,7 @@ from codecbench.frameworks.files import WeightsFileError
 from codecbench.frameworks.torch_runtime import TorchFramework
 
 if TYPE_CHECKING:
+    import numpy as np
     from torch import nn
 
 DEVICE_ENV = TORCH_DEVICE_ENV

@@ -11,13 +11,16 @@ tensorflow only when used.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.models import AdaptiveRecurrentModel
 from codecbench.codecs.learned.recurrent.adaptive import AdaptiveRecurrentCodec
 from codecbench.codecs.learned.recurrent.tf.codecs import TFRecurrentCodec
 from codecbench.codecs.learned.tf.entropy_coding import RangeIndexCoder
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class TFAdaptiveCodec(TensorFlowFramework, AdaptiveRecurrentCodec):
@@ -34,6 +37,7 @@ class TFAdaptiveCodec(TensorFlowFramework, AdaptiveRecurrentCodec):
         return tf.device("/CPU:0")
 
     def _tensor(self, array: np.ndarray):
+        import numpy as np
         import tensorflow as tf
 
         return tf.constant(np.asarray(array, dtype=np.float32))

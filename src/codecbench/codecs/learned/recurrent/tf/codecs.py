@@ -19,8 +19,7 @@ Imports tensorflow only when a codec is used.
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned import weights_locator
 from codecbench.codecs.learned.codec import LearnedCodec
@@ -31,6 +30,9 @@ from codecbench.codecs.learned.tf.entropy_coding import RangeIndexCoder
 from codecbench.codecs.learned.tf.layout import convert_state
 from codecbench.codecs.learned.tf.weights import read_tf_weights, write_tf_weights
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class TFRecurrentCodec(TensorFlowFramework, RecurrentCodec):

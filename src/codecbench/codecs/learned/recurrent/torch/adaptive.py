@@ -10,13 +10,16 @@ only when used.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.models import AdaptiveRecurrentModel
 from codecbench.codecs.learned.recurrent.adaptive import AdaptiveRecurrentCodec
 from codecbench.codecs.learned.recurrent.torch.codecs import TorchRecurrentCodec
 from codecbench.codecs.learned.torch.entropy_coding import RansIndexCoder
 from codecbench.frameworks.torch_runtime import TorchFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class TorchAdaptiveCodec(TorchFramework, AdaptiveRecurrentCodec):
@@ -33,6 +36,7 @@ class TorchAdaptiveCodec(TorchFramework, AdaptiveRecurrentCodec):
         return torch.no_grad()
 
     def _tensor(self, array: np.ndarray):
+        import numpy as np
         import torch
 
         return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).permute(0, 3, 1, 2)

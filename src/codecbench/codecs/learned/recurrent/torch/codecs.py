@@ -12,8 +12,7 @@ one string per iteration, each bit with the 16-bit split of its context
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.codec import LearnedCodec
 from codecbench.codecs.learned.models import RecurrentModel
@@ -21,6 +20,9 @@ from codecbench.codecs.learned.recurrent.codec import RecurrentCodec
 from codecbench.codecs.learned.recurrent.torch import weights as recurrent_weights
 from codecbench.codecs.learned.torch.entropy_coding import RansIndexCoder
 from codecbench.frameworks.torch_runtime import TorchFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class TorchRecurrentCodec(TorchFramework, RecurrentCodec):

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from codecbench.codecs.learned import weights_locator
 from codecbench.codecs.learned.tf.entropy_coding import RangeIndexCoder
 from codecbench.codecs.learned.tf.layout import convert_state
@@ -40,6 +38,8 @@ class TFTiledCodec(TensorFlowFramework, TiledCodec):
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:
         """``codecbench convert torch/<slug> tf/<slug>``: the TF-layout weights file (one for
         every rate point; ``quality`` is accepted for the command's sake)."""
+        import numpy as np
+
         path = self.torch_twin_weights(source, quality)
         contents = tiled_weights.read_tiled(path, self.entry)
         arrays = {**convert_state(contents.arrays),

@@ -12,8 +12,7 @@ tensorflow-compression's range coder
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned import weights_locator
 from codecbench.codecs.learned.tf.entropy_coding import RangeIndexCoder
@@ -22,6 +21,9 @@ from codecbench.codecs.learned.tf.weights import write_tf_weights
 from codecbench.codecs.learned.waveone import weights as waveone_weights
 from codecbench.codecs.learned.waveone.codec import WaveOneCodec
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class TFWaveOneCodec(TensorFlowFramework, WaveOneCodec):
@@ -55,6 +57,8 @@ class TFWaveOneCodec(TensorFlowFramework, WaveOneCodec):
     def convert_from(self, source, quality: int, out_dir: Path) -> Path:
         """``codecbench convert torch/<slug> tf/<slug>``: the TF-layout weights file (one for
         every rate point; ``quality`` is accepted for the command's sake)."""
+        import numpy as np
+
         path = self.torch_twin_weights(source, quality)
         arrays, probabilities, metadata = waveone_weights.read_waveone(path, self.entry)
         arrays = {**convert_state(arrays),

@@ -8,8 +8,7 @@ looked up like every torch weights file. Imports torch only when used.
 from __future__ import annotations
 
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.models import WaveOneModel
 from codecbench.codecs.learned.torch import weights as weights_io
@@ -17,6 +16,9 @@ from codecbench.codecs.learned.torch.entropy_coding import RansIndexCoder
 from codecbench.codecs.learned.waveone import weights as waveone_weights
 from codecbench.codecs.learned.waveone.codec import WaveOneCodec
 from codecbench.frameworks.torch_runtime import TorchFramework
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def read_waveone(path: Path, entry: WaveOneModel):
