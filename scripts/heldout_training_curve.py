@@ -79,15 +79,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--target", type=float, default=-25.0, help="BD-rate %% vs JPEG")
     parser.add_argument("--fit-from", type=int, default=2000, help="first step of the fit")
+    parser.add_argument("--every", type=int, default=1,
+                        help="evaluate only the snapshots whose step is a multiple of this")
     parser.add_argument("train_options", nargs=argparse.REMAINDER,
                         help="after --: the run's codecbench train options")
     args = parser.parse_args()
     train_options = [option for option in args.train_options if option != "--"]
     jpeg = held_out_board(args.data, "jpeg", args.out / "jpeg")
     rows = []
-    for snapshot in sorted(args.snapshots.glob(f"{args.slug}-*.pt"),
-                           key=lambda path: int(path.stem.rsplit("-", 1)[1])):
-        step = int(re.fullmatch(rf"{re.escape(args.slug)}-(\d+)", snapshot.stem).group(1))
+    snapshots = {}
+    for path in args.snapshots.glob(f"{args.slug}-*.pt"):
+        found = re.fullmatch(rf"{re.escape(args.slug)}-(\d+)", path.stem)
+        if found is not None and int(found.group(1)) % args.every == 0:
+            snapshots[int(found.group(1))] = path
+    for step, snapshot in sorted(snapshots.items()):
         weights = export(args.slug, snapshot, step, args.data,
                          args.out / f"weights-{step}", train_options)
         board = held_out_board(args.data, f"torch/{args.slug}", args.out / f"run-{step}",
