@@ -1,11 +1,15 @@
-"""`codecbench plugins` and `codecbench list` never import torch or tensorflow."""
+"""`codecbench plugins` and `codecbench list` never import torch or tensorflow; `codecbench
+run` of a classical codec never imports pandas."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
+
+from helpers import run_cli
 
 HEAVY = ("torch", "tensorflow", "tensorflow_compression", "compressai", "torchvision")
 
@@ -113,3 +117,26 @@ def test_listing_codecs_imports_no_array_or_table_library(args):
     """Pillow is imported: the Pillow codecs' availability asks Pillow's build which
     formats it codes."""
     assert probe(args, ("numpy", "pandas")) == ""
+
+
+def test_run_imports_no_table_library_and_the_reports_read_its_csvs(small_photo_dir, tmp_path):
+    """rows.csv, leaderboard.csv and the printed leaderboard come without pandas; the
+    report commands (pandas) validate them and aggregate the run to the same leaderboard."""
+    out = tmp_path / "run"
+    loaded = probe(["run", "--codec", "jpeg", "--quality", "50", "--quality", "90",
+                    "--metric", "bpp", "--metric", "psnr", "--dataset", str(small_photo_dir),
+                    "--out", str(out), "--no-progress"], ("pandas",))
+    assert loaded == ""
+    validated = run_cli("leaderboard", "validate", str(out))
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert validated.stdout.count(": ok") == 2, validated.stdout
+    views = tmp_path / "views"
+    shown = run_cli("leaderboard", "show", str(out), "--format", "csv", "--out", str(views))
+    assert shown.returncode == 0, shown.stderr
+    assert (views / "leaderboard.csv").read_bytes() == (out / "leaderboard.csv").read_bytes()
+    rows = pd.read_csv(out / "rows.csv")
+    assert len(rows) == 6 and rows["error"].isna().all() and rows["psnr"].gt(20).all()
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert board["quality"].tolist() == [50, 90] and board["n_images"].tolist() == [3, 3]
+    assert board["bpp"].tolist() == pytest.approx(
+        rows.groupby("quality")["bpp"].mean().tolist(), rel=1e-9)

@@ -36,15 +36,15 @@ def leaderboard():
 
 
 def _load_runs(run_dirs):
-    """``(rows frame with provenance, metric names, run.json records)`` of the run folders."""
-    import pandas as pd
-
-    from codecbench.harness.aggregate import rows_frame
+    """``(rows with provenance, metric names, run.json records, set-metric values)`` of the
+    run folders."""
+    from codecbench.harness.aggregate import rows_table
     from codecbench.harness.schema import with_provenance
-    from codecbench.harness.set_metrics import set_metric_values
+    from codecbench.harness.set_metrics import merged_set_metric_values, set_metric_values
     from codecbench.harness.store import ResultsStore, StoreError
+    from codecbench.harness.table import concat
 
-    frames, metric_names, records, set_values = [], [], [], []
+    runs, metric_names, records, set_values = [], [], [], []
     for run_dir in run_dirs:
         try:
             with ResultsStore.open_existing(run_dir) as store:
@@ -55,7 +55,7 @@ def _load_runs(run_dirs):
         except StoreError as exc:
             raise click.ClickException(str(exc)) from None
         metric_names += [n for n in names if n not in metric_names]
-        frames.append((rows, dataset_hash))
+        runs.append((rows, dataset_hash))
         run_json = Path(run_dir) / "run.json"
         if run_json.is_file():
             try:
@@ -63,11 +63,9 @@ def _load_runs(run_dirs):
             except (OSError, ValueError) as exc:
                 click.echo(f"codecbench: warning: {run_json} is unreadable ({exc}); its "
                            "provenance is left out", err=True)
-    frame = pd.concat([with_provenance(rows_frame(rows, metric_names), dataset_hash)
-                       for rows, dataset_hash in frames], ignore_index=True)
-    set_frame = pd.concat(set_values, ignore_index=True) if set_values else pd.DataFrame()
-    return frame, metric_names, records, set_frame.drop_duplicates(
-        subset=["dataset", "codec", "quality"], keep="first")
+    table = concat([with_provenance(rows_table(rows, metric_names), dataset_hash)
+                    for rows, dataset_hash in runs])
+    return table, metric_names, records, merged_set_metric_values(set_values)
 
 
 @leaderboard.command()
@@ -96,6 +94,7 @@ def show(run_dirs, output, anchor, method, min_overlap, target_bpp, formats, out
     """Aggregate RUN_DIRS into one leaderboard, with BD-rates against --anchor."""
     from codecbench.harness.aggregate import aggregate, drop_duplicate_keys, format_table
     from codecbench.harness.csv_export import write_csv
+    from codecbench.harness.frames import frame_of
     from codecbench.harness.metric_specs import rd_axes, specs_for
     from codecbench.harness.schema import CSV_SCHEMA_VERSION
     from codecbench.harness.set_metrics import with_set_metrics
@@ -106,22 +105,23 @@ def show(run_dirs, output, anchor, method, min_overlap, target_bpp, formats, out
         write_outputs,
     )
 
-    frame, metric_names, records, set_values = _load_runs(run_dirs)
-    frame, dropped = drop_duplicate_keys(frame)
+    rows, metric_names, records, set_values = _load_runs(run_dirs)
+    rows, dropped = drop_duplicate_keys(rows)
     if dropped:
         click.echo(f"codecbench: {dropped} rows repeat a codec/quality/dataset/image already "
                    "seen in an earlier run directory; kept the first", err=True)
-    table = with_set_metrics(aggregate(frame, metric_names), set_values)
-    table.insert(0, "schema_version", CSV_SCHEMA_VERSION)
+    table = with_set_metrics(aggregate(rows, metric_names), set_values)
+    table = table.with_column(0, "schema_version", CSV_SCHEMA_VERSION)
     if output:
         write_csv(table, output)
         click.echo(f"wrote {output}", err=True)
-    specs = specs_for(table, records)
+    board = frame_of(table)
+    specs = specs_for(board, records)
     try:
         axes = rd_axes(specs, rd_metrics)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    report = build_report(table, anchor=anchor, method=method, target_bpp=target_bpp,
+    report = build_report(board, anchor=anchor, method=method, target_bpp=target_bpp,
                           provenance=provenance_lines(records), min_overlap=min_overlap,
                           specs=specs, rd_metrics=axes)
     if formats:

@@ -404,7 +404,7 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, split, metr
     except (RunConfigError, RunDirectoryInUse, FileNotFoundError, ValueError,
             DatasetUnavailableError) as exc:
         _fail(str(exc))
-    click.echo(format_table(summary.leaderboard, summary.metric_names))
+    click.echo(format_table(summary.table, summary.metric_names))
     reused = summary.rows - summary.tasks_computed
     click.echo(
         f"\n{summary.tasks_computed} tasks computed"

@@ -1,7 +1,10 @@
 """CSV writing that reads back exactly and is safe to open in a spreadsheet.
 
 Every results CSV codecbench writes (``rows.csv``, ``leaderboard.csv``, ``bd.csv``,
-``families.csv``, merged leaderboards) goes through :func:`write_csv`:
+``families.csv``, merged leaderboards) goes through :func:`write_csv`, from a
+:class:`~codecbench.harness.table.Table` (a run) or a DataFrame (the reports, converted
+by :func:`~codecbench.harness.frames.table_of`); the cells are formatted by value, the
+same from either:
 
 * **Quoting.** A text cell (or column name) holding a delimiter, a double quote, a
   carriage return, a line feed or another line break (``\\v``, ``\\f``, ``\\x1c``–``\\x1e``,
@@ -26,11 +29,15 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from codecbench.api.atomic import atomic_write
+from codecbench.harness.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 """Characters that make a cell a formula when they come first (see :func:`is_formula`
@@ -66,24 +73,6 @@ def neutralise_cell(value: object) -> object:
     return value
 
 
-def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its text cells (and column names) neutralised; a copy when anything
-    changed."""
-    safe = frame
-    for column in frame.columns:
-        values = frame[column]
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            continue
-        mask = values.map(lambda v: isinstance(v, str) and is_formula(v)).astype(bool)
-        if mask.any():
-            if safe is frame:
-                safe = frame.copy()
-            safe[column] = values.astype(object).where(~mask, "'" + values[mask].astype(str))
-    if any(isinstance(c, str) and is_formula(c) for c in frame.columns):
-        safe = safe.rename(columns=neutralise_cell)
-    return safe
-
-
 def quote_text(text: str) -> str:
     """``text`` as a CSV field: between double quotes (doubled inside) when it must be."""
     if NEEDS_QUOTES.search(text):
@@ -98,7 +87,12 @@ def _text_field(text: str) -> str:
 
 
 def format_cell(value: object) -> str:
-    """One cell as written: numbers bare, missing values empty, text neutralised and quoted."""
+    """One cell as written: numbers bare, missing values empty, text neutralised and quoted.
+
+    A DataFrame's other missing values (``pd.NA``, ``NaT``) are ``None`` by then
+    (:func:`~codecbench.harness.frames.table_of`)."""
+    if isinstance(value, (float, np.floating)):
+        return "" if math.isnan(value) else FLOAT_FORMAT % value
     if value is None:
         return ""
     if isinstance(value, str):
@@ -107,31 +101,14 @@ def format_cell(value: object) -> str:
         return "True" if value else "False"
     if isinstance(value, (int, np.integer)):
         return str(int(value))
-    if isinstance(value, (float, np.floating)):
-        return "" if math.isnan(value) else FLOAT_FORMAT % value
-    try:
-        if pd.isna(value):  # pd.NA, NaT
-            return ""
-    except (TypeError, ValueError):  # array-like cells
-        pass
     return _text_field(str(value))
 
 
-def _column_fields(values: pd.Series) -> list[str]:
-    dtype = values.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind == "f":  # the common case, fast
-        return ["" if v != v else FLOAT_FORMAT % v for v in values.tolist()]
-    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
-        return [str(v) for v in values.tolist()]
-    return [format_cell(v) for v in values.tolist()]
-
-
-def csv_text(frame: pd.DataFrame) -> str:
-    """The CSV text of ``frame`` (header, then one line per row; no index), as
-    :func:`write_csv` writes it."""
-    header = [_text_field(str(c)) for c in frame.columns]
-    columns = [_column_fields(frame.iloc[:, i]) for i in range(frame.shape[1])]
-    lines = [header, *zip(*columns, strict=True)] if columns else [header]
+def csv_text(table: Table) -> str:
+    """The CSV text of ``table`` (header, then one line per row), as :func:`write_csv`
+    writes it."""
+    lines = [[_text_field(str(c)) for c in table.columns]]
+    lines += [[format_cell(v) for v in row] for row in table.rows]
     out = []
     for fields in lines:
         # a lone empty field would be a blank line, which readers skip
@@ -139,8 +116,12 @@ def csv_text(frame: pd.DataFrame) -> str:
     return LINE_END.join(out) + LINE_END
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` to ``path`` (module docstring) atomically: a temporary file renamed."""
+def write_csv(table: Table | pd.DataFrame, path: str | Path) -> Path:
+    """Write ``table`` to ``path`` (module docstring) atomically: a temporary file renamed."""
+    if not isinstance(table, Table):
+        from codecbench.harness.frames import table_of
+
+        table = table_of(table)
     path = Path(path)
-    atomic_write(path, csv_text(frame), encoding="utf-8", newline="")
+    atomic_write(path, csv_text(table), encoding="utf-8", newline="")
     return path

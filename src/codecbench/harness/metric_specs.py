@@ -11,8 +11,7 @@ column nobody declares — a spec that is no RD axis.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from codecbench.api.metric import MetricSpec
 from codecbench.harness.schema import (
@@ -23,6 +22,9 @@ from codecbench.harness.schema import (
     TRAILING_COLUMNS,
     metric_count_column,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 NOT_METRICS = frozenset({*LEADING_COLUMNS, *TRAILING_COLUMNS, *GROUP_COLUMNS, *COUNT_COLUMNS,
                          *PROVENANCE_COLUMNS})

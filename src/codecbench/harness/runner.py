@@ -25,8 +25,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from tqdm import tqdm
 
 from codecbench.api.atomic import atomic_write
@@ -35,7 +35,7 @@ from codecbench.api.codec import Codec, find_quality, quality_key
 from codecbench.api.dataset import Dataset
 from codecbench.api.metric import Metric
 from codecbench.harness import provenance
-from codecbench.harness.aggregate import aggregate, rows_frame
+from codecbench.harness.aggregate import aggregate, rows_table
 from codecbench.harness.csv_export import write_csv
 from codecbench.harness.executors import Executor, make_executor
 from codecbench.harness.run_lock import RunLock
@@ -43,7 +43,11 @@ from codecbench.harness.schema import SCHEMA_VERSION, ResultRow, with_provenance
 from codecbench.harness.set_metrics import set_metric_values, with_set_metrics
 from codecbench.harness.shards import Shard
 from codecbench.harness.store import ResultsStore
+from codecbench.harness.table import Table
 from codecbench.harness.task import Task, describe_error
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 RUN_JSON = "run.json"
 ROWS_CSV = "rows.csv"
@@ -73,12 +77,20 @@ class RunSummary:
     tasks_computed: int
     rows: int
     errors: int
-    leaderboard: pd.DataFrame = field(repr=False)
+    table: Table = field(repr=False)
+    """The leaderboard, as written to ``leaderboard.csv``."""
     metric_names: list[str] = field(default_factory=list)
     metric_error_rows: int = 0
     """Rows measured but with at least one failed metric."""
     missing: int = 0
     """Planned tasks without a stored row (0 when the run is complete)."""
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """The leaderboard as a DataFrame (imports pandas)."""
+        from codecbench.harness.frames import frame_of
+
+        return frame_of(self.table)
 
     @property
     def ok(self) -> bool:
@@ -252,12 +264,12 @@ def _split(items, executor) -> Iterator[ResultRow]:
         yield buffered.pop()
 
 
-def write_exports(store: ResultsStore, metric_names: Sequence[str]) -> pd.DataFrame:
+def write_exports(store: ResultsStore, metric_names: Sequence[str]) -> Table:
     """Write ``rows.csv`` and ``leaderboard.csv`` from the store; return the leaderboard."""
     dataset_hash = store.get_meta("dataset_hash") or ""
-    frame = rows_frame(store.rows(), metric_names)
-    write_csv(with_provenance(frame, dataset_hash), store.run_dir / ROWS_CSV)
-    table = with_set_metrics(aggregate(frame, metric_names),
+    rows = rows_table(store.rows(), metric_names)
+    write_csv(with_provenance(rows, dataset_hash), store.run_dir / ROWS_CSV)
+    table = with_set_metrics(aggregate(rows, metric_names),
                              set_metric_values(store, metric_names))
     table = with_provenance(table, dataset_hash)
     write_csv(table, store.run_dir / LEADERBOARD_CSV)

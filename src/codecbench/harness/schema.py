@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass, field
 
 from codecbench.api.codec import bits_per_pixel
+from codecbench.harness.table import Table
 
 SCHEMA_VERSION = 1
 """Version of the results store (SQLite) layout."""
@@ -62,13 +63,11 @@ def metric_count_column(metric: str) -> str:
     return METRIC_COUNT_PREFIX + metric
 
 
-def with_provenance(frame, dataset_hash: str):
-    """``frame`` with the :data:`PROVENANCE_COLUMNS` first (a copy)."""
-    rest = [c for c in frame.columns if c not in PROVENANCE_COLUMNS]
-    frame = frame[rest].copy()
-    frame.insert(0, "dataset_hash", dataset_hash or "")
-    frame.insert(0, "schema_version", CSV_SCHEMA_VERSION)
-    return frame
+def with_provenance(table: Table, dataset_hash: str) -> Table:
+    """``table`` with the :data:`PROVENANCE_COLUMNS` first (a copy)."""
+    rest = table.select([c for c in table.columns if c not in PROVENANCE_COLUMNS])
+    return (rest.with_column(0, "dataset_hash", dataset_hash or "")
+            .with_column(0, "schema_version", CSV_SCHEMA_VERSION))
 
 
 def metric_columns(metric_names) -> list[str]:

@@ -15,10 +15,10 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 from codecbench.harness.schema import metric_count_column
 from codecbench.harness.store import ResultsStore
+from codecbench.harness.table import Table, concat
 
 GROUP = ["dataset", "codec", "quality"]
 
@@ -39,9 +39,10 @@ def set_metric_names(metric_names: Sequence[str]) -> list[str]:
     return names
 
 
-def set_metric_values(store: ResultsStore, metric_names: Sequence[str]) -> pd.DataFrame:
-    """``dataset, codec, quality, <metric>…`` for every set metric among ``metric_names``
-    (``nan`` where a group has too few features for the distance)."""
+def set_metric_values(store: ResultsStore, metric_names: Sequence[str]) -> Table:
+    """``dataset, codec, quality, <metric>, n_<metric>…`` for every set metric among
+    ``metric_names``, one row per group (``nan`` where a group has too few features for the
+    distance, or none of that metric)."""
     from codecbench.api.registry import get_registry
 
     names = set_metric_names(metric_names)
@@ -58,13 +59,33 @@ def set_metric_values(store: ResultsStore, metric_names: Sequence[str]) -> pd.Da
             record = records.setdefault(key, dict(zip(GROUP, key, strict=True)))
             record[name] = value
             record[metric_count_column(name)] = len(real)
-    return pd.DataFrame.from_records(list(records.values()), columns=columns)
+    return Table.from_records(records.values(), columns, missing=math.nan)
 
 
-def with_set_metrics(table: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
-    """``table`` (the aggregated leaderboard) with the set metrics' columns filled in."""
-    if values.empty:
+def merged_set_metric_values(tables: Sequence[Table]) -> Table:
+    """The set-metric values of several runs in one table: every run's columns, and of a
+    group several runs have, the first run's row."""
+    merged = concat(tables)
+    return merged.first_per(GROUP) if merged.columns else merged
+
+
+def with_set_metrics(table: Table, values: Table) -> Table:
+    """``table`` (the aggregated leaderboard) with the set metrics' columns filled in from
+    ``values`` (:func:`set_metric_values`): ``nan`` for a group ``values`` lacks."""
+    if not values.rows:
         return table
-    merged = table.drop(columns=[c for c in values.columns if c not in GROUP and c in table])
-    merged = merged.merge(values, on=GROUP, how="left")
-    return merged[[*table.columns, *[c for c in values.columns if c not in table.columns]]]
+    filled = [c for c in values.columns if c not in GROUP]
+    by_group: dict[tuple, tuple] = {}
+    key_at = [values.index(c) for c in GROUP]
+    for row in values.rows:
+        by_group.setdefault(tuple(row[i] for i in key_at), row)
+    columns = [*table.columns, *[c for c in filled if c not in table.columns]]
+    source = [(True, values.index(c)) if c in filled else (False, table.index(c))
+              for c in columns]
+    table_key_at = [table.index(c) for c in GROUP]
+    rows = []
+    for row in table.rows:
+        found = by_group.get(tuple(row[i] for i in table_key_at))
+        rows.append(tuple((math.nan if found is None else found[at]) if from_values
+                          else row[at] for from_values, at in source))
+    return Table(columns, rows)
