@@ -2,12 +2,14 @@
 127.0.0.1, started by this module and torn down after it.
 
 The sample set through Ray gives the bytes and metrics of the process pool; a Ray worker
-killed mid-run still gives a complete, duplicate-free result (Ray retries its task once);
-a driver killed mid-run is resumed by the same command, computing only what is missing.
+killed mid-run still gives a complete, duplicate-free result (Ray retries its task once),
+and so does a node lost mid-run (its tasks go to the nodes left); a driver killed mid-run
+is resumed by the same command, computing only what is missing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -198,3 +200,46 @@ def test_a_task_past_its_timeout_is_cancelled(cluster, tmp_path, fake_dists):
     assert by_quality["1"] == ["", ""]
     assert all(error.startswith("timeout: task did not finish within 2 s")
                for error in by_quality["9"])
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for child in map(int, subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                         text=True).stdout.split()):
+        found += [child, *_descendants(child)]
+    return found
+
+
+def test_a_lost_node_costs_only_a_rerun_of_its_tasks(cluster, tmp_path, fake_dists):
+    """A third node joins, then dies mid-run (its raylet and every process under it
+    killed): its tasks run again on the two nodes left, none lost, none twice."""
+    fake_dists("sleepy-dist", {"sleepy": "sleepy_plugin"}, SLEEPY_PLUGIN)
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+           "CODECBENCH_TEST_SLEEP": SLEEP_S, "RAY_USAGE_STATS_ENABLED": "0"}
+    subprocess.run([RAY, "start", f"--address={cluster}", "--num-cpus=1",
+                    "--object-store-memory=100000000", "--node-ip-address=127.0.0.1",
+                    "--disable-usage-stats", f"--node-manager-port={port}"], env=env,
+                   check=True, capture_output=True, timeout=START_TIMEOUT_S)
+    out = tmp_path / "run"
+    driver = subprocess.Popen(_sleepy_command(cluster, out), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: stored_rows(out) >= 1, START_TIMEOUT_S, "a first row")
+        raylet = subprocess.run(["pgrep", "-f", f"raylet.*node_manager_port={port}"],
+                                capture_output=True, text=True).stdout.split()
+        assert len(raylet) == 1, raylet
+        node = [int(raylet[0]), *_descendants(int(raylet[0]))]
+        for pid in node:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        stdout, stderr = driver.communicate(timeout=300)
+    finally:
+        driver.kill()
+    assert driver.returncode == 0, stderr
+    result = rows(out)
+    keys = [(r["codec"], r["quality"], r["image_id"]) for r in result]
+    assert len(keys) == len(set(keys)) == 12  # 2 qualities × 6 photos, each once
+    assert all(not r["error"] for r in result), [r["error"] for r in result]
+    assert json.loads((out / "run.json").read_text())["executor"]["nodes"] == 3

@@ -27,9 +27,14 @@ status are the process pool's.
   its slot's queue; past it the actor is killed, the task becomes an error row and the
   queued task moves to a new actor. An actor whose process dies (or whose node is lost)
   is restarted by Ray and its task retried once (``max_restarts=1``,
-  ``max_task_retries=1``); a second death makes the task an error row and the slot a new
-  actor. A killed driver leaves the store with every finished row, and the same command
-  resumes.
+  ``max_task_retries=1``); a second death makes the task an error row (once its node is
+  seen alive up to :data:`NODE_LOSS_WAIT_S` later) and the slot a new actor. A node lost
+  (no longer alive in ``ray.nodes()``, checked every :data:`NODE_CHECK_S` seconds) takes
+  its slots with it: their actors are killed and their tasks, the running one included, go
+  to the slots left (or become error rows when no slot of their kind is left), so a
+  cluster that shrinks never waits for an actor that has no room to restart. A killed
+  driver leaves the store with every finished row, and the same
+  command resumes.
 * ``run.json`` records the cluster: nodes, CPUs, GPUs, Ray version, address.
 """
 
@@ -51,6 +56,11 @@ from codecbench.harness.task import Task, describe_error, evaluate
 OPTIONS = ("address", "gpus-per-task", "cpus-per-task", "images", "startup-grace")
 LEARNED_FRAMEWORKS = ("torch", "tensorflow")
 DEFAULT_STARTUP_GRACE_S = 60.0
+NODE_CHECK_S = 2.0
+"""Seconds between two looks at which nodes are alive while tasks run."""
+NODE_LOSS_WAIT_S = 30.0
+"""How long a dead actor's node may take to be found lost (Ray's health checks declare a
+node dead after about 15 s) before its task's death counts as its own."""
 PIPELINE_DEPTH = 2
 """Tasks queued on each actor: one running, one waiting, so an actor never idles while
 its next task travels from the driver."""
@@ -97,6 +107,12 @@ class TaskRunner:
                  image_ref: list, source_ref: list) -> ResultRow:
         return _run_task(token, task, codec_ref, metrics_ref, image_ref, source_ref)
 
+    def node_id(self) -> str:
+        """The id of the node this actor runs on."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
 
 @dataclass
 class _InFlight:
@@ -106,12 +122,25 @@ class _InFlight:
 
 
 @dataclass
+class _Suspect:
+    """A task whose actor died on a node that was alive then: its error row waits up to
+    :data:`NODE_LOSS_WAIT_S` for the node to be found lost, which makes it a rerun."""
+
+    task: Task
+    row: ResultRow
+    node: str
+    until: float
+
+
+@dataclass
 class _Slot:
     kind: str
     resources: dict
     actor: Any = None
     fresh: bool = True
     queue: deque = field(default_factory=deque)
+    node: Any = None
+    """The actor's ``node_id()`` ref until it is resolved, then the node id."""
 
 
 @dataclass
@@ -246,6 +275,7 @@ class RayExecutor(Executor):
     def _start(self, ray, slot: _Slot) -> None:
         assert self._runner is not None
         slot.actor = self._runner.options(**slot.resources).remote()
+        slot.node = slot.actor.node_id.remote()
         slot.fresh = True
 
     def _give(self, ray, slot: _Slot, task: Task) -> None:
@@ -266,16 +296,27 @@ class RayExecutor(Executor):
         ray = self._connect()
         slots = self._slots(ray)
         pending = iter(tasks)
+        requeued: deque[Task] = deque()  # the tasks of slots lost with their node
+        suspects: list[_Suspect] = []
         held: Task | None = None
         exhausted = False
+        next_node_check = time.monotonic() + NODE_CHECK_S
         while True:
-            while not exhausted:  # keep every actor's queue PIPELINE_DEPTH deep
-                task = held if held is not None else next(pending, None)
-                held = None
+            while True:  # keep every actor's queue PIPELINE_DEPTH deep
+                task: Task | None = None
+                if held is not None:
+                    task, held = held, None
+                elif requeued:
+                    task = requeued.popleft()
+                elif not exhausted:
+                    task = next(pending, None)
+                    exhausted = task is None
                 if task is None:
-                    exhausted = True
                     break
                 kind = self._kind(task, slots)
+                if not any(s.kind == kind for s in slots):
+                    yield task.row(error="ray: every node that could run the task is lost")
+                    continue
                 open_slots = [s for s in slots if s.kind == kind and len(s.queue) < PIPELINE_DEPTH]
                 if not open_slots:
                     held = task
@@ -285,30 +326,67 @@ class RayExecutor(Executor):
                 except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable codec
                     yield task.row(error=describe_error("submit task to ray", exc))
             busy = [slot for slot in slots if slot.queue]
-            if not busy:
-                if exhausted and held is None:
-                    return
-                continue
-            deadline = min(slot.queue[0].deadline for slot in busy)
-            wait_s = None if deadline == float("inf") else max(0.0, deadline - time.monotonic())
-            refs = {slot.queue[0].ref: slot for slot in busy}
-            ready, _ = ray.wait(list(refs), num_returns=1, timeout=wait_s)
-            for ref in ready:
-                slot = refs[ref]
-                done = slot.queue.popleft()
-                row, actor_died = self._collect(ray, ref, done.task)
-                slot.fresh = False
-                if actor_died:  # restarted and retried once already: a new actor
-                    yield from self._restart(ray, slot)
-                else:
-                    self._started(slot)
-                yield row
+            if busy:
+                yield from self._wait_for_one(ray, slots, busy, next_node_check, requeued,
+                                              suspects)
+            elif exhausted and held is None and not requeued and not suspects:
+                return
+            elif suspects and not requeued:
+                time.sleep(max(0.0, next_node_check - time.monotonic()))
             now = time.monotonic()
-            for slot in busy:
-                if slot.queue and slot.queue[0].deadline <= now:
-                    late = slot.queue.popleft()
-                    yield self.timeout_row(late.task)
-                    yield from self._restart(ray, slot)
+            if now >= next_node_check:
+                next_node_check = now + NODE_CHECK_S
+                nodes = self._alive_nodes(ray)
+                for slot in self._on_lost_nodes(ray, slots, nodes):
+                    slots.remove(slot)
+                    requeued.extend(self._abandon(ray, slot))
+                alive = {node["NodeID"] for node in nodes}
+                for suspect in list(suspects):
+                    if suspect.node not in alive:  # it died with its node: run it again
+                        requeued.append(suspect.task)
+                        suspects.remove(suspect)
+                    elif now >= suspect.until:  # its process died on a node still alive
+                        suspects.remove(suspect)
+                        yield suspect.row
+
+    def _wait_for_one(self, ray, slots: list[_Slot], busy: list[_Slot], until: float,
+                      requeued: deque[Task], suspects: list[_Suspect]) -> Iterator[ResultRow]:
+        """Wait for a running task of ``busy`` (at most until ``until`` or the first time
+        limit), then handle what finished and what ran past its limit."""
+        deadline = min(slot.queue[0].deadline for slot in busy)
+        wait_s = max(0.0, min(deadline, until) - time.monotonic())
+        refs = {slot.queue[0].ref: slot for slot in busy}
+        ready, _ = ray.wait(list(refs), num_returns=1, timeout=wait_s)
+        for ref in ready:
+            slot = refs[ref]
+            done = slot.queue.popleft()
+            row, actor_died = self._collect(ray, ref, done.task)
+            slot.fresh = False
+            if not actor_died:
+                self._started(slot)
+                yield row
+                continue
+            node = self._node_of(ray, slot)
+            if node is not None and node not in {n["NodeID"] for n in self._alive_nodes(ray)}:
+                slots.remove(slot)  # lost with its node: its tasks go to the slots left
+                requeued.extend([done.task, *self._abandon(ray, slot)])
+                continue
+            yield from self._restart(ray, slot)  # restarted and retried once already
+            if node:  # its node may be dying, unnoticed yet: the next checks decide
+                suspects.append(_Suspect(done.task, row, node,
+                                         time.monotonic() + NODE_LOSS_WAIT_S))
+            else:
+                yield row
+        now = time.monotonic()
+        for slot in busy:
+            if slot.queue and slot.queue[0].deadline <= now:
+                late = slot.queue.popleft()
+                yield self.timeout_row(late.task)
+                yield from self._restart(ray, slot)
+
+    @staticmethod
+    def _alive_nodes(ray) -> list[dict]:
+        return [node for node in ray.nodes() if node.get("Alive")]
 
     def _restart(self, ray, slot: _Slot) -> Iterator[ResultRow]:
         """Replace ``slot``'s actor (killed: it ran past a time limit, or died for good) and
@@ -323,6 +401,46 @@ class RayExecutor(Executor):
                 self._give(ray, slot, task)
             except Exception as exc:  # noqa: BLE001
                 yield task.row(error=describe_error("submit task to ray", exc))
+
+    def _on_lost_nodes(self, ray, slots: list[_Slot], nodes: list[dict]) -> list[_Slot]:
+        """The slots lost with a node: those whose actor's node is no longer alive, then,
+        while more slots of a kind remain than the alive nodes can hold, those whose actor
+        has not started (one that lost its node before it answered waits for room to
+        restart that a shrunk cluster may never have)."""
+        alive = {node["NodeID"] for node in nodes}
+        lost = [slot for slot in slots if slot.actor is not None
+                and self._node_of(ray, slot) not in (None, *alive)]
+        for kind, resource, per_slot in (("cpu", "CPU", self.settings.cpus_per_task),
+                                         ("gpu", "GPU", self.settings.gpus_per_task)):
+            room = int(sum(node.get("Resources", {}).get(resource, 0) for node in nodes)
+                       // per_slot)
+            kept = [slot for slot in slots if slot.kind == kind and slot not in lost]
+            unstarted = [slot for slot in kept
+                         if slot.actor is not None and self._node_of(ray, slot) is None]
+            lost += unstarted[:max(0, len(kept) - room)]
+        return lost
+
+    @staticmethod
+    def _node_of(ray, slot: _Slot) -> str | None:
+        """The node id of ``slot``'s actor, ``None`` while it has not answered, ``""`` when
+        it died before it could."""
+        if not isinstance(slot.node, str):
+            ready, _ = ray.wait([slot.node], timeout=0)
+            if not ready:
+                return None
+            try:
+                slot.node = ray.get(slot.node)
+            except ray.exceptions.RayError:
+                slot.node = ""
+        return slot.node
+
+    def _abandon(self, ray, slot: _Slot) -> list[Task]:
+        """Kill the actor of a slot lost with its node; its tasks, the running one too."""
+        ray.kill(slot.actor, no_restart=True)
+        tasks = [item.task for item in slot.queue]
+        slot.queue.clear()
+        slot.actor = slot.node = None
+        return tasks
 
     def _collect(self, ray, ref, task: Task) -> tuple[ResultRow, bool]:
         """The task's row, and whether its actor is dead for good."""
