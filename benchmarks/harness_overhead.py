@@ -13,7 +13,9 @@ by 2× between runs, and pairing cancels that drift:
 * in-process: ``run_evaluation(...)`` vs the bare loop, both after imports
   (the per-run cost a user pays for the harness's bookkeeping);
 * whole command: ``codecbench run ...`` as a subprocess vs ``python bare_loop``
-  as a subprocess (adds interpreter start-up and imports: click, tqdm; no pandas).
+  as a subprocess (adds interpreter start-up, imports — click, every plugin's modules;
+  no pandas, and no tqdm with ``--no-progress`` — and the default ``process``
+  executor's worker, to which every task and image travels).
 
 Usage: ``python benchmarks/harness_overhead.py [--repeats 7]``. Goal: in-process ratio <= 1.05.
 """

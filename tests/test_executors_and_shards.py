@@ -156,3 +156,29 @@ def test_device_option_sets_both_frameworks():
             device_environment(bad)
     result = run_cli(*RUN, "--device", "tpu")
     assert result.returncode != 0 and "unknown device 'tpu'" in result.stderr
+
+
+def test_process_executor_reads_ahead_and_feeds_its_worker_before_passing_rows_on():
+    """With one worker: the next task is read (its image loaded) while the worker computes,
+    and the worker has its next task before the run gets (and stores) the previous row."""
+    import numpy as np
+
+    from codecbench.codecs.classic.pillow_codecs import PillowJpeg
+    from codecbench.harness.executors.process_pool import ProcessExecutor
+    from codecbench.harness.task import Task
+    from codecbench.metrics.basic import BitsPerPixel
+
+    image = np.zeros((8, 8, 3), np.uint8)
+    codec, metrics = PillowJpeg(), (BitsPerPixel(),)
+    events = []
+
+    def tasks():
+        for quality in (50, 60, 70):
+            events.append(f"read {quality}")
+            yield Task(codec, "v", quality, "d", "img", image, metrics)
+
+    with ProcessExecutor(1) as pool:
+        for row in pool.run(tasks()):
+            assert not row.error, row.error
+            events.append(f"row {row.quality}")
+    assert events == ["read 50", "read 60", "row 50", "read 70", "row 60", "row 70"]

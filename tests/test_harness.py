@@ -219,3 +219,28 @@ def test_csv_cells_are_neutralised_against_formula_injection(registry, small_pho
         assert "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
         frame = pd.read_csv(tmp_path / name)
         assert frame["codec"].str.startswith("'=HYPERLINK").all()
+
+
+def test_provenance_is_looked_up_once_per_process(monkeypatch):
+    """The commit, library versions and machine facts of run.json: the second run of a
+    process runs no ``git``/``nvidia-smi`` and reads no package metadata again."""
+    import subprocess
+
+    from codecbench.harness import provenance
+
+    for cached in (provenance.git_commit, provenance.distribution_version,
+                   provenance.cpu_model, provenance._gpu_names):
+        cached.cache_clear()
+    commands = []
+    run = subprocess.run
+
+    def counting_run(command, *args, **kwargs):
+        commands.append(command[0])
+        return run(command, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counting_run)
+    first = provenance.environment(), provenance.hardware()
+    looked_up = list(commands)
+    assert (provenance.environment(), provenance.hardware()) == first
+    assert commands == looked_up
+    assert provenance.hardware()["gpus"] is not provenance.hardware()["gpus"]  # a copy each

@@ -140,3 +140,42 @@ def test_run_imports_no_table_library_and_the_reports_read_its_csvs(small_photo_
     assert board["quality"].tolist() == [50, 90] and board["n_images"].tolist() == [3, 3]
     assert board["bpp"].tolist() == pytest.approx(
         rows.groupby("quality")["bpp"].mean().tolist(), rel=1e-9)
+
+
+OTHER_COMMAND_MODULES = ("codecbench.cli.leaderboard", "codecbench.cli.train",
+                         "codecbench.cli.convert", "codecbench.report", "codecbench.api.training")
+"""The modules of the other subcommands, loaded only when one of those commands is used."""
+
+
+def test_run_imports_neither_other_commands_nor_the_progress_bar(small_photo_dir, tmp_path):
+    loaded = probe(["run", "--codec", "jpeg", "--quality", "50", "--metric", "bpp",
+                    "--dataset", str(small_photo_dir), "--out", str(tmp_path / "run"),
+                    "--no-progress"], (*OTHER_COMMAND_MODULES, "tqdm"))
+    assert loaded == ""
+
+
+def test_progress_bar_imports_tqdm_when_shown(small_photo_dir, tmp_path):
+    loaded = probe(["run", "--codec", "jpeg", "--quality", "50", "--metric", "bpp",
+                    "--dataset", str(small_photo_dir), "--out", str(tmp_path / "run")],
+                   ("tqdm",))
+    assert loaded == "tqdm"
+
+
+@pytest.mark.parametrize(("args", "module"), [
+    (["leaderboard", "--help"], "codecbench.cli.leaderboard"),
+    (["train", "--help"], "codecbench.cli.train"),
+    (["convert", "--help"], "codecbench.cli.convert"),
+])
+def test_a_command_module_is_imported_when_its_command_is_used(args, module):
+    assert probe(args, OTHER_COMMAND_MODULES[:3]) == module
+
+
+def test_help_lists_the_lazy_commands_with_their_own_summaries():
+    from codecbench.cli.convert import convert
+    from codecbench.cli.leaderboard import leaderboard
+    from codecbench.cli.train import train
+
+    listing = run_cli("--help").stdout
+    for command in (leaderboard, train, convert):
+        assert f"  {command.name}" in listing
+        assert command.get_short_help_str(limit=30).removesuffix("...") in listing

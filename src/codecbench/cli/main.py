@@ -3,9 +3,9 @@
 Plugins are loaded once at start-up (cheap by contract: registering never
 imports torch or tensorflow). Every subcommand comes through the
 ``register_commands(cli)`` hook, the built-in ones included: the commands defined
-here and in ``leaderboard_command``, ``train_command`` and ``convert_command`` are
-added by the built-in plugin ``commands-builtin``
-(:mod:`codecbench.cli.plugin`), which is always loaded. :func:`build_cli`
+here and in :mod:`.leaderboard`, :mod:`.train` and :mod:`.convert` (those three modules
+imported only when their command is used) are added by the built-in plugin
+``commands-builtin`` (:mod:`codecbench.cli.plugin`), which is always loaded. :func:`build_cli`
 makes the whole command line (for embedding and tests); :func:`main` runs it.
 """
 
@@ -425,8 +425,7 @@ def run(codec_patterns, qualities, dataset, max_images, subset_seed, split, metr
         sys.exit(1)
 
 
-# -- leaderboard, train, convert: see leaderboard_command.py, train_command.py and
-# convert_command.py -------------------------------------------------------------------
+# -- leaderboard, train, convert: see leaderboard.py, train.py and convert.py ----------
 
 
 # -- datasets -----------------------------------------------------------------------------

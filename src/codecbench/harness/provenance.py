@@ -1,12 +1,16 @@
 """Provenance of a run: what ran, on what, with which versions (``run.json``).
 
 Collecting it never imports torch or tensorflow: GPU names come from
-``nvidia-smi`` when it exists, and library versions from package metadata.
+``nvidia-smi`` when it exists, and library versions from package metadata. Each of
+those facts is looked up once per process (the commit, the versions and the machine a
+process runs with do not change while it runs), so the runs of one process after the
+first pay nothing for them.
 """
 
 from __future__ import annotations
 
 import datetime
+import functools
 import importlib.metadata
 import os
 import platform
@@ -29,6 +33,7 @@ def utc_now() -> str:
 _IMPORT_NAMES = {"Pillow": "PIL"}
 
 
+@functools.cache
 def distribution_version(name: str) -> str | None:
     """Version of distribution ``name``: from the imported module when it is loaded
     (cheap), otherwise from the installed package metadata."""
@@ -42,6 +47,7 @@ def distribution_version(name: str) -> str | None:
         return None
 
 
+@functools.cache
 def git_commit() -> str | None:
     """The commit of the codecbench source tree, when it runs from a git checkout."""
     package_dir = Path(codecbench.__file__).resolve().parent
@@ -65,6 +71,7 @@ def git_commit() -> str | None:
     return result.stdout.strip() or None
 
 
+@functools.cache
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -77,8 +84,13 @@ def cpu_model() -> str:
 
 def gpus() -> list[str]:
     """GPU names from ``nvidia-smi`` (empty when there is none)."""
+    return list(_gpu_names())
+
+
+@functools.cache
+def _gpu_names() -> tuple[str, ...]:
     if shutil.which("nvidia-smi") is None:
-        return []
+        return ()
     try:
         result = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
@@ -88,8 +100,8 @@ def gpus() -> list[str]:
             check=True,
         )
     except (OSError, subprocess.SubprocessError):
-        return []
-    return [line.strip() for line in result.stdout.splitlines() if line.strip()]
+        return ()
+    return tuple(line.strip() for line in result.stdout.splitlines() if line.strip())
 
 
 def hardware() -> dict[str, object]:

@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
 from codecbench.api.atomic import atomic_write
 from codecbench.api.capabilities import FileRecord
 from codecbench.api.codec import Codec, find_quality, quality_key
@@ -38,6 +36,7 @@ from codecbench.harness import provenance
 from codecbench.harness.aggregate import aggregate, rows_table
 from codecbench.harness.csv_export import write_csv
 from codecbench.harness.executors import Executor, make_executor
+from codecbench.harness.progress import progress_bar
 from codecbench.harness.run_lock import RunLock
 from codecbench.harness.schema import SCHEMA_VERSION, ResultRow, with_provenance
 from codecbench.harness.set_metrics import set_metric_values, with_set_metrics
@@ -408,10 +407,7 @@ def run_evaluation(
                               load_images=not pool.reads_images)
         computed = 0
         try:
-            with _interrupt_on_sigterm(), pool, tqdm(
-                total=total, desc="codecbench", unit="task", file=sys.stderr,
-                disable=not progress, dynamic_ncols=True,
-            ) as bar:
+            with _interrupt_on_sigterm(), pool, progress_bar(total, progress) as bar:
                 for row in _split(items, pool):
                     store.add(row)
                     computed += 1

@@ -5,6 +5,13 @@ journal; one transaction per batch instead of one per row), so a run killed with
 loses only the tasks in flight and those of the last quarter of a second; the same
 command resumes and computes only the missing keys. The primary key ``(codec, quality,
 dataset, image_id)`` makes duplicate rows impossible.
+
+Durability is that of every file codecbench writes (:mod:`codecbench.api.atomic`): a
+committed row survives the death of the process, however it dies, because SQLite has
+handed it to the operating system; the store never waits for the disk (``synchronous =
+OFF``: no fsync, which costs milliseconds per commit and per checkpoint on some
+disks), so an operating-system crash or a power loss can lose or damage the store, and
+the run is then made again in a new directory.
 """
 
 from __future__ import annotations
@@ -90,8 +97,8 @@ class ResultsStore:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=30)
         self._committed_at = time.monotonic()
+        self._db.execute("PRAGMA synchronous=OFF")  # before WAL: no fsync when switching
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_CREATE)
         columns = {info[1] for info in self._db.execute("PRAGMA table_info(rows)")}
         if "metric_errors" not in columns:  # stores written before per-metric errors
@@ -157,7 +164,10 @@ class ResultsStore:
             row.error,
             json.dumps(row.metric_errors),
         )
-        # the row and its set-metric features: all or nothing (a savepoint in the batch)
+        # the row and its set-metric features: all or nothing (a savepoint in the batch's
+        # transaction; without an open transaction, releasing it would commit the row)
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
         self._db.execute("SAVEPOINT row")
         try:
             self._db.execute(

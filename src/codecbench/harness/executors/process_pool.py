@@ -167,24 +167,38 @@ class ProcessExecutor(Executor):
         self._pool: list[_Worker] = []
 
     def run(self, tasks: Iterable[Task]) -> Iterator[ResultRow]:
+        """Rows of ``tasks``. While the workers compute, the next task is read ahead (the
+        run loads its image then), and a worker that finished gets its next task before
+        its row is passed on (and stored by the run): the run's own work per task overlaps
+        the workers' instead of keeping them waiting."""
         pending = iter(tasks)
+        ahead: list[Task] = []
         exhausted = False
+        rows: list[ResultRow] = []
         while True:
-            # Hand out tasks to idle workers.
+            # Hand out tasks to idle workers, then pass on the rows collected.
             while not exhausted and self._idle_worker_available():
-                task = next(pending, None)
+                task = ahead.pop() if ahead else next(pending, None)
                 if task is None:
                     exhausted = True
                     break
                 failure = self._dispatch(task)
                 if failure is not None:
-                    yield failure
+                    rows.append(failure)
+            yield from rows
             busy = [w for w in self._pool if w.task is not None]
             if not busy:
                 if exhausted:
                     return
+                rows = []
                 continue
-            yield from self._collect(busy)
+            if not ahead and not exhausted:
+                task = next(pending, None)
+                if task is None:
+                    exhausted = True
+                else:
+                    ahead.append(task)
+            rows = list(self._collect(busy))
 
     def describe(self) -> dict:
         return {"name": "process", "workers": self.workers, "start_method": self.start_method}

@@ -56,10 +56,11 @@ from codecbench.codecs.learned.entropy.index_coder import IndexCoder, binary_cum
 from codecbench.codecs.learned.models import AdaptiveRecurrentModel, RecurrentModel
 from codecbench.codecs.learned.recurrent import tiling as recurrent_tiling
 from codecbench.codecs.learned.recurrent.codec import RecurrentCodec
-from codecbench.codecs.learned.recurrent.layers import RecurrentPlan
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from codecbench.codecs.learned.recurrent.layers import RecurrentPlan
 
 STOP_MAP = "latent 1 (stop map)"
 

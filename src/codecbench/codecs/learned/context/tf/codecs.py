@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from codecbench.codecs.learned import weights_locator
 from codecbench.codecs.learned.context import weights as context_weights
 from codecbench.codecs.learned.context.codec import ConditionalCodec
-from codecbench.codecs.learned.context.layers import reach
 from codecbench.codecs.learned.tf.entropy_coding import RangeIndexCoder
 from codecbench.codecs.learned.tf.weights import write_tf_weights
 from codecbench.frameworks.tf_runtime import TensorFlowFramework
@@ -33,6 +32,7 @@ class TFConditionalCodec(TensorFlowFramework, ConditionalCodec):
     coder = RangeIndexCoder()
 
     def _load_network(self, path: Path):
+        from codecbench.codecs.learned.context.layers import reach
         from codecbench.codecs.learned.context.tf.network import (
             ConditionalNetworkTF,
             to_tf_layout,

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from codecbench.codecs.learned.context import weights as context_weights
 from codecbench.codecs.learned.context.codec import ConditionalCodec
-from codecbench.codecs.learned.context.layers import reach
 from codecbench.codecs.learned.models import ConditionalModel
 from codecbench.codecs.learned.torch import weights as weights_io
 from codecbench.codecs.learned.torch.entropy_coding import RansIndexCoder
@@ -57,6 +56,8 @@ class TorchConditionalCodec(TorchFramework, ConditionalCodec):
     coder = RansIndexCoder()
 
     def _load_network(self, path: Path):
+        from codecbench.codecs.learned.context.layers import reach
+
         network, weights = read_network(path, self.entry)
         return (network, weights.centres, weights.importance, weights.code_channels,
                 reach(network.plan.context))
