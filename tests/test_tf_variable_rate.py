@@ -74,10 +74,13 @@ def test_convert_writes_one_variable_rate_tf_file_that_codes_as_load_time_conver
     from helpers import invoke_cli
 
     slug = "bmshj2018-hyperprior"
-    result = invoke_cli("convert", f"torch/{slug}", f"tf/{slug}", "--quality", "3",
-                        "--out", str(tmp_path), env={"CODECBENCH_TORCH_WEIGHTS": str(only)})
+    result = invoke_cli("convert", f"torch/{slug}", f"tf/{slug}", "--out", str(tmp_path),
+                        env={"CODECBENCH_TORCH_WEIGHTS": str(only)})
     assert result.returncode == 0, result.stderr
     written = tmp_path / f"{slug}.tf.safetensors"
+    # every rate point is the one converted file
+    assert [line for line in result.stdout.splitlines() if line.startswith("tf/")] == [
+        f"tf/{slug} q{q}: {written}" for q in range(1, 6)]
     metadata = convert.read_tf_metadata(written)
     assert metadata["rate_points"] == "5"
     image = _photo()

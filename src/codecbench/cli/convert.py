@@ -38,11 +38,24 @@ def convert(source_name, target_name, qualities, out):
     available, reason = source.availability()
     if not available:
         raise click.ClickException(f"{source_name} is not available: {reason}")
+    converted: dict[Path, Path] = {}  # one network for several rate points: converted once
     for quality in qualities or source.qualities:
+        source_file = _weights_file(source, quality)
         try:
-            path = target.convert_from(source, quality, out)
+            if source_file is not None and source_file in converted:
+                path = converted[source_file]
+            else:
+                path = target.convert_from(source, quality, out)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+        if source_file is not None:
+            converted[source_file] = path
         click.echo(f"{target_name} q{quality}: {path}")
     if isinstance(target, WeightsFolder):
         click.echo(f"use them with {target.weights_env}={out}")
+
+
+def _weights_file(source, quality: int) -> Path | None:
+    """The file ``source`` reads for ``quality``, when it says (learned codecs do)."""
+    weights_file = getattr(source, "weights_file", None)
+    return weights_file(quality) if callable(weights_file) else None
