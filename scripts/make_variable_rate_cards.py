@@ -87,8 +87,8 @@ def curve_lines(curve: pd.DataFrame, train_seconds: float) -> tuple[list[str], s
             if needed is not None and needed > last else "")
     return lines, (f"Extending the measured curve in a straight line: {sentence}{cost}. "
                    "Such curves flatten, so the real budget is larger; and the learning-rate "
-                   "decays at 80 % and 95 % of the steps fall inside the last interval, so "
-                   "this is a rough guide, not a measurement.")
+                   "decays (after 80 % and 95 % of the steps) move the curve more than the "
+                   "steps around them, so this is a rough guide, not a measurement.")
 
 
 def card(slug: str, held_out: pd.DataFrame, sample: pd.DataFrame, curve: pd.DataFrame) -> str:
