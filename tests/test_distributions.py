@@ -45,7 +45,7 @@ def _shipped_copy(tmp_path, monkeypatch) -> Path:
     shipped folder."""
     folder = tmp_path / "codecbench_models" / "weights"
     folder.mkdir(parents=True)
-    names = ["bls2017-factorized-q1.safetensors", "bls2017-factorized-q2.safetensors"]
+    names = ["mbt2018-q1.safetensors", "mbt2018-q3.safetensors"]
     for name in names:
         shutil.copy(MODELS_WEIGHTS / name, folder / name)
     (folder / "SHA256SUMS").write_text("\n".join(
@@ -59,21 +59,21 @@ def _shipped_copy(tmp_path, monkeypatch) -> Path:
 
 def test_a_shipped_file_that_differs_from_the_manifest_is_refused(tmp_path, monkeypatch):
     folder = _shipped_copy(tmp_path, monkeypatch)
-    good = weights_locator.find_weights("torch", "bls2017-factorized", 1)
-    assert good == folder / "bls2017-factorized-q1.safetensors"
+    good = weights_locator.find_weights("torch", "mbt2018", 1)
+    assert good == folder / "mbt2018-q1.safetensors"
     assert len(weights_format.weights_id(good)) == 8
-    damaged = folder / "bls2017-factorized-q2.safetensors"
+    damaged = folder / "mbt2018-q3.safetensors"
     data = bytearray(damaged.read_bytes())
     data[-1] ^= 1
     damaged.write_bytes(bytes(data))
-    with pytest.raises(WeightsFileError, match="bls2017-factorized-q2.safetensors has SHA-256"):
+    with pytest.raises(WeightsFileError, match="mbt2018-q3.safetensors has SHA-256"):
         weights_format.weights_id(damaged)
     weights_format.shipped_manifest.cache_clear()
 
 
 def test_a_file_missing_from_the_manifest_is_refused(tmp_path, monkeypatch):
     folder = _shipped_copy(tmp_path, monkeypatch)
-    extra = folder / "bmshj2018-hyperprior-q1.safetensors"
+    extra = folder / "bmshj2018-hyperprior.safetensors"
     shutil.copy(MODELS_WEIGHTS / extra.name, extra)
     with pytest.raises(WeightsFileError, match="is not in its manifest"):
         weights_format.weights_id(extra)

@@ -8,7 +8,9 @@ tolerances (measured margins in docs/tf-codecs.md and docs/results.md):
   ``z`` are identical for at least 99.99 % of the elements (a value within float error of
   a rounding boundary may round the other way);
 * reconstructions agree within ±1 level on at least 99.9 % of the pixels;
-* real bpp agree within 1 % (rANS and tfc's range coder, tables from the same density);
+* real bpp agree within 1 % (rANS and tfc's range coder, tables from the same density),
+  plus :data:`ESCAPE_BYTES` per symbol outside CompressAI's tables (each library escapes
+  them its own way; the variable-rate networks' top rate points have such symbols);
 * the entropy models' estimates agree within 0.5 % (exactly when no symbol flipped: a
   flipped symbol of a narrow Gaussian changes its −log2 p by tens of bits).
 
@@ -52,6 +54,13 @@ SHIPPED_ALL = [(slug, quality) for slug, entry in LEARNED_MODELS.items()
 SHIPPED = [(slug, q) for slug, q in SHIPPED_ALL if LEARNED_MODELS[slug].prior != "autoregressive"]
 SERIAL = [(slug, q) for slug, q in SHIPPED_ALL if LEARNED_MODELS[slug].prior == "autoregressive"]
 SERIAL_CROP = 128
+ESCAPE_BYTES = 16
+"""What a symbol outside CompressAI's range-coding tables may cost one library more than
+the other: CompressAI codes the overflow bin (up to 16 bits at 16-bit precision) and then
+the value in bypass bits, over a range learned by the auxiliary loss that can be narrower
+than the one tfc derives from the density's tails (so symbols near its edges cost more
+too). Measured: 10.5 bytes per escaped symbol (`bls2017-factorized` rate point 5, 123
+escapes, TF file 3.0 % smaller)."""
 
 
 @pytest.fixture(autouse=True)
@@ -76,11 +85,11 @@ def _torch_symbols(model, prior, image):
         return y, torch.round(y - means), z_symbols
 
 
-def _tf_symbols(model, image):
+def _tf_symbols(model, image, rate_point):
     from codecbench.codecs.learned.hyperprior.tf import pipeline
 
     x = pipeline.image_to_tensor(image, 64)
-    y = model.g_a(x)
+    y = model.analysis(x, rate_point)
     offset = model.quantization_offset
     if model.prior == "factorized":
         return y, tf.round(y - offset), None
@@ -88,6 +97,37 @@ def _tf_symbols(model, image):
     z_symbols = tf.round(z - offset)
     _, means = model.gaussian_parameters(z_symbols + offset)
     return y, tf.round(y - (0.0 if means is None else means)), z_symbols
+
+
+def _escaped(model, prior, image) -> int:
+    """How many symbols of ``y`` and ``z`` fall outside CompressAI's range-coding tables
+    (coded by each library's own escape scheme, whose costs differ)."""
+    x = torch_pipeline.image_to_tensor(image, 64)
+    bottleneck = model.entropy_bottleneck
+
+    def outside(symbols, offsets, lengths):
+        index = symbols - offsets
+        return int(((index < 0) | (index > lengths - 2)).sum())
+
+    def per_channel(values):
+        return values.view(1, -1, 1, 1)
+
+    with torch.no_grad():
+        y = model.g_a(x)
+        latent = y if prior == "factorized" else model.h_a(y.abs() if prior == "hyperprior"
+                                                              else y)
+        medians = bottleneck._get_medians()
+        symbols = torch.round(latent - medians)
+        count = outside(symbols, per_channel(bottleneck._offset),
+                        per_channel(bottleneck._cdf_length))
+        if prior == "factorized":
+            return count
+        params = model.h_s(symbols + medians)
+        scales, means = params.chunk(2, 1) if prior == "mean-scale" else (params, 0)
+        conditional = model.gaussian_conditional
+        indexes = conditional.build_indexes(scales).long()
+        return count + outside(torch.round(y - means), conditional._offset[indexes],
+                               conditional._cdf_length[indexes])
 
 
 def _nchw(tensor):
@@ -109,18 +149,20 @@ def test_shipped_rate_point_agrees_across_frameworks(slug, quality):
     entry = LEARNED_MODELS[slug]
     torch_codec, tf_codec = TorchLearnedCodec(entry), TFLearnedCodec(entry)
     torch_model, _ = torch_codec._model(quality)
-    (tf_model, _), _ = tf_codec._model(quality)
+    (tf_model, _, rate_point), _ = tf_codec._model(quality)
     for path in [PARITY_PHOTOS[(quality // 2) % 2]]:
         image = load_rgb(path)
         y_t, symbols_t, z_t = _torch_symbols(torch_model, entry.prior, image)
-        y_f, symbols_f, z_f = _tf_symbols(tf_model, image)
+        y_f, symbols_f, z_f = _tf_symbols(tf_model, image, rate_point)
         assert np.abs(_nchw(y_f) - y_t.numpy()).max() <= 1e-3, path.name
         assert (_nchw(symbols_f) == symbols_t.numpy()).mean() >= 0.9999, path.name
         if z_t is not None:
             assert (_nchw(z_f) == z_t.numpy()).mean() >= 0.9999, path.name
 
         torch_data, tf_data = torch_codec.encode(image, quality), tf_codec.encode(image, quality)
-        assert abs(len(tf_data) - len(torch_data)) <= 0.01 * len(torch_data), path.name
+        escapes = _escaped(torch_model, entry.prior, image)
+        assert abs(len(tf_data) - len(torch_data)) <= 0.01 * len(torch_data) + \
+            ESCAPE_BYTES * escapes, (path.name, escapes)
         assert tf_data.estimated_bits == pytest.approx(torch_data.estimated_bits, rel=5e-3)
         difference = np.abs(tf_codec.decode(tf_data).astype(int)
                             - torch_codec.decode(torch_data).astype(int))

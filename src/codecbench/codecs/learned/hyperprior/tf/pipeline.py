@@ -20,7 +20,7 @@ with the range coder of tfc. What this module adds:
   transforms, the scale indexes and the range coder (CPU-only ops) run on the CPU, so the
   decoder recomputes exactly the encoder's indexes whatever device ran the transforms.
 * **The estimate** ``Σ −log2 p(ŷ)`` under the continuous density (the unrounded scale
-  for the Gaussian), as CompressAI's likelihoods give it.
+  for the Gaussian), each ``p`` bounded below by 10⁻⁹, as CompressAI's likelihoods give it.
 * **The autoregressive prior** (Minnen 2018): ``ŷ`` is coded position by position by
   :mod:`.autoregressive` on the Gaussian tables above; its estimate, as the torch codec's,
   recomputes ``(σ, μ)`` with the whole-tensor context convolution on the coded ``ŷ``.
@@ -143,8 +143,16 @@ def tensor_to_image(x_hat: tf.Tensor, height: int, width: int) -> np.ndarray:
     return x_hat.numpy().astype(np.uint8)
 
 
+LIKELIHOOD_BOUND = 1e-9
+"""Smallest probability of a symbol in the estimate, as CompressAI bounds its likelihoods:
+a value far in a density's tail counts ≈ 30 bits in both frameworks, not an unbounded
+``−log2 p``."""
+
+
 def _bits(distribution, values) -> float:
-    return float(-tf.reduce_sum(distribution.log_prob(values)) / np.log(2.0))
+    """``Σ −log2 max(p, 10⁻⁹)`` of ``values`` under ``distribution``."""
+    log_p = tf.maximum(distribution.log_prob(values), np.log(LIKELIHOOD_BOUND))
+    return float(-tf.reduce_sum(log_p) / np.log(2.0))
 
 
 def _chw(tensor: tf.Tensor) -> tuple[int, int, int]:
