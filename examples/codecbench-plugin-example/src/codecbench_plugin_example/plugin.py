@@ -6,17 +6,23 @@ index ``i = v >> (8 - k)``; decoding returns the centre of the level's interval,
 ``v' = i · 2^(8-k) + 2^(7-k)``, so the error is at most ``2^(7-k)``.
 
 ``example/mae`` is the mean absolute error over all RGB samples, in 8-bit levels.
+
+numpy is imported where the arrays are handled, not at module level: ``codecbench list``
+runs every plugin's hooks, and a plugin that imports its heavy libraries only when it codes
+or measures keeps listing fast.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from codecbench import Codec, Metric, hookimpl
 from codecbench.api.metric import Measurement
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MAGIC = b"CBQZ"
 FORMAT_VERSION = 1
@@ -35,6 +41,8 @@ class QuantizeZlib(Codec):
         return f"{FORMAT_VERSION} (zlib {zlib.ZLIB_RUNTIME_VERSION})"
 
     def encode(self, image: np.ndarray, quality) -> bytes:
+        import numpy as np
+
         k = int(quality)
         height, width = image.shape[:2]
         indices = (image >> (8 - k)).astype(np.uint8)
@@ -43,6 +51,8 @@ class QuantizeZlib(Codec):
         )
 
     def decode(self, data: bytes) -> np.ndarray:
+        import numpy as np
+
         if len(data) < HEADER.size:
             raise ValueError(f"file too short for a quantize-zlib header ({len(data)} bytes)")
         magic, version, k, height, width = HEADER.unpack_from(data)
@@ -72,6 +82,8 @@ class MeanAbsoluteError(Metric):
     description = "mean |x − y| over all RGB samples, in 8-bit levels (example plugin)"
 
     def compute(self, measurement: Measurement) -> float:
+        import numpy as np
+
         # the images are read-only and shared with the other metrics: compute on a copy
         difference = measurement.reference.astype(np.int16) - measurement.reconstruction
         return float(np.abs(difference).mean())
