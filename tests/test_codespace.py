@@ -18,11 +18,11 @@ from safetensors.torch import load_file  # noqa: E402
 from codecbench.api.training import TrainingConfig  # noqa: E402
 from codecbench.codecs.learned import weights_format, weights_locator  # noqa: E402
 from codecbench.codecs.learned.codespace import layers, residuals  # noqa: E402
-from codecbench.codecs.learned.codespace.codec import rate_point_id  # noqa: E402
 from codecbench.codecs.learned.codespace.torch.codecs import TorchCodeSpaceCodec  # noqa: E402
 from codecbench.codecs.learned.codespace.torch.network import laplace_bits  # noqa: E402
 from codecbench.codecs.learned.container import ContainerError, LearnedFile, parse  # noqa: E402
 from codecbench.codecs.learned.training_loop import TrainingError  # noqa: E402
+from codecbench.codecs.learned.weights_format import rate_point_id  # noqa: E402
 from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
 from codespace_fixtures import ENTRY, trained_weights, write_tiny_weights  # noqa: E402
 from rnn_fixtures import photo  # noqa: E402

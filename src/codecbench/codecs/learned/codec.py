@@ -176,7 +176,19 @@ class LearnedCodec(Codec):
         return tuple(q for q in self.all_qualities if self.weights_file(q) is not None)
 
     def _weights_id(self, quality: int) -> bytes:
-        return weights_format.weights_id(self._existing_weights(quality))
+        return self._file_id(self._existing_weights(quality), quality)
+
+    def _file_id(self, path: Path, quality: int) -> bytes:
+        """The weights id a file of rate point ``quality`` records: the weights file's, or,
+        when one variable-rate network (``<slug>…safetensors``) serves the rate point, the
+        id of that rate point in it (:func:`~.weights_format.rate_point_id`), so a file
+        claiming another rate point of the same network is refused."""
+        file_id = weights_format.weights_id(path)
+        slug = self.entry.slug if self.entry is not None else ""
+        variable_rate = self.variable_rate_weights and path.name in {
+            weights_locator.weights_filename(framework, slug)
+            for framework in self.weights_sources}
+        return weights_format.rate_point_id(file_id, quality) if variable_rate else file_id
 
     @property
     def trains_here(self) -> bool:
@@ -300,7 +312,7 @@ class SingleShotCodec(LearnedCodec):
 
     def _load(self, quality: int) -> tuple[object, bytes]:
         path = self._existing_weights(quality)
-        return self._load_weights(path, quality), weights_format.weights_id(path)
+        return self._load_weights(path, quality), self._file_id(path, quality)
 
 
 def check_model_slug(path: Path, metadata: dict[str, str], slug: str) -> None:

@@ -79,6 +79,12 @@ def read_metadata(path: Path, expected_format: str = FORMAT) -> dict[str, str]:
     return metadata
 
 
+def rate_point_id(weights_id: bytes, quality: int) -> bytes:
+    """The id of rate point ``quality`` of a weights file of id ``weights_id`` that serves
+    several rate points: the first bytes of ``SHA-256(weights_id ‖ quality)``."""
+    return hashlib.sha256(bytes(weights_id) + bytes([quality])).digest()[:len(weights_id)]
+
+
 MAX_RATE_POINTS = 64
 """Most rate points a variable-rate file may declare (the table's ladders have 3–5)."""
 

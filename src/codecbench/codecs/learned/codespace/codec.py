@@ -22,7 +22,8 @@ is ``L`` predictor passes and ``L + 1`` range-decoder calls, then ``x̂ = D(g'_k
 ``bpp-estimate`` is ``Σ −log2 P(q)`` under the unquantised predictions.
 
 One weights file serves every rate point, so the weights id a file records binds the
-file's weights *and* its rate point (:func:`rate_point_id`: the first 8 bytes of
+file's weights *and* its rate point
+(:func:`~codecbench.codecs.learned.weights_format.rate_point_id`: the first 8 bytes of
 SHA-256 of the file's weights id followed by the rate point): a file whose quality byte
 names another rate point is refused like a file of other weights, instead of decoding
 with the wrong gains.
@@ -46,7 +47,6 @@ from __future__ import annotations
 
 import abc
 import functools
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -64,11 +64,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from codecbench.codecs.learned.codespace.residuals import ResidualTables
-
-
-def rate_point_id(weights_id: bytes, quality: int) -> bytes:
-    """The id of rate point ``quality`` of a one-network weights file of id ``weights_id``."""
-    return hashlib.sha256(bytes(weights_id) + bytes([quality])).digest()[:len(weights_id)]
 
 
 @dataclass
@@ -147,11 +142,11 @@ class CodeSpaceCodec(SingleShotCodec):
 
     # --- weights ids: one per rate point of the one file ----------------------------------
     def _weights_id(self, quality: int) -> bytes:
-        return rate_point_id(super()._weights_id(quality), quality)
+        return weights_format.rate_point_id(super()._weights_id(quality), quality)
 
     def _load(self, quality: int) -> tuple[object, bytes]:
         model, weights_id = super()._load(quality)
-        return model, rate_point_id(weights_id, quality)
+        return model, weights_format.rate_point_id(weights_id, quality)
 
     @property
     def version(self) -> str:
