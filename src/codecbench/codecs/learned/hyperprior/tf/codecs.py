@@ -14,7 +14,8 @@ from
    ``<model>.safetensors`` (gain units, ``codecbench train torch/<model> --variable-rate``),
    whose gains of rate point ``q`` the codec applies.
 
-The weights id in each file is the SHA-256 prefix of whichever file was loaded. The
+The weights id in each file is the SHA-256 prefix of whichever file was loaded (of a
+variable-rate network: that of the rate point in it, ``weights_format.rate_point_id``). The
 transforms run on ``CODECBENCH_TF_DEVICE`` (``cpu`` by default, ``gpu``), range coding on
 the CPU.
 """
