@@ -49,14 +49,21 @@ def evaluate(run_dir: Path, slugs, dataset=("--dataset", "sample"),
     return pd.read_csv(run_dir / "leaderboard.csv")
 
 
+def bd_text(board: pd.DataFrame, reference: str, codec: str) -> tuple[str, float]:
+    """``codec``'s BD-rate against ``reference`` (PSNR, PCHIP) on ``board``, as card text
+    and as a number (``nan`` when not computable)."""
+    anchor = board[board["codec"] == reference].sort_values("bpp")
+    rows = board[board["codec"] == codec].sort_values("bpp")
+    value, reason = bd_rate(anchor["bpp"], anchor["psnr"], rows["bpp"], rows["psnr"])
+    return (f"{value:+.1f} %" if reason == "" else f"not computable ({reason})"), value
+
+
 def card(slug: str, board: pd.DataFrame) -> tuple[str, float]:
     entry = LEARNED_MODELS[slug]
     records = json.loads((SHIPPED_WEIGHTS / f"{slug}.training.json").read_text())
     base, points = records["base"], records["points"]
     rows = board[board["codec"] == f"torch/{slug}"].sort_values("bpp")
-    jpeg = board[board["codec"] == "jpeg"]
-    value, reason = bd_rate(jpeg["bpp"], jpeg["psnr"], rows["bpp"], rows["psnr"])
-    bd_text = f"{value:+.1f} %" if reason == "" else f"not computable ({reason})"
+    bd, value = bd_text(board, "jpeg", f"torch/{slug}")
     sizes = {q: (SHIPPED_WEIGHTS / f"{slug}-q{q}.safetensors").stat().st_size for q in points}
     first = next(iter(points.values()))
     lines = [
@@ -91,7 +98,7 @@ def card(slug: str, board: pd.DataFrame) -> tuple[str, float]:
         *markdown_lines(slug, entry.qualities),
         f"**Evaluation** on the bundled `sample` set (6 photos, 451–600 px), "
         f"`codecbench run`, CPU ({platform.machine()}, {os.cpu_count()} cores). BD-rate "
-        f"against JPEG (PSNR, PCHIP, over the common PSNR range): **{bd_text}**.",
+        f"against JPEG (PSNR, PCHIP, over the common PSNR range): **{bd}**.",
         "",
         "| quality | λ | steps (base + fine-tunes) | fine-tune s | bpp | bpp-estimate | gap | "
         "PSNR dB | MS-SSIM | encode s | decode s | weights id |",

@@ -23,12 +23,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from make_model_cards import METRICS, evaluate
+from make_model_cards import METRICS, bd_text, evaluate
 from shipped_weights import SHIPPED_WEIGHTS
 
 from codecbench.codecs.learned.complexity import markdown_lines
 from codecbench.codecs.learned.models import RECURRENT_MODELS
-from codecbench.report.rd import bd_rate
 
 REFERENCES = ("jpeg", "torch/bls2017-factorized", "torch/bmshj2018-hyperprior")
 ITERATIONS = (1, 2, 4, 8, 12, 16)
@@ -48,13 +47,6 @@ def evaluate_recurrent(run_dir: Path, slugs) -> pd.DataFrame:
     environment = {k: v for k, v in os.environ.items() if k != "CODECBENCH_TORCH_WEIGHTS"}
     subprocess.run(command, check=True, env=environment)
     return pd.read_csv(run_dir / "leaderboard.csv")
-
-
-def bd_text(board, reference: str, codec: str) -> tuple[str, float]:
-    ref = board[board["codec"] == reference].sort_values("bpp")
-    rows = board[board["codec"] == codec].sort_values("bpp")
-    value, reason = bd_rate(ref["bpp"], ref["psnr"], rows["bpp"], rows["psnr"])
-    return (f"{value:+.1f} %" if reason == "" else f"not computable ({reason})"), value
 
 
 def jpeg_psnr_at(jpeg, bpp: float) -> str:

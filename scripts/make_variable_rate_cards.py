@@ -32,13 +32,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from heldout_training_curve import last_interval_extrapolation
-from make_model_cards import evaluate
+from make_model_cards import bd_text, evaluate
 from shipped_weights import SHIPPED_WEIGHTS
 
 from codecbench.codecs.learned.complexity import markdown_lines
 from codecbench.codecs.learned.models import LEARNED_MODELS
 from codecbench.datasets.split import HELD_OUT_MODULUS
-from codecbench.report.rd import bd_rate
 
 TARGET = -25.0
 """The quality target: BD-rate (PSNR) against JPEG on the held-out photos, in %."""
@@ -53,13 +52,6 @@ def variable_rate_slugs() -> list[str]:
         if path.exists() and json.loads(path.read_text()).get("variable_rate"):
             slugs.append(slug)
     return slugs
-
-
-def bd_text(board: pd.DataFrame, anchor: str, codec: str) -> tuple[str, float]:
-    reference = board[board["codec"] == anchor].sort_values("bpp")
-    rows = board[board["codec"] == codec].sort_values("bpp")
-    value, reason = bd_rate(reference["bpp"], reference["psnr"], rows["bpp"], rows["psnr"])
-    return (f"{value:+.1f} %" if reason == "" else f"not computable ({reason})"), value
 
 
 def gains(slug: str) -> list[float]:
