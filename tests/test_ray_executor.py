@@ -45,6 +45,19 @@ SLEEPY_PLUGIN = {"sleepy_plugin": """
 TIMING = {"encode_s", "decode_s"}
 
 
+NODE_OPTIONS = ["--num-cpus=1", "--object-store-memory=100000000",
+                "--node-ip-address=127.0.0.1", "--disable-usage-stats"]
+"""Every node of the test clusters: one CPU, a small object store, on 127.0.0.1."""
+
+
+def _node_env() -> dict[str, str]:
+    """The environment a node starts in: the test codecs importable, the sleepy codec's
+    sleep set, no usage statistics."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            "CODECBENCH_TEST_SLEEP": SLEEP_S, "RAY_USAGE_STATS_ENABLED": "0"}
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -60,18 +73,14 @@ def cluster():
     # a throw-away cluster on 127.0.0.1: no token authentication (drivers included)
     previous_auth = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-           "CODECBENCH_TEST_SLEEP": SLEEP_S, "RAY_USAGE_STATS_ENABLED": "0"}
+    env = _node_env()
     port = _free_port()
-    common = ["--num-cpus=1", "--object-store-memory=100000000", "--node-ip-address=127.0.0.1",
-              "--disable-usage-stats"]
     address = f"127.0.0.1:{port}"
     try:
         subprocess.run([RAY, "start", "--head", f"--port={port}", "--include-dashboard=false",
-                        f"--temp-dir={temp}", *common], env=env, check=True,
+                        f"--temp-dir={temp}", *NODE_OPTIONS], env=env, check=True,
                        capture_output=True, timeout=START_TIMEOUT_S)
-        subprocess.run([RAY, "start", f"--address={address}", *common], env=env, check=True,
+        subprocess.run([RAY, "start", f"--address={address}", *NODE_OPTIONS], env=env, check=True,
                        capture_output=True, timeout=START_TIMEOUT_S)
         yield address
     finally:
@@ -96,6 +105,15 @@ def stored_rows(run_dir: Path) -> int:
             return db.execute("SELECT COUNT(*) FROM rows").fetchone()[0]
     except sqlite3.Error:
         return 0
+
+
+def assert_every_sleepy_task_once(out: Path) -> None:
+    """The sleepy run in ``out`` is complete: 2 qualities × 6 photos, each once, none an
+    error row."""
+    result = rows(out)
+    keys = [(r["codec"], r["quality"], r["image_id"]) for r in result]
+    assert len(keys) == len(set(keys)) == 12
+    assert all(not r["error"] for r in result), [r["error"] for r in result]
 
 
 def wait_for(condition, timeout: float, what: str) -> None:
@@ -151,10 +169,7 @@ def test_a_killed_ray_worker_costs_nothing(cluster, tmp_path, fake_dists):
     finally:
         driver.kill()
     assert driver.returncode == 0, stderr
-    result = rows(out)
-    keys = [(r["codec"], r["quality"], r["image_id"]) for r in result]
-    assert len(keys) == len(set(keys)) == 12  # 2 qualities × 6 photos, each once
-    assert all(not r["error"] for r in result)
+    assert_every_sleepy_task_once(out)
 
 
 def test_a_killed_driver_resumes_with_the_missing_tasks_only(cluster, tmp_path, fake_dists):
@@ -215,13 +230,9 @@ def test_a_lost_node_costs_only_a_rerun_of_its_tasks(cluster, tmp_path, fake_dis
     killed): its tasks run again on the two nodes left, none lost, none twice."""
     fake_dists("sleepy-dist", {"sleepy": "sleepy_plugin"}, SLEEPY_PLUGIN)
     port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-           "CODECBENCH_TEST_SLEEP": SLEEP_S, "RAY_USAGE_STATS_ENABLED": "0"}
-    subprocess.run([RAY, "start", f"--address={cluster}", "--num-cpus=1",
-                    "--object-store-memory=100000000", "--node-ip-address=127.0.0.1",
-                    "--disable-usage-stats", f"--node-manager-port={port}"], env=env,
-                   check=True, capture_output=True, timeout=START_TIMEOUT_S)
+    subprocess.run([RAY, "start", f"--address={cluster}", *NODE_OPTIONS,
+                    f"--node-manager-port={port}"], env=_node_env(), check=True,
+                   capture_output=True, timeout=START_TIMEOUT_S)
     out = tmp_path / "run"
     driver = subprocess.Popen(_sleepy_command(cluster, out), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
@@ -238,8 +249,5 @@ def test_a_lost_node_costs_only_a_rerun_of_its_tasks(cluster, tmp_path, fake_dis
     finally:
         driver.kill()
     assert driver.returncode == 0, stderr
-    result = rows(out)
-    keys = [(r["codec"], r["quality"], r["image_id"]) for r in result]
-    assert len(keys) == len(set(keys)) == 12  # 2 qualities × 6 photos, each once
-    assert all(not r["error"] for r in result), [r["error"] for r in result]
+    assert_every_sleepy_task_once(out)
     assert json.loads((out / "run.json").read_text())["executor"]["nodes"] == 3

@@ -221,7 +221,7 @@ class RayExecutor(Executor):
 
     def describe(self) -> dict:
         ray = self._connect()
-        nodes = [node for node in ray.nodes() if node.get("Alive")]
+        nodes = self._alive_nodes(ray)
         resources = ray.cluster_resources()
         return {"name": "ray", "ray_version": ray.__version__,
                 "address": self.settings.address or "local",
