@@ -118,7 +118,9 @@ def test_compressai_parameters_are_exactly_the_plan(slug, size):
     entry = LEARNED_MODELS[slug]
     N, M, decoder_N = (TINY_N, TINY_M, 4) if size == "tiny" else (entry.N, entry.M,
                                                                    entry.decoder_N)
-    plan = cnn_layers.prior_plan(entry.prior, N, M, decoder_N)
+    if entry.architecture != "gdn":
+        decoder_N = 0  # only the Ballé synthesis has a distilled variant
+    plan = cnn_layers.prior_plan(entry.prior, N, M, decoder_N, entry.architecture)
     model = weights_io.build_model(entry.compressai_class, N, M, decoder_N)
     assert _compressai_parameters(model) == plan.parameters()
     model.update(force=True)
@@ -131,7 +133,7 @@ def test_shipped_cnn_weights_hold_the_plan(slug):
     entry = LEARNED_MODELS[slug]
     shapes, metadata = _shipped(slug, entry.qualities)
     plan = cnn_layers.prior_plan(entry.prior, int(metadata["N"]), int(metadata["M"]),
-                                 int(metadata.get("decoder_N", 0)))
+                                 int(metadata.get("decoder_N", 0)), entry.architecture)
     assert {name: shapes.get(name) for name in plan.parameters()} == plan.parameters()
     assert {name: shapes.get(name) for name in plan.buffers()} == plan.buffers()
 
@@ -143,10 +145,11 @@ def test_distilled_synthesis_transform_is_the_plan():
         parameters(expected))
 
 
-@pytest.mark.parametrize("prior", cnn_layers.PRIORS)
-def test_tf_variables_correspond_one_to_one_with_the_plan(prior):
-    model = CNNModel(prior, TINY_N, TINY_M)
-    plan = cnn_layers.prior_plan(prior, TINY_N, TINY_M)
+@pytest.mark.parametrize(("prior", "architecture"), [
+    *((prior, "gdn") for prior in cnn_layers.PRIORS), ("mean-scale", "attention")])
+def test_tf_variables_correspond_one_to_one_with_the_plan(prior, architecture):
+    model = CNNModel(prior, TINY_N, TINY_M, architecture=architecture)
+    plan = cnn_layers.prior_plan(prior, TINY_N, TINY_M, architecture=architecture)
     variables = named_variables(model)
     torch_names = {convert._torch_key(key): key for key in variables}
     assert len(torch_names) == len(variables)

@@ -20,7 +20,7 @@ from codecbench.datasets.builtin import SAMPLE_DIR  # noqa: E402
 from tf_fixtures import TINY_M, TINY_N, perturbed_model, write_tiny_torch_weights  # noqa: E402
 
 PHOTOS = sorted(SAMPLE_DIR.glob("*.webp"))
-TF_SLUGS = ["bls2017-factorized", "bmshj2018-hyperprior", "mbt2018-mean"]
+TF_SLUGS = ["bls2017-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "bao2022-attention"]
 
 
 def _photo(index=0, height=97, width=131):
@@ -46,12 +46,13 @@ def _nchw(tensor):
 
 @pytest.mark.parametrize("slug", TF_SLUGS)
 def test_converted_transforms_compute_what_compressai_computes(slug):
-    """Every transform (convolutions, transposed convolutions, GDN, IGDN, ReLU/LeakyReLU)
-    gives CompressAI's output within float32 rounding after conversion."""
+    """Every transform (convolutions, transposed convolutions, GDN, IGDN, ReLU/LeakyReLU,
+    Bao 2022's attention and refinement blocks) gives CompressAI's output within float32
+    rounding after conversion."""
     entry = LEARNED_MODELS[slug]
     source = perturbed_model(entry, seed=3)
     state = {name: value.detach().numpy() for name, value in source.state_dict().items()}
-    model = CNNModel(entry.prior, TINY_N, TINY_M)
+    model = CNNModel(entry.prior, TINY_N, TINY_M, architecture=entry.architecture)
     convert.assign_compressai_state(model, state)
     x = _photo(height=64, width=128).astype(np.float32)[None] / 255.0
     with torch.no_grad():

@@ -96,6 +96,8 @@ class LearnedModel:
         decoder_N: width of the synthesis transform when it differs from ``N`` (a
             distilled student decoder; ``0`` = ``N``).
         distilled_from: slug of the teacher whose decoder the student distils (OMGD).
+        architecture: the transforms' plan, ``gdn`` (Ballé/Minnen) or ``attention``
+            (Bao et al. 2022; :func:`~codecbench.codecs.learned.hyperprior.layers.prior_plan`).
     """
 
     slug: str
@@ -112,6 +114,7 @@ class LearnedModel:
     adversarial: Adversarial | None = None
     decoder_N: int = 0
     distilled_from: str = ""
+    architecture: str = "gdn"
     qualities: tuple[int, ...] = field(init=False)
 
     def __post_init__(self):
@@ -177,6 +180,20 @@ LEARNED_MODELS: dict[str, LearnedModel] = {
             paper="D. Minnen, J. Ballé, G. Toderici, 'Joint autoregressive and hierarchical "
             "priors for learned image compression', NeurIPS 2018",
             summary="Minnen 2018: joint autoregressive + hierarchical prior (serial decoding)",
+            default_run=(),
+        ),
+        LearnedModel(
+            slug="bao2022-attention",
+            prior="mean-scale",
+            compressai_class="AttentionHyperprior",
+            N=64,
+            M=96,
+            paper="Y. Bao, F. Meng, C. Li, S. Ma, Y. Tian, Y. Liang, 'Image compression "
+            "method based on a hybrid domain attention mechanism and postprocessing "
+            "improvement', Computational Intelligence and Neuroscience 2022",
+            summary="Bao 2022: hybrid-domain attention, Gaussian-scale mixture, inverse "
+            "quantisation, post-filter",
+            architecture="attention",
             default_run=(),
         ),
         LearnedModel(

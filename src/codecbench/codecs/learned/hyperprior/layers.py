@@ -37,6 +37,9 @@ from dataclasses import dataclass
 from codecbench.codecs.learned.layer_plans import Activation, Conv, Shape, Step, parameters
 
 PRIORS = ("factorized", "hyperprior", "mean-scale", "autoregressive")
+ARCHITECTURES = ("gdn", "attention")
+"""``gdn``: the Ballé/Minnen transforms above; ``attention``: Bao et al. 2022 (see
+:func:`attention_plan`)."""
 KERNEL, STRIDE, HYPER_KERNEL = 5, 2, 3
 FILTERS = (3, 3, 3, 3)
 """Hidden widths of the factorized density (CompressAI's ``EntropyBottleneck`` default)."""
@@ -95,6 +98,86 @@ class GaussianConditional(Step):
 
 
 @dataclass(frozen=True)
+class GaussianScaleMixture(GaussianConditional):
+    """Bao et al. 2022's Gaussian-scale mixture of ``ŷ`` given mean ``μ`` and scale ``σ``::
+
+        p(ŷ | μ, σ) = Σ_k w_k · (N(μ, (c_k σ)²) ∗ U(−½, ½))(ŷ),   w = softmax(a),
+        c_k = exp(clip(r_k, −log C, log C))
+
+    ``K`` components whose weights ``w`` (logits ``name.mixture_logits``) and scale ratios
+    ``c`` (``name.log_ratios``, bounded by :data:`GSM_RATIO_BOUND` so that the coding tables
+    stay finite) are learned once for the model, shared by every element: ``σ`` alone
+    varies per element, so the mixture is still coded on the table of :data:`SCALE_LEVELS`
+    scales, by the libraries' indexed coders."""
+
+    components: int = 3
+
+    def parameters(self) -> dict[str, Shape]:
+        return {f"{self.name}.mixture_logits": (self.components,),
+                f"{self.name}.log_ratios": (self.components,)}
+
+
+GSM_RATIO_BOUND = 4.0
+"""Largest scale ratio ``c_k`` (and smallest ``1 / C``) of a mixture component."""
+GSM_INITIAL_RATIOS = (0.5, 1.0, 2.0)
+"""Initial ``c_k`` of the three components (equal weights at the start)."""
+
+
+@dataclass(frozen=True)
+class HybridAttention(Step):
+    """Bao et al. 2022's hybrid-domain attention on ``C`` channels: channel attention, then
+    spatial attention (the arrangement of CBAM, Woo et al. 2018)::
+
+        a = sigmoid(f(avgpool x) + f(maxpool x)),  f = conv1×1(C/r → C) ∘ ReLU ∘ conv1×1(C → C/r)
+        x' = a ⊙ x
+        m = sigmoid(conv_k×k([mean_c x', max_c x']))           (2 → 1 channel)
+        out = m ⊙ x'
+
+    Owns ``name.channel.0`` and ``name.channel.2`` (the 1×1 convolutions of ``f``) and
+    ``name.spatial`` (the ``k×k`` one)."""
+
+    name: str
+    channels: int
+    reduction: int = 4
+    spatial_kernel: int = 7
+
+    def steps(self) -> tuple[Step, ...]:
+        hidden = max(1, self.channels // self.reduction)
+        return (Conv(f"{self.name}.channel.0", self.channels, hidden, 1),
+                Activation(f"{self.name}.channel.1", "relu"),
+                Conv(f"{self.name}.channel.2", hidden, self.channels, 1),
+                Conv(f"{self.name}.spatial", 2, 1, self.spatial_kernel))
+
+    def parameters(self) -> dict[str, Shape]:
+        return parameters(self.steps())
+
+
+@dataclass(frozen=True)
+class Refinement(Step):
+    """A residual refinement ``out = x + body(x)``, ``body`` 3×3 stride-1 convolutions
+    ``C → H → … → H → C`` with ``kind`` between them (``name.body.<i>``): Bao et al. 2022's
+    inverse-quantisation module (on ``ŷ``) and post-processing enhancement (on ``x̂``)."""
+
+    name: str
+    channels: int
+    hidden: int
+    depth: int = 3
+    kind: str = "leaky_relu"
+
+    def steps(self) -> tuple[Step, ...]:
+        widths = (self.channels, *([self.hidden] * (self.depth - 1)), self.channels)
+        steps: list[Step] = []
+        for i, (a, b) in enumerate(zip(widths, widths[1:], strict=False)):
+            if i:
+                steps.append(Activation(f"{self.name}.body.{len(steps)}", self.kind))
+            steps.append(Conv(f"{self.name}.body.{len(steps)}", a, b, HYPER_KERNEL))
+        return tuple(steps)
+
+    def parameters(self) -> dict[str, Shape]:
+        return parameters(self.steps())
+
+
+@dataclass(frozen=True)
 class MaskedConv(Conv):
     """PixelCNN's type-A masked convolution (van den Oord et al. 2016), CompressAI's
     ``MaskedConv2d``: a ``k×k`` stride-1 convolution whose kernel taps at and after the
@@ -133,7 +216,8 @@ class PriorPlan:
     def parameters(self) -> dict[str, Shape]:
         """Every learned parameter (CompressAI's ``named_parameters``) → torch shape."""
         steps = [step for steps in self.transforms.values() for step in steps]
-        return parameters([*steps, self.density])
+        extra = [self.conditional] if self.conditional else []
+        return parameters([*steps, self.density, *extra])
 
     def buffers(self) -> dict[str, Shape]:
         """The state beyond the parameters that a twin must share (the scale table)."""
@@ -149,6 +233,14 @@ def conv(a: int, b: int, kernel: int = KERNEL, stride: int = STRIDE) -> Maker:
 
 def deconv(a: int, b: int) -> Maker:
     return lambda name: Conv(name, a, b, KERNEL, STRIDE, transposed=True)
+
+
+def attention(channels: int) -> Maker:
+    return lambda name: HybridAttention(name, channels)
+
+
+def refinement(channels: int, hidden: int, kind: str = "leaky_relu") -> Maker:
+    return lambda name: Refinement(name, channels, hidden, kind=kind)
 
 
 def gdn(channels: int, inverse: bool = False) -> Maker:
@@ -206,11 +298,64 @@ def entropy_parameters(M: int) -> tuple[Step, ...]:
         conv(M * 8 // 3, M * 6 // 3, 1, 1)])
 
 
-def prior_plan(prior: str, N: int, M: int, decoder_N: int = 0) -> PriorPlan:
+POST_FILTER_WIDTH = 32
+"""Hidden channels of the attention architecture's post-processing enhancement (on x̂)."""
+
+
+def attention_plan(N: int, M: int) -> PriorPlan:
+    """Bao et al. 2022 ("Image compression method based on a hybrid domain attention
+    mechanism and postprocessing improvement", Computational Intelligence and Neuroscience
+    2022): the mean-scale hyperprior with hybrid-domain attention in every transform, an
+    inverse-quantisation module, a post-processing enhancement and a Gaussian-scale
+    mixture::
+
+        g_a  conv 3→N, GDN, conv N→N, GDN, HDA(N), conv N→N, GDN, conv N→M, HDA(M)
+        g_s  IQ(M), HDA(M), deconv M→N, IGDN, deconv N→N, IGDN, HDA(N), deconv N→N, IGDN,
+             deconv N→3, PE(3)
+        h_a  conv 3×3 s1 M→N, LReLU, HDA(N), conv N→N, LReLU, conv N→N
+        h_s  deconv N→M, LReLU, HDA(M), deconv M→3M/2, LReLU, conv 3×3 s1 3M/2→2M → σ, μ
+
+    ``HDA`` is :class:`HybridAttention`, ``IQ`` a :class:`Refinement` of ``ŷ`` (width N),
+    ``PE`` one of ``x̂`` (width :data:`POST_FILTER_WIDTH`), and ``ŷ`` is coded with the
+    :class:`GaussianScaleMixture`. The paper's text beyond its abstract was not available
+    to us: the placement of the attention blocks (after the second and fourth stage, as
+    Cheng et al. 2020 place theirs), the widths and depths of IQ and PE, and a mixture
+    shared by all elements are our reading, stated in the model card.
+    """
+    transforms = {
+        "g_a": sequential("g_a", [conv(3, N), gdn(N), conv(N, N), gdn(N), attention(N),
+                                  conv(N, N), gdn(N), conv(N, M), attention(M)]),
+        "g_s": sequential("g_s", [refinement(M, N), attention(M), deconv(M, N), gdn(N, True),
+                                  deconv(N, N), gdn(N, True), attention(N), deconv(N, N),
+                                  gdn(N, True), deconv(N, 3),
+                                  refinement(3, POST_FILTER_WIDTH, "relu")]),
+        "h_a": sequential("h_a", [conv(M, N, HYPER_KERNEL, 1), activation("leaky_relu"),
+                                  attention(N), conv(N, N), activation("leaky_relu"),
+                                  conv(N, N)]),
+        "h_s": sequential("h_s", [deconv(N, M), activation("leaky_relu"), attention(M),
+                                  deconv(M, M * 3 // 2), activation("leaky_relu"),
+                                  conv(M * 3 // 2, M * 2, HYPER_KERNEL, 1)]),
+    }
+    return PriorPlan("mean-scale", transforms, FactorizedDensity(N), GaussianScaleMixture(),
+                     hyper_input="identity",
+                     conditional_outputs=("scales", "means"))
+
+
+def prior_plan(prior: str, N: int, M: int, decoder_N: int = 0,
+               architecture: str = "gdn") -> PriorPlan:
     """The plan of ``prior`` with ``N``/``M`` channels; ``decoder_N`` (when non-zero) is
-    the width of a distilled ``g_s``."""
+    the width of a distilled ``g_s``; ``architecture`` one of :data:`ARCHITECTURES`
+    (``attention`` is the mean-scale prior of :func:`attention_plan`)."""
     if prior not in PRIORS:
         raise ValueError(f"no layer plan for prior {prior!r}; valid: {', '.join(PRIORS)}")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"no layer plan for architecture {architecture!r}; "
+                         f"valid: {', '.join(ARCHITECTURES)}")
+    if architecture == "attention":
+        if prior != "mean-scale" or decoder_N:
+            raise ValueError("the attention architecture is a mean-scale hyperprior "
+                             "without a distilled decoder")
+        return attention_plan(N, M)
     transforms = {"g_a": analysis(N, M), "g_s": synthesis(M, decoder_N or N)}
     if prior == "factorized":
         return PriorPlan(prior, transforms, FactorizedDensity(M))

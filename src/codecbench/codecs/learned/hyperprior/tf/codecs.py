@@ -107,11 +107,15 @@ class TFLearnedCodec(TensorFlowFramework, HyperpriorCodec):
 
     def train(self, config):
         """Train this model with ``codecbench train`` (see :mod:`.training`); GAN models
-        are trained in PyTorch and converted."""
+        and the attention architecture (mixed quantisation, a learned mixture) are trained
+        in PyTorch and converted."""
         from codecbench.codecs.learned.training_loop import TrainingError
 
-        if self.entry.adversarial is not None:
-            raise TrainingError(f"{self.name} is trained adversarially in PyTorch: run "
+        torch_only = ("trained adversarially" if self.entry.adversarial is not None
+                      else "trained with mixed quantisation and a learned Gaussian-scale "
+                      "mixture" if self.entry.architecture != "gdn" else "")
+        if torch_only:
+            raise TrainingError(f"{self.name} is {torch_only} in PyTorch: run "
                                 f"'codecbench train torch/{self.entry.slug}', then "
                                 f"'codecbench convert torch/{self.entry.slug} {self.name}'")
         from codecbench.codecs.learned.hyperprior.tf.training import train

@@ -19,6 +19,9 @@ CompressAI (PyTorch, NCHW)                      tensorflow-compression (NHWC)
 ``MaskedConv2d.weight`` ``out×in×kh×kw``        ``MaskedConv2D.kernel`` ``kh×kw×in×out``
 ``MaskedConv2d.mask``                           none: checked to be the type-A mask the TF
                                                 layer applies (a constant)
+``HybridAttention``/``Refinement`` convolutions  :class:`PlanConv2D` kernels ``kh×kw×in×out``
+``gaussian_conditional.mixture_logits``,        the mixture's ``mixture_logits``,
+``.log_ratios`` (Bao 2022)                      ``log_ratios`` (same values)
 ``gain_units.gain``, ``.inverse_gain``          ``gain``, ``inverse_gain`` (``Q × M``; in a
                                                 variable-rate file, ``rate_points`` = ``Q``)
 ==============================================  ===============================================
@@ -161,7 +164,8 @@ def model_from_torch_weights(path: Path) -> tuple[CNNModel, dict[str, str]]:
     metadata = weights_format.read_metadata(path)
     entry = learned_model(metadata["model"])
     model = CNNModel(entry.prior, int(metadata["N"]), int(metadata["M"]),
-                     int(metadata.get("decoder_N", 0)), weights_format.rate_points(path, metadata))
+                     int(metadata.get("decoder_N", 0)), weights_format.rate_points(path, metadata),
+                     entry.architecture)
     state = {name: value.astype(np.float32) if value.dtype.kind == "f" else value
              for name, value in _read_safetensors(path).items()}
     assign_compressai_state(model, state)
@@ -194,12 +198,21 @@ def read_tf_metadata(path: Path) -> dict[str, str]:
     return weights_format.read_metadata(path, FORMAT)
 
 
+def _architecture(path: Path, metadata: dict[str, str]) -> str:
+    """The transforms' plan of the model a TF weights file names (the model table's)."""
+    try:
+        return learned_model(metadata.get("model", "")).architecture
+    except ValueError as exc:
+        raise ConversionError(f"{path}: {exc}") from None
+
+
 def load_tf_weights(path: Path) -> tuple[CNNModel, EntropyCoders, dict[str, str]]:
     """``(model, coders, metadata)`` of a TF weights file, with its stored tables."""
     metadata = read_tf_metadata(path)
     tensors = _read_safetensors(path)
     model = CNNModel(metadata["prior"], int(metadata["N"]), int(metadata["M"]),
-                     int(metadata.get("decoder_N", 0)), weights_format.rate_points(path, metadata))
+                     int(metadata.get("decoder_N", 0)), weights_format.rate_points(path, metadata),
+                     _architecture(path, metadata))
     for key, variable in named_variables(model).items():
         if key not in tensors:
             raise ConversionError(f"{path} lacks {key}")

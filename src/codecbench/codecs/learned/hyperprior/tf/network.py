@@ -78,8 +78,92 @@ class MaskedConv2D(tf.keras.layers.Layer):
         return outputs + self.bias
 
 
+class PlanConv2D(tf.keras.layers.Layer):
+    """A stride-1 ``k×k`` convolution with zero padding ``k // 2`` (``nn.Conv2d(k, s=1,
+    p=k//2)``), for the steps inside the attention architecture's blocks; its variables
+    are named after the torch ``state_dict`` (``<name>.kernel`` ``kh×kw×in×out``,
+    ``<name>.bias``)."""
+
+    def __init__(self, step: Conv):
+        super().__init__(name=step.name.rsplit(".", 1)[-1])
+        if step.stride != 1 or step.transposed or step.kernel % 2 == 0:
+            raise ValueError(f"PlanConv2D runs odd stride-1 convolutions, not {step!r}")
+        self.step = step
+        self.kernel = tf.Variable(tf.keras.initializers.VarianceScaling()(
+            (step.kernel, step.kernel, step.in_channels, step.out_channels)),
+            name=f"{step.name}.kernel")
+        self.bias = tf.Variable(tf.zeros((step.out_channels,)), name=f"{step.name}.bias")
+
+    @tf.autograph.experimental.do_not_convert
+    def call(self, inputs, training=None):
+        del training
+        return tf.nn.conv2d(inputs, self.kernel, strides=1, padding="SAME") + self.bias
+
+    def named_weights(self) -> dict[str, tf.Variable]:
+        return {f"{self.step.name}.kernel": self.kernel, f"{self.step.name}.bias": self.bias}
+
+
+def _activation(kind: str, inputs):
+    return tf.nn.relu(inputs) if kind == "relu" else tf.nn.leaky_relu(inputs, layers.LEAKY_SLOPE)
+
+
+class HybridAttention(tf.keras.layers.Layer):
+    """Bao et al. 2022's channel-then-spatial attention, the formula of the plan's
+    :class:`~codecbench.codecs.learned.hyperprior.layers.HybridAttention` (NHWC)."""
+
+    def __init__(self, step: layers.HybridAttention):
+        super().__init__(name=step.name)
+        first, act, second, spatial = step.steps()
+        assert isinstance(first, Conv) and isinstance(second, Conv) and isinstance(spatial, Conv)
+        self.kind = getattr(act, "kind", "relu")
+        self.first, self.second, self.spatial = (PlanConv2D(first), PlanConv2D(second),
+                                                 PlanConv2D(spatial))
+
+    def _channel(self, pooled):
+        return self.second(_activation(self.kind, self.first(pooled)))
+
+    @tf.autograph.experimental.do_not_convert
+    def call(self, x, training=None):  # Keras passes ``training`` through the Sequential
+        del training
+        pooled = (self._channel(tf.reduce_mean(x, (1, 2), keepdims=True))
+                  + self._channel(tf.reduce_max(x, (1, 2), keepdims=True)))
+        x = x * tf.sigmoid(pooled)
+        summary = tf.concat([tf.reduce_mean(x, -1, keepdims=True),
+                             tf.reduce_max(x, -1, keepdims=True)], -1)
+        return x * tf.sigmoid(self.spatial(summary))
+
+    def named_weights(self) -> dict[str, tf.Variable]:
+        return {**self.first.named_weights(), **self.second.named_weights(),
+                **self.spatial.named_weights()}
+
+
+class Refinement(tf.keras.layers.Layer):
+    """``x + body(x)``: the plan's :class:`~codecbench.codecs.learned.hyperprior.layers.Refinement`."""
+
+    def __init__(self, step: layers.Refinement):
+        super().__init__(name=step.name)
+        self.body = [PlanConv2D(part) if isinstance(part, Conv) else step.kind
+                     for part in step.steps()]
+
+    @tf.autograph.experimental.do_not_convert
+    def call(self, x, training=None):
+        del training
+        out = x
+        for part in self.body:
+            out = part(out) if isinstance(part, PlanConv2D) else _activation(part, out)
+        return x + out
+
+    def named_weights(self) -> dict[str, tf.Variable]:
+        return {key: variable for part in self.body if isinstance(part, PlanConv2D)
+                for key, variable in part.named_weights().items()}
+
+
 def layer(step: Step) -> tf.keras.layers.Layer:
     """The Keras layer of a plan step, named as the step (CompressAI's module path)."""
+    if isinstance(step, layers.HybridAttention):
+        return HybridAttention(step)
+    if isinstance(step, layers.Refinement):
+        return Refinement(step)
     if isinstance(step, layers.MaskedConv):
         return MaskedConv2D(step.out_channels, step.kernel, name=step.name)
     if isinstance(step, Conv):
@@ -121,19 +205,28 @@ class CNNModel(tf.Module):
 
     PRIORS = layers.PRIORS
 
-    def __init__(self, prior: str, N: int, M: int, decoder_N: int = 0, rate_points: int = 0):
+    def __init__(self, prior: str, N: int, M: int, decoder_N: int = 0, rate_points: int = 0,
+                 architecture: str = "gdn"):
         super().__init__(name="cnn_model")
         if prior not in self.PRIORS:
             raise ValueError(f"no TensorFlow model for prior {prior!r}; "
                              f"valid: {', '.join(self.PRIORS)}")
         self.prior, self.N, self.M = prior, N, M
         self.decoder_N = decoder_N if decoder_N and decoder_N != N else 0
-        self.plan = layers.prior_plan(prior, N, M, self.decoder_N)
+        self.architecture = architecture
+        self.plan = layers.prior_plan(prior, N, M, self.decoder_N, architecture)
         for name, steps in self.plan.transforms.items():  # g_a, g_s (, h_a, h_s, context)
             setattr(self, name, transform(name, steps))
         if self.plan.conditional is not None:
             self.scale_table = tf.Variable(default_scale_table(self.plan.conditional.levels),
                                            trainable=False, name="scale_table")
+        self.mixture: dict[str, tf.Variable] = {}
+        if isinstance(self.plan.conditional, layers.GaussianScaleMixture):
+            components = self.plan.conditional.components
+            self.mixture = {
+                "mixture_logits": tf.Variable(tf.zeros((components,)), name="mixture_logits"),
+                "log_ratios": tf.Variable(np.log(np.array(layers.GSM_INITIAL_RATIOS, np.float32)),
+                                          name="log_ratios")}
         density = self.plan.density
         self.density = tfc.NoisyDeepFactorized(batch_shape=(density.channels,),
                                                num_filters=density.filters)
@@ -206,6 +299,14 @@ class CNNModel(tf.Module):
         scales, means = tf.split(params, 2, axis=-1)
         return scales, means
 
+    def conditional_prior(self):
+        """The noisy density of ``ŷ`` given ``loc``, ``scale``: tfc's ``NoisyNormal``, or
+        the Gaussian-scale mixture of the attention architecture (:func:`noisy_gsm`)."""
+        if not self.mixture:
+            return tfc.NoisyNormal
+        weights, ratios = gsm_shape(self.mixture["mixture_logits"], self.mixture["log_ratios"])
+        return noisy_gsm(weights, ratios)
+
     def _log_table(self):
         """``(log s_0, Δ)`` of the log-uniform scale table ``s_i = exp(log s_0 + i · Δ)``."""
         table = self.scale_table
@@ -234,6 +335,50 @@ class CNNModel(tf.Module):
         return tf.reshape(index, tf.shape(scales))
 
 
+def gsm_shape(logits, log_ratios):
+    """``(w, c)``: ``softmax(a)`` and ``exp(clip(r, ±log C))`` (the torch twin's
+    ``attention.gsm_shape``)."""
+    bound = math.log(layers.GSM_RATIO_BOUND)
+    return tf.nn.softmax(logits), tf.exp(tf.clip_by_value(log_ratios, -bound, bound))
+
+
+class _BoundedTailsMixture(tfc.NoisyNormalMixture):
+    """tfc's noisy normal mixture whose coding tails are the widest component's: for a
+    mixture of normals ``P(X < μ − c_max σ z) ≤ Φ(−z)``, so the table reaches the mixture's
+    tail mass without tfc's iterative tail search."""
+
+    def _widest(self):
+        components = self.components_distribution.base
+        return components.loc[..., 0], tf.reduce_max(components.scale, -1)
+
+    def _lower_tail(self, tail_mass):
+        loc, widest = self._widest()
+        return loc + widest * tfp_normal_quantile(tail_mass / 2, widest.dtype)
+
+    def _upper_tail(self, tail_mass):
+        loc, widest = self._widest()
+        return loc - widest * tfp_normal_quantile(tail_mass / 2, widest.dtype)
+
+
+def tfp_normal_quantile(probability: float, dtype) -> tf.Tensor:
+    """``Φ⁻¹(probability)`` in ``dtype``."""
+    return tf.math.ndtri(tf.constant(probability, dtype))
+
+
+def noisy_gsm(weights, ratios):
+    """``prior_fn(loc, scale)`` of Bao et al. 2022's Gaussian-scale mixture,
+    ``Σ_k w_k N(loc, (c_k · scale)²) ∗ U(−½, ½)``, in the dtype of ``scale``."""
+    def prior(loc, scale):
+        scale = tf.convert_to_tensor(scale)
+        loc = tf.cast(loc, scale.dtype) + tf.zeros_like(scale)
+        shape = tf.concat([tf.shape(scale), [int(weights.shape[0])]], 0)
+        return _BoundedTailsMixture(
+            loc=loc[..., None] + tf.zeros(shape, scale.dtype),
+            scale=scale[..., None] * tf.cast(ratios, scale.dtype),
+            weight=tf.broadcast_to(tf.cast(weights, scale.dtype), shape))
+    return prior
+
+
 def default_scale_table(levels: int = layers.SCALE_LEVELS) -> tf.Tensor:
     """CompressAI's default scale table (``compressai.models.google.get_scale_table``)."""
     return tf.exp(tf.linspace(math.log(layers.SCALE_MIN), math.log(layers.SCALE_MAX), levels))
@@ -259,12 +404,16 @@ def named_variables(model: CNNModel) -> dict[str, tf.Variable]:
             elif isinstance(layer, tfc.GDN):
                 variables[f"{layer.name}.beta"] = layer.beta_parameter.variable
                 variables[f"{layer.name}.gamma"] = layer.gamma_parameter.variable
+            elif isinstance(layer, HybridAttention | Refinement):
+                variables.update(layer.named_weights())
     for variable in model.density.base.variables:
         key = variable.name.split("/")[-1].split(":")[0].replace("_", "")  # matrix_0 → matrix0
         variables[f"density.{key}"] = variable
     variables["quantization_offset"] = model.quantization_offset
     if model.plan.conditional is not None:
         variables["scale_table"] = model.scale_table
+    for key, variable in model.mixture.items():
+        variables[f"gaussian_conditional.{key}"] = variable
     if model.rate_points:
         variables["gain_units.gain"] = model.gain
         variables["gain_units.inverse_gain"] = model.inverse_gain

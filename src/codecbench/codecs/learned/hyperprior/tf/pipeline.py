@@ -2,8 +2,9 @@
 
 Entropy coding is tensorflow-compression's: a :class:`tfc.ContinuousBatchedEntropyModel`
 on the factorized density (``y`` of the factorized prior, ``z`` of the hyperpriors) and a
-:class:`tfc.LocationScaleIndexedEntropyModel` of Gaussians for ``y`` given ``ẑ``, both
-with the range coder of tfc. What this module adds:
+:class:`tfc.LocationScaleIndexedEntropyModel` of Gaussians (Gaussian-scale mixtures in
+the attention architecture, Bao et al. 2022) for ``y`` given ``ẑ``, both with the range
+coder of tfc. What this module adds:
 
 * **Any image size**: edge padding to a multiple of 64, cropped after decoding (as the
   torch codecs).
@@ -90,7 +91,7 @@ class EntropyCoders:
             self.context: SerialContextCoder | None = None
             if model.prior != "factorized":
                 self.conditional = tfc.LocationScaleIndexedEntropyModel(
-                    tfc.NoisyNormal, num_scales=int(model.scale_table.shape[0]),
+                    model.conditional_prior(), num_scales=int(model.scale_table.shape[0]),
                     scale_fn=model.scale_fn(), coding_rank=3, compression=True,
                     stateless=True, tail_mass=TAIL_MASS, prior_dtype=tf.float64,
                     range_coder_precision=RANGE_CODER_PRECISION)
@@ -191,7 +192,8 @@ def compress(model, coders: EntropyCoders, x: tf.Tensor, device: str,
         y_string = coders.conditional.compress(y, index, loc=means)
         loc = 0.0 if means is None else means
         y_hat = tf.round(y - loc) + loc
-        bits = _bits(model.density, z_hat) + _bits(tfc.NoisyNormal(loc=loc, scale=scales), y_hat)
+        bits = (_bits(model.density, z_hat)
+                + _bits(model.conditional_prior()(loc=loc, scale=scales), y_hat))
         return [Latent(_chw(y), y_string.numpy()[0]), latent_z], bits
 
 
@@ -203,7 +205,7 @@ def _compress_autoregressive(model, coders: EntropyCoders, y, z_hat) -> tuple[by
     scales, means = model.context_parameters(psi, tf.constant(y_hat[None]))
     scales = tf.maximum(scales, model.scale_table[0])
     y_rounded = tf.round(y - means) + means
-    return string, _bits(tfc.NoisyNormal(loc=means, scale=scales), y_rounded)
+    return string, _bits(model.conditional_prior()(loc=means, scale=scales), y_rounded)
 
 
 def _range_decoded(name: str, decode):

@@ -41,11 +41,9 @@ def build_model(class_name: str, N: int, M: int, decoder_N: int = 0, rate_points
     by the same layers at width ``decoder_N`` (a distilled student decoder);
     ``rate_points`` (when non-zero) adds gain units for that many rate points (:mod:`.gains`).
     """
-    import compressai.models
-
     from codecbench.codecs.learned.hyperprior.torch import gains
 
-    model = getattr(compressai.models, class_name)(N=N, M=M)
+    model = _model_class(class_name)(N=N, M=M)
     if decoder_N and decoder_N != N:
         model.g_s = synthesis_transform(M, decoder_N)
     if rate_points:
@@ -53,27 +51,31 @@ def build_model(class_name: str, N: int, M: int, decoder_N: int = 0, rate_points
     return model
 
 
+OWN_CLASSES = {"AttentionHyperprior": "codecbench.codecs.learned.hyperprior.torch.attention"}
+"""Model classes of ours (CompressAI style), by class name → module; every other class
+name is one of ``compressai.models``."""
+
+
+def _model_class(class_name: str):
+    import importlib
+
+    import compressai.models
+
+    if class_name in OWN_CLASSES:
+        return getattr(importlib.import_module(OWN_CLASSES[class_name]), class_name)
+    return getattr(compressai.models, class_name)
+
+
 def synthesis_transform(M: int, N: int):
     """Ballé's synthesis ``g_s`` as CompressAI's hyperprior models build it, read off the
     plan (:func:`codecbench.codecs.learned.hyperprior.layers.synthesis`): three stride-2
     5×5 transposed convolutions with inverse GDN, then one to RGB."""
-    from compressai.layers import GDN
     from torch import nn
 
     from codecbench.codecs.learned.hyperprior import layers
-    from codecbench.codecs.learned.layer_plans import Conv
+    from codecbench.codecs.learned.hyperprior.torch.modules import module_of
 
-    modules: list[nn.Module] = []
-    for step in layers.synthesis(M, N):
-        if isinstance(step, Conv) and step.transposed:
-            modules.append(nn.ConvTranspose2d(
-                step.in_channels, step.out_channels, step.kernel, stride=step.stride,
-                padding=step.padding, output_padding=step.output_padding, bias=step.bias))
-        elif isinstance(step, layers.GDN):
-            modules.append(GDN(step.channels, inverse=step.inverse))
-        else:
-            raise ValueError(f"g_s has no step like {step!r}")
-    return nn.Sequential(*modules)
+    return nn.Sequential(*(module_of(step) for step in layers.synthesis(M, N)))
 
 
 REBUILT_BUFFERS = ("gaussian_conditional._quantized_cdf", "gaussian_conditional._offset",
@@ -108,6 +110,8 @@ def load_model(path: Path):
             for name in REBUILT_BUFFERS:
                 state.setdefault(name, getattr(conditional, name.split(".", 1)[1]))
         model.load_state_dict(state)
+        if "gaussian_conditional.mixture_logits" in state:
+            model.gaussian_conditional.update()  # the mixture's tables follow its shape
     except RuntimeError as exc:
         raise WeightsFileError(f"{path}: its tensors do not fit a {metadata['class']} "
                                f"model ({str(exc).splitlines()[0]})") from None
