@@ -50,9 +50,19 @@ class TFLearnedCodec(TensorFlowFramework, HyperpriorCodec):
     variable_rate_weights = True
 
     @property
+    def torch_only(self) -> str:
+        """Why this model is trained in PyTorch only (and converted), or ``""``."""
+        if self.entry.adversarial is not None:
+            return "trained adversarially"
+        if self.entry.architecture != "gdn":
+            return "trained with mixed quantisation and a learned Gaussian-scale mixture"
+        return ""
+
+    @property
     def trains_here(self) -> bool:
-        """GAN-trained models are trained in PyTorch and converted."""
-        return self.entry.adversarial is None
+        """GAN-trained models and the attention architecture are trained in PyTorch and
+        converted."""
+        return not self.torch_only
 
     @property
     def device(self) -> str:
@@ -111,11 +121,8 @@ class TFLearnedCodec(TensorFlowFramework, HyperpriorCodec):
         in PyTorch and converted."""
         from codecbench.codecs.learned.training_loop import TrainingError
 
-        torch_only = ("trained adversarially" if self.entry.adversarial is not None
-                      else "trained with mixed quantisation and a learned Gaussian-scale "
-                      "mixture" if self.entry.architecture != "gdn" else "")
-        if torch_only:
-            raise TrainingError(f"{self.name} is {torch_only} in PyTorch: run "
+        if self.torch_only:
+            raise TrainingError(f"{self.name} is {self.torch_only} in PyTorch: run "
                                 f"'codecbench train torch/{self.entry.slug}', then "
                                 f"'codecbench convert torch/{self.entry.slug} {self.name}'")
         from codecbench.codecs.learned.hyperprior.tf.training import train
