@@ -115,6 +115,28 @@ def test_loaded_weights_code_with_tables_of_their_learned_mixture(tmp_path):
                            loaded.gaussian_conditional._cdf_length)
 
 
+def test_variable_rate_training_resumes_exactly_and_learns_the_mixture(small_photo_dir,
+                                                                       tmp_path):
+    from safetensors.torch import load_file
+
+    from codecbench.codecs.learned.hyperprior.torch.training import train
+    from training_helpers import tiny_config
+
+    def config(out, steps):
+        return tiny_config(small_photo_dir, out, quality=None, variable_rate=True,
+                           channels=(16, 16), steps=steps)
+
+    name = f"torch/{SLUG}"
+    straight = train(ENTRY, name, config(tmp_path / "a", 20))
+    train(ENTRY, name, config(tmp_path / "b", 10))
+    resumed = train(ENTRY, name, config(tmp_path / "b", 20))
+    a, b = load_file(str(straight.weights)), load_file(str(resumed.weights))
+    assert a.keys() == b.keys() and "gain_units.gain" in a
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    initial = torch.log(torch.tensor(layers.GSM_INITIAL_RATIOS))
+    assert not torch.equal(a["gaussian_conditional.log_ratios"], initial)  # trained
+
+
 def test_the_tf_twin_is_trained_by_converting_the_torch_one(tmp_path):
     pytest.importorskip("tensorflow")
     from codecbench.codecs.learned.hyperprior.tf.codecs import TFLearnedCodec

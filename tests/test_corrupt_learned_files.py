@@ -38,6 +38,7 @@ TORCH_CODECS = [
     ("torch/bmshj2018-hyperprior", 3, 2),
     ("torch/mbt2018-mean", 3, 5),
     ("torch/mbt2018", 3, 1),
+    ("torch/bao2022-attention", 3, 5),
     ("torch/hific", 2, 1),
     ("torch/hific-omgd", 2, None),
     ("torch/toderici2016-lstm", 4, 2),
@@ -54,6 +55,7 @@ TF_CODECS = [
     ("tf/bmshj2018-hyperprior", 3, 2),
     ("tf/mbt2018-mean", 3, 5),
     ("tf/mbt2018", 3, 1),
+    ("tf/bao2022-attention", 3, 5),
     ("tf/hific", 2, 1),
     ("tf/hific-omgd", 2, None),
     ("tf/toderici2016-lstm", 4, 2),
@@ -67,7 +69,7 @@ TF_CODECS = [
 ]
 CROP = 64
 SHORT_STRING_CODECS = {"torch/bls2017-factorized", "torch/bmshj2018-hyperprior",
-                       "torch/mbt2018-mean", "torch/toderici2017-gru", "torch/agustsson2019-gc",
+                       "torch/mbt2018-mean", "torch/bao2022-attention", "torch/toderici2017-gru", "torch/agustsson2019-gc",
                        "torch/rippel2017-waveone", "torch/klopp2018-codespace",
                        "torch/mentzer2018-context", "torch/minnen2017-tiled"}
 """Torch codecs decoded with strings shorter than their latents need (CompressAI's rANS
