@@ -42,6 +42,25 @@ from codecbench.datasets.split import HELD_OUT_MODULUS
 TARGET = -25.0
 """The quality target: BD-rate (PSNR) against JPEG on the held-out photos, in %."""
 ANCHORS = ("jpeg", "jpeg2000", "webp")
+RUN_NOTES = {"bao2022-attention": "two threads, sharing the 2-core CPU with other work"}
+"""How a run shared its machine, where it differs from the recipe's default (one thread,
+shared with the recipe's other runs)."""
+ARCHITECTURE_NOTES = {
+    "attention": (
+        " Codecbench's `AttentionHyperprior` (CompressAI's `MeanScaleHyperprior` with its "
+        "entropy models and rANS) adds hybrid-domain attention (channel, then spatial) in "
+        "g_a, g_s, h_a and h_s, an inverse-quantisation refinement of ŷ before g_s, a "
+        "post-processing refinement of x̂, and a Gaussian-scale mixture of 3 components "
+        "(learned weights and scale ratios in [¼, 4], one shape shared by all elements, "
+        "coded on the 64-scale table). Ours, because only the paper's abstract was "
+        "available: the block placement, the refinements' depth (3 convolutions) and widths "
+        "(N for ŷ, 32 for x̂), the CBAM arrangement of the attentions and the shared mixture "
+        "shape (`docs/learned-codecs.md`, Hybrid-domain attention)."),
+}
+LOSS_NOTES = {
+    "attention": (" Mixed quantisation: the rate term on y + u (uniform noise), the "
+                  "decoder on round(y − μ) + μ with a straight-through gradient."),
+}
 
 
 def variable_rate_slugs() -> list[str]:
@@ -109,16 +128,18 @@ def card(slug: str, held_out: pd.DataFrame, sample: pd.DataFrame, curve: pd.Data
         verdict = "met. "
     else:
         verdict = f"not met, by {value - TARGET:.1f} percentage points. "
+    class_origin = "codecbench" if entry.architecture != "gdn" else "CompressAI"
     lines = [
         f"# Model card: torch/{slug}",
         "",
-        f"**Architecture.** {entry.paper}; CompressAI `{entry.compressai_class}` with "
+        f"**Architecture.** {entry.paper}; {class_origin} `{entry.compressai_class}` with "
         f"N = {record['N']}, M = {record['M']} (CompressAI's own models use N = 128–192, "
         f"M = 192–320), prior: {entry.prior}. One network for every rate point: gain units "
         "(Cui et al. 2021, `y = g_a(x) ⊙ g_q`, `x̂ = g_s(ŷ ⊙ g'_q)`, "
         "`codecbench.codecs.learned.hyperprior.torch.gains`). Weights: safetensors, "
         f"convolution kernels float16, {size / 1e6:.1f} MB for all {len(entry.lambdas)} rate "
-        f"points; `tf/{slug}` runs the same file, converted at load time.",
+        f"points; `tf/{slug}` runs the same file, converted at load time."
+        + ARCHITECTURE_NOTES.get(entry.architecture, ""),
         "",
         f"**Data.** The training split (`--split train`: {record['data']['images']} of the 41 "
         "photographs, 1024 px wide wallpapers, GPL / CC-BY(-SA); not redistributed with "
@@ -131,13 +152,14 @@ def card(slug: str, held_out: pd.DataFrame, sample: pd.DataFrame, curve: pd.Data
         "`scripts/train_shipped_weights.py --variable-rate`; this run: "
         f"`--split train --steps {config['steps']} --batch-size {config['batch_size']} "
         f"--patch-size {config['patch_size']} --lr {config['learning_rate']:g} "
-        "--half-kernels`, one thread), on "
-        f"{record['hardware']} (shared with the recipe's other runs), torch {record['versions']['torch']}, "
+        f"--half-kernels`, {RUN_NOTES.get(slug, 'one thread, shared with the recipe’s other runs')}), "
+        f"on {record['hardware']}, torch {record['versions']['torch']}, "
         f"CompressAI {record['versions']['compressai']}: {record['steps']} steps, Adam lr "
         f"{config['learning_rate']:g} (×{config['lr_gamma']} after {milestones} of the steps), "
         f"{record['train_seconds'] / 60:.0f} minutes. Loss per step: λ_q·255²·MSE + bpp with "
         "the drawn point's λ_q (CompressAI's `RateDistortionLoss`), auxiliary quantile loss "
-        "on the entropy bottleneck, gradient-norm clipping 1.0. A short CPU run of a small "
+        "on the entropy bottleneck, gradient-norm clipping 1.0."
+        + LOSS_NOTES.get(entry.architecture, "") + " A short CPU run of a small "
         "model: the numbers below are what these weights do, far below the paper's curves.",
         "",
         *markdown_lines(slug, entry.qualities),
@@ -199,8 +221,16 @@ def main() -> None:
                         help="folder of heldout_training_curve.py's <model>-curve.csv")
     parser.add_argument("--run-dir", type=Path,
                         default=Path("codecbench-results/variable-rate-cards"))
+    parser.add_argument("--models", help="comma-separated slugs (default: every "
+                                         "variable-rate network shipped)")
     args = parser.parse_args()
     slugs = variable_rate_slugs()
+    if args.models:
+        wanted = args.models.split(",")
+        unknown = sorted(set(wanted) - set(slugs))
+        if unknown:
+            parser.error(f"not shipped as a variable-rate network: {', '.join(unknown)}")
+        slugs = wanted
     held_out = evaluate(args.run_dir / "held-out", slugs,
                         ("--dataset", str(args.data), "--split", "held-out"), ANCHORS)
     sample = evaluate(args.run_dir / "sample", slugs)
