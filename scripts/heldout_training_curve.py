@@ -99,6 +99,10 @@ def main() -> None:
                         help="after --: the run's codecbench train options")
     args = parser.parse_args()
     train_options = [option for option in args.train_options if option != "--"]
+    owned = sorted({"--steps", "--out", "--data"} & {option.split("=")[0] for option in train_options})
+    if owned:
+        parser.error(f"{', '.join(owned)} must not be among the run's options: this script "
+                     "sets them per snapshot (a later --steps would train instead of export)")
     jpeg = held_out_board(args.data, "jpeg", args.out / "jpeg")
     rows = []
     snapshots = {}
