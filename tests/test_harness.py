@@ -175,6 +175,25 @@ def test_resume_computes_only_missing_tasks(registry, small_photo_dir, tmp_path)
     assert len(record["invocations"]) == 3
 
 
+def test_resume_naming_the_same_files_differently_keeps_the_run_one_dataset(
+        registry, small_photo_dir, tmp_path, monkeypatch):
+    """A relative and then an absolute path to the same folder (same contents hash) resume
+    one run: nothing is recomputed and the leaderboard has one row per rate point."""
+    monkeypatch.chdir(small_photo_dir.parent)
+    relative = FolderDataset(small_photo_dir.name)
+    absolute = FolderDataset(small_photo_dir.resolve())
+    assert relative.name != absolute.name
+    codec = tc.LosslessZlib()
+    out = tmp_path / "run"
+    run_evaluation([codec], relative, metrics(registry), out, qualities=["1"], progress=False)
+    again = run_evaluation([codec], absolute, metrics(registry), out, qualities=["1"],
+                           progress=False)
+    assert again.tasks_computed == 0 and again.rows == 3
+    board = pd.read_csv(out / "leaderboard.csv")
+    assert len(board) == 1 and set(board["dataset"]) == {relative.name}
+    assert json.loads((out / "run.json").read_text())["dataset"]["name"] == relative.name
+
+
 def test_retry_errors_reruns_only_failed_tasks(registry, small_photo_dir, tmp_path):
     data = FolderDataset(small_photo_dir)
     first = run_evaluation([tc.FailsOnImage()], data, metrics(registry), tmp_path, progress=False)

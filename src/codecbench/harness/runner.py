@@ -192,21 +192,22 @@ def _check_compatible(store: ResultsStore, plans, dataset: Dataset, dataset_hash
 
 
 def _tasks(plans, dataset: Dataset, metrics, done: set, planned: set,
-           load_images: bool = True) -> tuple[int, Iterator]:
+           load_images: bool = True, dataset_name: str = "") -> tuple[int, Iterator]:
     """Count the missing tasks (``planned`` ones not ``done``), and a generator producing
-    them image by image.
+    them image by image (rows and tasks carry ``dataset_name``, default the dataset's).
 
     Images are loaded only when one of their tasks is missing (and, with ``load_images``
     false, not here but where the task runs, from ``task.source``). Codecs that cannot run
     and images that cannot be loaded produce error rows directly (``ResultRow``).
     """
     image_ids = dataset.image_ids()
+    name = dataset_name or dataset.name
     missing = {
         image_id: [
             (plan, q)
             for plan in plans
             for q in plan.qualities
-            if (key := (plan.codec.name, quality_key(q), dataset.name, image_id)) in planned
+            if (key := (plan.codec.name, quality_key(q), name, image_id)) in planned
             and key not in done
         ]
         for image_id in image_ids
@@ -230,7 +231,7 @@ def _tasks(plans, dataset: Dataset, metrics, done: set, planned: set,
                     yield ResultRow(
                         codec=plan.codec.name,
                         quality=quality_key(quality),
-                        dataset=dataset.name,
+                        dataset=name,
                         image_id=image_id,
                         codec_version=plan.version,
                         framework=plan.codec.framework,
@@ -238,7 +239,7 @@ def _tasks(plans, dataset: Dataset, metrics, done: set, planned: set,
                         error=error or plan.problem,
                     )
                     continue
-                yield Task(plan.codec, plan.version, quality, dataset.name, image_id, image,
+                yield Task(plan.codec, plan.version, quality, name, image_id, image,
                            metrics, source=None if load_images else dataset)
 
     return total, generate()
@@ -281,7 +282,7 @@ def _write_run_json(run_dir: Path, record: dict) -> None:
 
 
 def _provenance(plans, dataset, dataset_hash, metrics, plugins, previous: dict | None,
-                command: list[str]) -> dict:
+                command: list[str], dataset_name: str = "") -> dict:
     record = dict(previous or {})
     record.update(
         {
@@ -289,7 +290,7 @@ def _provenance(plans, dataset, dataset_hash, metrics, plugins, previous: dict |
             "environment": provenance.environment(),
             "hardware": provenance.hardware(),
             "dataset": {
-                "name": dataset.name,
+                "name": dataset_name or dataset.name,
                 "version": dataset.version,
                 "license": dataset.license,
                 "source": dataset.source,
@@ -379,6 +380,10 @@ def run_evaluation(
                                  "directory")
         store.set_meta("shard", shard_text)
         store.set_meta("dataset_hash", dataset_hash)
+        # the run's dataset is its contents: a later invocation naming the same files
+        # differently (a relative and an absolute path) resumes under the first name
+        dataset_name = store.get_meta("dataset_name") or dataset.name
+        store.set_meta("dataset_name", dataset_name)
         store.set_meta("metrics", metric_names)
         store.set_meta("metric_versions", metric_versions(metrics))
         if retry_errors:
@@ -390,8 +395,8 @@ def run_evaluation(
             except ValueError:
                 previous = None  # a damaged run.json is rewritten from this invocation
         record = _provenance(plans, dataset, dataset_hash, metrics, plugins or {}, previous,
-                             command)
-        record["fingerprint"] = run_fingerprint(plans, dataset.name, dataset_hash, metrics,
+                             command, dataset_name)
+        record["fingerprint"] = run_fingerprint(plans, dataset_name, dataset_hash, metrics,
                                                 shard)
         pool = (executor if isinstance(executor, Executor)
                 else make_executor(jobs, timeout, executor))
@@ -399,12 +404,12 @@ def run_evaluation(
         _write_run_json(run_dir, record)
 
         done = store.done_keys()
-        planned = {(p.codec.name, quality_key(q), dataset.name, image_id)
+        planned = {(p.codec.name, quality_key(q), dataset_name, image_id)
                    for p in plans for q in p.qualities for image_id in dataset.image_ids()}
         if shard is not None:
             planned = {key for key in planned if shard.contains(key)}
         total, items = _tasks(plans, dataset, metrics, done, planned,
-                              load_images=not pool.reads_images)
+                              load_images=not pool.reads_images, dataset_name=dataset_name)
         computed = 0
         try:
             with _interrupt_on_sigterm(), pool, progress_bar(total, progress) as bar:
