@@ -81,7 +81,9 @@ class LearnedModel:
             ``<framework>/<slug>``.
         prior: the entropy model: ``factorized``, ``hyperprior``, ``mean-scale`` or
             ``autoregressive`` (what the codec's encode/decode pipeline must do).
-        compressai_class: the CompressAI model class implementing the architecture.
+        compressai_class: the CompressAI-style model class implementing the architecture
+            (one of ``compressai.models``, or ours, e.g. ``AttentionHyperprior``; see
+            ``hyperprior.torch.weights.OWN_CLASSES``).
         N, M: channel counts of the shipped (small) configuration.
         lambdas: λ per rate point; rate point ``q`` (1-based) uses ``lambdas[q - 1]``.
         paper: the citation.

@@ -24,6 +24,10 @@ frameworks:
   type-A mask: taps above the centre row and left of the centre), ``e`` three 1×1
   :class:`tfc.SignalConv2D` with LeakyReLU between them; :mod:`.autoregressive` codes ``ŷ``
   position by position with the same weights;
+* the attention architecture (Bao et al. 2022, ``architecture="attention"``) adds
+  :class:`HybridAttention` and :class:`Refinement` layers from its plan, and codes ``ŷ``
+  with a Gaussian-scale mixture (:func:`noisy_gsm`: tfc's ``NoisyNormalMixture``, the
+  mixture's learned ``gaussian_conditional.mixture_logits`` and ``.log_ratios``);
 * a variable-rate network (one for every rate point, Cui et al. 2021, the torch twin's
   :mod:`~codecbench.codecs.learned.hyperprior.torch.gains`) carries ``Q × M`` gains ``g`` and
   inverse gains ``g'``: rate point ``q`` codes ``y = g_a(x) ⊙ g_q`` and decodes
@@ -389,8 +393,10 @@ def named_variables(model: CNNModel) -> dict[str, tf.Variable]:
 
     ``<transform>.<i>.kernel`` (``kh×kw×in×out``), ``.bias``, ``.beta`` and ``.gamma``
     (GDN, stored reparameterised as in CompressAI, γ transposed), ``density.matrix<i>``,
-    ``density.bias<i>``, ``density.factor<i>``, ``quantization_offset``, ``scale_table``, and
-    in a variable-rate network ``gain_units.gain`` and ``gain_units.inverse_gain``.
+    ``density.bias<i>``, ``density.factor<i>``, ``quantization_offset``, ``scale_table``, the
+    attention blocks' convolutions (``g_a.4.channel.0.kernel`` …) and mixture
+    (``gaussian_conditional.mixture_logits``, ``.log_ratios``), and in a variable-rate
+    network ``gain_units.gain`` and ``gain_units.inverse_gain``.
     """
     variables = {}
     for sequential in model.transforms.values():
