@@ -44,7 +44,8 @@ class GaussianScaleMixtureConditional(GaussianConditional):
 
     The coding tables (CompressAI's ``update``) reach the mixture's ``10⁻⁹`` tails: for
     ``t < 0``, ``F(t) ≤ Φ(t / c_max)``, so the widest component's quantile bounds them.
-    They depend on the learned ``w`` and ``c``: ``update()`` must run after loading weights.
+    They depend on the learned ``w`` and ``c``: ``weights.load_model`` loads those before it
+    builds the tables.
     """
 
     def __init__(self, components: int = 3, **kwargs):

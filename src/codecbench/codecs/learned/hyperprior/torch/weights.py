@@ -105,13 +105,17 @@ def load_model(path: Path):
     try:
         if "gaussian_conditional.scale_table" in state:
             conditional = model.gaussian_conditional
-            conditional.update_scale_table(state["gaussian_conditional.scale_table"],
-                                           force=True)
+            # the tables are a function of the scale table and of the conditional's own
+            # learned parameters (a Gaussian-scale mixture's shape): load those, then
+            # build the tables once
+            prefix = "gaussian_conditional."
+            conditional.load_state_dict(
+                {name: state[prefix + name] for name, _ in conditional.named_parameters()
+                 if prefix + name in state}, strict=False)
+            conditional.update_scale_table(state[prefix + "scale_table"], force=True)
             for name in REBUILT_BUFFERS:
                 state.setdefault(name, getattr(conditional, name.split(".", 1)[1]))
         model.load_state_dict(state)
-        if "gaussian_conditional.mixture_logits" in state:
-            model.gaussian_conditional.update()  # the mixture's tables follow its shape
     except RuntimeError as exc:
         raise WeightsFileError(f"{path}: its tensors do not fit a {metadata['class']} "
                                f"model ({str(exc).splitlines()[0]})") from None
