@@ -191,23 +191,22 @@ def _check_compatible(store: ResultsStore, plans, dataset: Dataset, dataset_hash
             )
 
 
-def _tasks(plans, dataset: Dataset, metrics, done: set, planned: set,
-           load_images: bool = True, dataset_name: str = "") -> tuple[int, Iterator]:
+def _tasks(plans, dataset: Dataset, dataset_name: str, metrics, done: set, planned: set,
+           load_images: bool = True) -> tuple[int, Iterator]:
     """Count the missing tasks (``planned`` ones not ``done``), and a generator producing
-    them image by image (rows and tasks carry ``dataset_name``, default the dataset's).
+    them image by image (rows and tasks carry the run's ``dataset_name``).
 
     Images are loaded only when one of their tasks is missing (and, with ``load_images``
     false, not here but where the task runs, from ``task.source``). Codecs that cannot run
     and images that cannot be loaded produce error rows directly (``ResultRow``).
     """
     image_ids = dataset.image_ids()
-    name = dataset_name or dataset.name
     missing = {
         image_id: [
             (plan, q)
             for plan in plans
             for q in plan.qualities
-            if (key := (plan.codec.name, quality_key(q), name, image_id)) in planned
+            if (key := (plan.codec.name, quality_key(q), dataset_name, image_id)) in planned
             and key not in done
         ]
         for image_id in image_ids
@@ -231,7 +230,7 @@ def _tasks(plans, dataset: Dataset, metrics, done: set, planned: set,
                     yield ResultRow(
                         codec=plan.codec.name,
                         quality=quality_key(quality),
-                        dataset=name,
+                        dataset=dataset_name,
                         image_id=image_id,
                         codec_version=plan.version,
                         framework=plan.codec.framework,
@@ -239,7 +238,7 @@ def _tasks(plans, dataset: Dataset, metrics, done: set, planned: set,
                         error=error or plan.problem,
                     )
                     continue
-                yield Task(plan.codec, plan.version, quality, name, image_id, image,
+                yield Task(plan.codec, plan.version, quality, dataset_name, image_id, image,
                            metrics, source=None if load_images else dataset)
 
     return total, generate()
@@ -281,8 +280,8 @@ def _write_run_json(run_dir: Path, record: dict) -> None:
     atomic_write(path, json.dumps(record, indent=2, default=str) + "\n")
 
 
-def _provenance(plans, dataset, dataset_hash, metrics, plugins, previous: dict | None,
-                command: list[str], dataset_name: str = "") -> dict:
+def _provenance(plans, dataset, dataset_name: str, dataset_hash, metrics, plugins,
+                previous: dict | None, command: list[str]) -> dict:
     record = dict(previous or {})
     record.update(
         {
@@ -290,7 +289,7 @@ def _provenance(plans, dataset, dataset_hash, metrics, plugins, previous: dict |
             "environment": provenance.environment(),
             "hardware": provenance.hardware(),
             "dataset": {
-                "name": dataset_name or dataset.name,
+                "name": dataset_name,
                 "version": dataset.version,
                 "license": dataset.license,
                 "source": dataset.source,
@@ -394,8 +393,8 @@ def run_evaluation(
                 previous = json.loads((run_dir / RUN_JSON).read_text())
             except ValueError:
                 previous = None  # a damaged run.json is rewritten from this invocation
-        record = _provenance(plans, dataset, dataset_hash, metrics, plugins or {}, previous,
-                             command, dataset_name)
+        record = _provenance(plans, dataset, dataset_name, dataset_hash, metrics, plugins or {},
+                             previous, command)
         record["fingerprint"] = run_fingerprint(plans, dataset_name, dataset_hash, metrics,
                                                 shard)
         pool = (executor if isinstance(executor, Executor)
@@ -408,8 +407,8 @@ def run_evaluation(
                    for p in plans for q in p.qualities for image_id in dataset.image_ids()}
         if shard is not None:
             planned = {key for key in planned if shard.contains(key)}
-        total, items = _tasks(plans, dataset, metrics, done, planned,
-                              load_images=not pool.reads_images, dataset_name=dataset_name)
+        total, items = _tasks(plans, dataset, dataset_name, metrics, done, planned,
+                              load_images=not pool.reads_images)
         computed = 0
         try:
             with _interrupt_on_sigterm(), pool, progress_bar(total, progress) as bar:

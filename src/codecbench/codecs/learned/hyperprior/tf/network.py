@@ -118,8 +118,9 @@ class HybridAttention(tf.keras.layers.Layer):
     def __init__(self, step: layers.HybridAttention):
         super().__init__(name=step.name)
         first, act, second, spatial = step.steps()
-        assert isinstance(first, Conv) and isinstance(second, Conv) and isinstance(spatial, Conv)
-        self.kind = getattr(act, "kind", "relu")
+        assert isinstance(first, Conv) and isinstance(act, layers.Activation)
+        assert isinstance(second, Conv) and isinstance(spatial, Conv)
+        self.kind = act.kind
         self.first, self.second, self.spatial = (PlanConv2D(first), PlanConv2D(second),
                                                  PlanConv2D(spatial))
 
@@ -357,14 +358,14 @@ class _BoundedTailsMixture(tfc.NoisyNormalMixture):
 
     def _lower_tail(self, tail_mass):
         loc, widest = self._widest()
-        return loc + widest * tfp_normal_quantile(tail_mass / 2, widest.dtype)
+        return loc + widest * normal_quantile(tail_mass / 2, widest.dtype)
 
     def _upper_tail(self, tail_mass):
         loc, widest = self._widest()
-        return loc - widest * tfp_normal_quantile(tail_mass / 2, widest.dtype)
+        return loc - widest * normal_quantile(tail_mass / 2, widest.dtype)
 
 
-def tfp_normal_quantile(probability: float, dtype) -> tf.Tensor:
+def normal_quantile(probability: float, dtype) -> tf.Tensor:
     """``Φ⁻¹(probability)`` in ``dtype``."""
     return tf.math.ndtri(tf.constant(probability, dtype))
 
