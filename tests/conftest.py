@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from helpers import SAMPLE_DIR, TESTS_DIR, make_distribution
+
+# The tests' own cache (the entry-point index), not the user's; subprocesses inherit it.
+os.environ["CODECBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="codecbench-test-cache-")
 
 # Test-only codecs live in an importable module so that spawned workers can unpickle them.
 sys.path.insert(0, str(TESTS_DIR))

@@ -26,7 +26,6 @@
 from __future__ import annotations
 
 import fnmatch
-import importlib.metadata
 import os
 import sys
 import traceback
@@ -36,7 +35,7 @@ from typing import Any
 
 import pluggy
 
-from codecbench.api import hookspecs
+from codecbench.api import entry_point_index, hookspecs
 from codecbench.api.codec import Codec, validate_codec_metadata
 from codecbench.api.dataset import Dataset
 from codecbench.api.executor import ExecutorType
@@ -98,19 +97,6 @@ class PluginInfo:
         }
 
 
-_DISTRIBUTIONS: dict[str, tuple[str, str]] = {}
-
-
-def _name_and_version(dist) -> tuple[str, str]:
-    """``(name, version)`` of an entry point's distribution, its metadata parsed once per
-    distribution (codecbench's own plugins all come from one)."""
-    key = str(getattr(dist, "_path", id(dist)))
-    if key not in _DISTRIBUTIONS:
-        metadata = dist.metadata
-        _DISTRIBUTIONS[key] = (metadata["Name"], metadata["Version"])
-    return _DISTRIBUTIONS[key]
-
-
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -156,7 +142,7 @@ class Registry:
         if from_env:
             only = [n.strip() for n in os.environ["CODECBENCH_LOAD_PLUGINS"].split(",")]
         wanted = None if only is None else {n for n in only if n}
-        entry_points = importlib.metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP)
+        entry_points = entry_point_index.entry_points(hookspecs.ENTRY_POINT_GROUP)
         unknown = sorted((wanted or set()) - {ep.name for ep in entry_points})
         if unknown:
             source = "CODECBENCH_LOAD_PLUGINS" if from_env else "the plugin list"
@@ -167,12 +153,11 @@ class Registry:
             if (wanted is not None and entry_point.name not in wanted
                     and ALWAYS_LOADED.get(entry_point.name) != entry_point.value):
                 continue
-            dist = entry_point.dist
             info = PluginInfo(
                 name=entry_point.name,
                 module=entry_point.value,
-                distribution=_name_and_version(dist)[0] if dist else "",
-                distribution_version=_name_and_version(dist)[1] if dist else "",
+                distribution=entry_point.distribution,
+                distribution_version=entry_point.version,
             )
             if entry_point.name in self.plugins:
                 self._fail(info, "import", RuntimeError("duplicate entry-point name"))

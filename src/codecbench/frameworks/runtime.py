@@ -3,8 +3,17 @@ it needs (checked without importing them)."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from typing import ClassVar
+
+
+@functools.cache
+def module_installed(name: str) -> bool:
+    """Whether top-level module ``name`` can be imported (``find_spec``: nothing imported),
+    looked up once per process: every learned codec of a framework asks for the same
+    modules when the codecs are listed."""
+    return importlib.util.find_spec(name) is not None
 
 
 class FrameworkRuntime:
@@ -18,4 +27,4 @@ class FrameworkRuntime:
 
     def missing_modules(self) -> list[str]:
         """The required modules that are not installed (``find_spec``: nothing imported)."""
-        return [name for name in self.required_modules if importlib.util.find_spec(name) is None]
+        return [name for name in self.required_modules if not module_installed(name)]

@@ -1,0 +1,189 @@
+"""The entry-point index: plugins are found without scanning every distribution's metadata
+while nothing was installed, removed or rewritten, and found again when something was."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from codecbench.api import entry_point_index
+from codecbench.api.registry import Registry
+from helpers import make_distribution
+
+GROUP = "codecbench"
+PLUGIN = {"indexed_plugin": """
+    from codecbench import hookimpl
+    from codecbench.api.metric import Metric
+
+    class Zero(Metric):
+        name = "zero-metric"
+        def compute(self, reference, decoded, bitstream):
+            return 0.0
+
+    @hookimpl
+    def register_metrics(register):
+        register(Zero())
+"""}
+
+
+def _age(*paths):
+    """Date ``paths`` back beyond the racy window, as an install a while ago would be."""
+    past = time.time() - 60
+    for path in paths:
+        os.utime(path, (past, past))
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv("CODECBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    # the test's own folders were just made; what else is on sys.path (this checkout
+    # included) may have changed seconds ago too: only the racy test keeps the window
+    monkeypatch.setattr(entry_point_index, "RACY_S", 0.0)
+    return root
+
+
+def _scans(monkeypatch) -> list[int]:
+    calls = []
+    real = entry_point_index.scan
+
+    def counting(group):
+        calls.append(1)
+        return real(group)
+
+    monkeypatch.setattr(entry_point_index, "scan", counting)
+    return calls
+
+
+def _names(entries):
+    return {(e.name, e.value, e.distribution, e.version) for e in entries}
+
+
+def test_the_index_answers_while_nothing_changed(site, monkeypatch):
+    make_distribution(site, "indexed-dist", {"indexed": "indexed_plugin"}, PLUGIN, "2.5")
+    _age(site, *site.iterdir())
+    scans = _scans(monkeypatch)
+    first = entry_point_index.entry_points(GROUP)
+    assert ("indexed", "indexed_plugin", "indexed-dist", "2.5") in _names(first)
+    assert entry_point_index.index_path(GROUP).is_file()
+    second = entry_point_index.entry_points(GROUP)
+    assert len(scans) == 1 and _names(second) == _names(first)
+    # the builtins come from the index as from the scan
+    assert {"classic-pillow", "metrics-basic", "commands-builtin"} <= {e.name for e in second}
+
+
+def test_installing_a_distribution_is_seen(site, monkeypatch):
+    _age(site)
+    scans = _scans(monkeypatch)
+    assert "indexed" not in {e.name for e in entry_point_index.entry_points(GROUP)}
+    make_distribution(site, "indexed-dist", {"indexed": "indexed_plugin"}, PLUGIN)
+    _age(*site.iterdir())
+    os.utime(site, (time.time() - 30, time.time() - 30))  # another time than the index's
+    assert "indexed" in {e.name for e in entry_point_index.entry_points(GROUP)}
+    assert len(scans) == 2
+
+
+def test_removing_a_distribution_is_seen(site, monkeypatch):
+    make_distribution(site, "indexed-dist", {"indexed": "indexed_plugin"}, PLUGIN)
+    _age(site, *site.iterdir())
+    assert "indexed" in {e.name for e in entry_point_index.entry_points(GROUP)}
+    for path in sorted(site.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    os.utime(site, (time.time() - 30, time.time() - 30))
+    assert "indexed" not in {e.name for e in entry_point_index.entry_points(GROUP)}
+
+
+def test_rewriting_entry_points_in_place_is_seen(site, monkeypatch):
+    """An editable reinstall rewrites entry_points.txt without touching the directory."""
+    make_distribution(site, "indexed-dist", {"indexed": "indexed_plugin"}, PLUGIN)
+    _age(site, *site.rglob("*"))
+    assert "indexed" in {e.name for e in entry_point_index.entry_points(GROUP)}
+    (text,) = site.glob("*.dist-info/entry_points.txt")
+    text.write_text("[codecbench]\nrenamed = indexed_plugin\n")
+    os.utime(text, (time.time() - 30, time.time() - 30))
+    assert {"renamed"} == {e.name for e in entry_point_index.entry_points(GROUP)} & {
+        "renamed", "indexed"}
+
+
+def test_a_fresh_change_is_not_stored(site, monkeypatch):
+    """Within the racy window a second change could keep the same times: not indexed."""
+    monkeypatch.setattr(entry_point_index, "RACY_S", 2.0)
+    make_distribution(site, "indexed-dist", {"indexed": "indexed_plugin"}, PLUGIN)
+    entry_point_index.entry_points(GROUP)
+    assert not entry_point_index.index_path(GROUP).exists()
+
+
+@pytest.mark.parametrize("content", ["", "{", "[]", '{"version": 1}', "\x00\xff",
+                                     '{"version": 1, "fingerprint": {}, "entry_points": [1]}'])
+def test_a_damaged_index_is_rebuilt(site, content):
+    _age(site)
+    path = entry_point_index.index_path(GROUP)
+    path.parent.mkdir(parents=True)
+    path.write_text(content, encoding="latin-1")
+    entries = entry_point_index.entry_points(GROUP)
+    assert "metrics-basic" in {e.name for e in entries}
+    assert path.read_text().startswith('{"version": 1, "fingerprint"')
+
+
+def test_an_unwritable_cache_costs_only_the_index(site, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    monkeypatch.setenv("CODECBENCH_CACHE_DIR", str(blocker / "cache"))
+    assert "metrics-basic" in {e.name for e in entry_point_index.entry_points(GROUP)}
+
+
+def test_the_index_can_be_turned_off(site, monkeypatch):
+    _age(site)
+    monkeypatch.setenv("CODECBENCH_ENTRY_POINT_INDEX", "0")
+    scans = _scans(monkeypatch)
+    entry_point_index.entry_points(GROUP)
+    entry_point_index.entry_points(GROUP)
+    assert len(scans) == 2 and not entry_point_index.index_path(GROUP).exists()
+
+
+def test_plugins_loaded_from_the_index_register_and_name_their_distribution(site):
+    make_distribution(site, "indexed-dist", {"indexed": "indexed_plugin"}, PLUGIN, "2.5")
+    _age(site, *site.iterdir())
+    entry_point_index.entry_points(GROUP)  # writes the index
+    registry = Registry()
+    registry.load_entry_points(only=["indexed"])
+    info = registry.plugins["indexed"]
+    assert (info.distribution, info.distribution_version) == ("indexed-dist", "2.5")
+    assert registry.get("metrics", "zero-metric").name == "zero-metric"
+
+
+def test_an_entry_point_naming_an_attribute_and_extras_loads_it(site):
+    make_distribution(site, "indexed-dist", {"indexed": "indexed_plugin:Zero [extra]"},
+                      PLUGIN)
+    (entry,) = [e for e in entry_point_index.entry_points(GROUP) if e.name == "indexed"]
+    assert entry.load().__name__ == "Zero"
+
+
+def test_listing_after_the_first_command_reads_no_distribution_metadata(tmp_path):
+    """The second `codecbench list` answers from the index: importlib.metadata (and the
+    email parser it imports) is never loaded."""
+    _age(tmp_path)
+    code = ("import sys\nfrom codecbench.cli.main import main\n"
+            "try:\n    main(['list', 'codecs'])\nexcept SystemExit:\n    pass\n"
+            "print('METADATA', 'importlib.metadata' in sys.modules)\n")
+    env = {**os.environ, "CODECBENCH_CACHE_DIR": str(tmp_path / "cache")}
+
+    def listing():
+        return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120).stdout
+
+    first = listing()
+    assert first.strip().splitlines()[-1] == "METADATA True", first  # the scan
+    for _ in range(3):  # a sys.path folder changed within the racy window: not yet stored
+        if list((tmp_path / "cache").glob("entry-points-*.json")):
+            break
+        time.sleep(entry_point_index.RACY_S)
+        listing()
+    second = listing()
+    assert second.strip().splitlines()[-1] == "METADATA False", second
