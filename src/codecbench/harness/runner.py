@@ -36,6 +36,7 @@ from codecbench.harness import provenance
 from codecbench.harness.aggregate import aggregate, rows_table
 from codecbench.harness.csv_export import write_csv
 from codecbench.harness.executors import Executor, make_executor
+from codecbench.harness.prefetch import images_ahead
 from codecbench.harness.progress import progress_bar
 from codecbench.harness.run_lock import RunLock
 from codecbench.harness.schema import SCHEMA_VERSION, ResultRow, with_provenance
@@ -196,8 +197,9 @@ def _tasks(plans, dataset: Dataset, dataset_name: str, metrics, done: set, plann
     """Count the missing tasks (``planned`` ones not ``done``), and a generator producing
     them image by image (rows and tasks carry the run's ``dataset_name``).
 
-    Images are loaded only when one of their tasks is missing (and, with ``load_images``
-    false, not here but where the task runs, from ``task.source``). Codecs that cannot run
+    Images are loaded only when one of their tasks is missing, one ahead of the tasks
+    (:mod:`.prefetch`), and, with ``load_images`` false, not here but where the task runs,
+    from ``task.source``. Codecs that cannot run
     and images that cannot be loaded produce error rows directly (``ResultRow``).
     """
     image_ids = dataset.image_ids()
@@ -215,16 +217,11 @@ def _tasks(plans, dataset: Dataset, dataset_name: str, metrics, done: set, plann
     metrics = tuple(metrics)  # one tuple shared by every task (workers keep it)
 
     def generate():
-        for image_id in image_ids:
+        wanted = [image_id for image_id in image_ids if missing[image_id]]
+        loaded = (images_ahead(dataset, wanted) if load_images
+                  else ((image_id, None, "") for image_id in wanted))
+        for image_id, image, error in loaded:
             todo = missing[image_id]
-            if not todo:
-                continue
-            error = ""
-            try:
-                image = dataset.load(image_id) if load_images else None
-            except Exception as exc:  # noqa: BLE001
-                error = describe_error("load image", exc)
-                image = None
             for plan, quality in todo:
                 if error or plan.problem:
                     yield ResultRow(
