@@ -187,3 +187,20 @@ def test_listing_after_the_first_command_reads_no_distribution_metadata(tmp_path
         listing()
     second = listing()
     assert second.strip().splitlines()[-1] == "METADATA False", second
+
+
+def test_a_busy_working_directory_keeps_the_index(site, tmp_path, monkeypatch):
+    """``python -m codecbench`` puts the working directory first on sys.path: files made
+    there (run folders, logs) leave the index valid; a distribution placed there does not."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setattr(sys, "path", [str(work), *sys.path])
+    scans = _scans(monkeypatch)
+    entry_point_index.entry_points(GROUP)
+    (work / "results").mkdir()
+    (work / "log.txt").write_text("x")
+    entry_point_index.entry_points(GROUP)
+    assert len(scans) == 1
+    make_distribution(work, "indexed-dist", {"indexed": "indexed_plugin"}, PLUGIN)
+    assert "indexed" in {e.name for e in entry_point_index.entry_points(GROUP)}
+    assert len(scans) == 2

@@ -15,6 +15,9 @@ The index is trusted only while its **fingerprint** holds:
 * for every ``sys.path`` entry, its modification time and size (installing or removing a
   distribution adds or removes its ``*.dist-info`` directory there, which changes the
   directory's modification time; a ``.pth`` file adding a directory changes ``sys.path``);
+  except the first entry, the script's folder or the working directory of ``python -m``,
+  which changes whenever a file is made there: for it, the names and modification times of
+  the distribution metadata folders (``*.dist-info``, ``*.egg-info``) it holds;
 * for every distribution that provides an entry point of the group, the modification time
   and size of its ``entry_points.txt`` (an editable reinstall rewrites it in place).
 
@@ -101,17 +104,34 @@ def _stamp(path: str) -> list[int] | None:
     return [stat.st_mtime_ns, stat.st_size]
 
 
+METADATA_SUFFIXES = (".dist-info", ".egg-info")
+
+
+def _metadata_folders(path: str) -> list[list] | None:
+    """``[name, modification time]`` of each distribution metadata folder in ``path``."""
+    try:
+        with os.scandir(path or ".") as listing:
+            return sorted([item.name, item.stat().st_mtime_ns] for item in listing
+                          if item.name.endswith(METADATA_SUFFIXES))
+    except OSError:
+        return None
+
+
 def fingerprint(entries: list[IndexedEntryPoint]) -> dict:
     files = sorted({e.metadata_file for e in entries if e.metadata_file})
-    return {"path": [[entry, _stamp(entry)] for entry in sys.path],
+    first = 0 if sys.flags.safe_path else 1  # sys.path[0]: the script's folder or the cwd
+    return {"start": [[entry, _metadata_folders(entry)] for entry in sys.path[:first]],
+            "path": [[entry, _stamp(entry)] for entry in sys.path[first:]],
             "files": {path: _stamp(path) for path in files}}
 
 
 def _stamps_are_settled(print_: dict, now_ns: int) -> bool:
-    stamps = [*(stamp for _, stamp in print_["path"]), *print_["files"].values()]
     if any(stamp is None for stamp in print_["files"].values()):
         return False
-    return all(stamp is None or now_ns - stamp[0] > RACY_S * 1e9 for stamp in stamps)
+    times = [stamp[0] for _, stamp in print_["path"] if stamp is not None]
+    times += [stamp[0] for stamp in print_["files"].values()]
+    times += [mtime for _, folders in print_["start"] for _, mtime in folders or []]
+    return all(now_ns - t > RACY_S * 1e9 for t in times)
 
 
 def scan(group: str) -> list[IndexedEntryPoint]:
