@@ -14,7 +14,9 @@ Printed: tasks, seconds, tasks/s and the ratio to ``process`` per configuration,
 workloads — the classical codecs of the default run, and one learned codec
 (``torch/bmshj2018-hyperprior``, every rate point). Goal: ``ray-2-nodes`` ≥ 0.9× ``process``.
 
-Usage: ``python benchmarks/executors.py [--workers 2] [--workload classical|learned|both]``.
+Usage: ``python benchmarks/executors.py [--workers 2] [--workload classical|learned|both]
+[--executors process,ray-2-nodes] [--repeats 3]``. With ``--repeats N`` the configurations
+run N times, interleaved (a shared VM's speed drifts), and each row is the median.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -72,6 +75,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--workload", choices=("classical", "learned", "both"), default="both")
+    parser.add_argument("--executors", default="in-process,process,ray-local,ray-2-nodes",
+                        help="comma-separated configurations (process is always run)")
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
     if args.workers < 2 or args.workers % 2:
         raise SystemExit("--workers must be even (two Ray nodes of W/2 CPUs each)")
@@ -87,15 +93,24 @@ def main() -> None:
             "ray-local": ["--executor", "ray", "-j", str(args.workers)],
             "ray-2-nodes": ["--ray-address", address, "-j", str(args.workers)],
         }
+        wanted = {"process", *args.executors.split(",")}
+        unknown = wanted - set(configurations)
+        if unknown:
+            raise SystemExit(f"unknown executors: {', '.join(sorted(unknown))}")
+        configurations = {k: v for k, v in configurations.items() if k in wanted}
         for workload in workloads:
             print(f"\nworkload {workload}: {' '.join(WORKLOADS[workload])}, sample set, "
                   f"{args.workers} workers")
             print("| executor | tasks | seconds | tasks/s | × process |")
             print("|---|---|---|---|---|")
-            results = {}
-            for name, options in configurations.items():
-                out = scratch / f"{workload}-{name}"
-                results[name] = timed_run([*WORKLOADS[workload], *METRICS, *options], out)
+            timings: dict[str, list[tuple[int, float]]] = {name: [] for name in configurations}
+            for repeat in range(args.repeats):
+                for name, options in configurations.items():
+                    out = scratch / f"{workload}-{name}-{repeat}"
+                    timings[name].append(
+                        timed_run([*WORKLOADS[workload], *METRICS, *options], out))
+            results = {name: (runs[0][0], statistics.median(s for _, s in runs))
+                       for name, runs in timings.items()}
             base = results["process"][0] / results["process"][1]
             for name, (tasks, seconds) in results.items():
                 rate = tasks / seconds

@@ -20,7 +20,8 @@ status are the process pool's.
   (:data:`_WORKER_CACHE`, by run token), so a learned codec loads its weights once per
   slot, not once per task.
 * **Images**: by default the driver reads each image and puts it in the object store
-  once (every task of that image shares it); with ``images=workers`` (a dataset path
+  once (every task of that image shares it, and a worker fetches it once for its tasks
+  of that image); with ``images=workers`` (a dataset path
   shared by every node) the workers read the images themselves.
 * **Faults**: a task's time limit (``--timeout``, plus ``startup-grace`` seconds, default
   60, on a new actor's first task for its imports) runs from when it reaches the head of
@@ -67,6 +68,9 @@ its next task travels from the driver."""
 
 _WORKER_CACHE: dict[tuple[str, str], object] = {}
 """In each Ray worker process: what it was sent, by ``(run token, name)``."""
+_LAST_IMAGE: dict[tuple[str, str, str], object] = {}
+"""In each Ray worker process: the image of its last task, by ``(run token, dataset,
+image id)`` (tasks come image by image: the image is fetched once per worker and image)."""
 
 
 def _cached(token: str, name: str, holder: list):
@@ -89,7 +93,11 @@ def _run_task(token: str, task: Task, codec_ref: list, metrics_ref: list, image_
         if image_ref:
             import ray
 
-            task.image = ray.get(image_ref[0])
+            key = (token, task.dataset, task.image_id)
+            if key not in _LAST_IMAGE:
+                _LAST_IMAGE.clear()
+                _LAST_IMAGE[key] = ray.get(image_ref[0])
+            task.image = _LAST_IMAGE[key]
         elif source_ref:
             task.source = _cached(token, "dataset", source_ref)
     except Exception as exc:  # noqa: BLE001 - the driver must get a row
@@ -205,7 +213,9 @@ class RayExecutor(Executor):
         import ray
 
         if not self._connected:
-            runtime_env = {"env_vars": dict(self.settings.env)}
+            # a runtime environment only when there are variables to set: without one the
+            # actors start in the cluster's plain workers, with no environment to prepare
+            runtime_env = {"env_vars": dict(self.settings.env)} if self.settings.env else None
             if not ray.is_initialized():
                 if self.settings.address:
                     ray.init(address=self.settings.address, runtime_env=runtime_env,
