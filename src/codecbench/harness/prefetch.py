@@ -19,18 +19,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from codecbench.api.dataset import Dataset
 from codecbench.harness.task import describe_error
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class _Load:
     """One image's load, started in a daemon thread (a run interrupted meanwhile does not
     wait for it)."""
 
-    def __init__(self, load: Callable[[str], object], image_id: str):
+    def __init__(self, load: Callable[[str], np.ndarray], image_id: str):
         self.image_id = image_id
-        self.image: object = None
+        self.image: np.ndarray | None = None
         self.failed = False
         self._thread = threading.Thread(target=self._run, args=(load,), daemon=True,
                                         name="codecbench-image-prefetch")
@@ -46,7 +50,8 @@ class _Load:
         self._thread.join()
 
 
-def images_ahead(dataset: Dataset, image_ids: Sequence[str]) -> Iterator[tuple[str, object, str]]:
+def images_ahead(dataset: Dataset,
+                 image_ids: Sequence[str]) -> Iterator[tuple[str, np.ndarray | None, str]]:
     """``(image_id, image, error)`` for each of ``image_ids`` in order: the image, or
     ``None`` and a one-line error when it cannot be loaded. The next image loads while the
     caller works on the one yielded."""

@@ -68,7 +68,7 @@ its next task travels from the driver."""
 
 _WORKER_CACHE: dict[tuple[str, str], object] = {}
 """In each Ray worker process: what it was sent, by ``(run token, name)``."""
-_LAST_IMAGE: dict[tuple[str, str, str], object] = {}
+_LAST_IMAGE: dict[tuple[str, str, str], Any] = {}
 """In each Ray worker process: the image of its last task, by ``(run token, dataset,
 image id)`` (tasks come image by image: the image is fetched once per worker and image)."""
 
