@@ -204,3 +204,14 @@ def test_a_busy_working_directory_keeps_the_index(site, tmp_path, monkeypatch):
     make_distribution(work, "indexed-dist", {"indexed": "indexed_plugin"}, PLUGIN)
     assert "indexed" in {e.name for e in entry_point_index.entry_points(GROUP)}
     assert len(scans) == 2
+
+
+def test_no_home_directory_means_no_index_but_every_plugin(site, monkeypatch):
+    monkeypatch.delenv("CODECBENCH_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(entry_point_index.Path, "home", staticmethod(no_home))
+    assert "metrics-basic" in {e.name for e in entry_point_index.entry_points(GROUP)}

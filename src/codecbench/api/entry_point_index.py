@@ -192,7 +192,10 @@ def entry_points(group: str) -> list[IndexedEntryPoint]:
     else scanned (and the index rewritten)."""
     if not enabled():
         return scan(group)
-    path = index_path(group)
+    try:
+        path = index_path(group)
+    except (RuntimeError, KeyError, OSError):  # no home directory to find a cache in
+        return scan(group)
     entries = _read(path)
     if entries is None:
         entries = scan(group)
