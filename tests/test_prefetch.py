@@ -34,19 +34,30 @@ class Photos(Dataset):
         self.loads: list[str] = []
         self.consumed = 0
         self.most_ahead = 0
+        self.running = 0
+        self.most_running = 0
+        self._lock = threading.Lock()
 
     def image_ids(self):
         return list(PHOTOS)
 
     def load(self, image_id):
-        if self.own_thread_only and threading.get_ident() != self.owner:
-            raise RuntimeError("objects created in a thread can only be used in that thread")
-        self.loads.append(image_id)
-        self.most_ahead = max(self.most_ahead, len(self.loads) - self.consumed)
-        time.sleep(self.delay)
-        if image_id in self.broken:
-            raise OSError(f"cannot identify image file {image_id!r}")
-        return load_rgb(SAMPLE_DIR / image_id)[:64, :64]
+        with self._lock:
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+        try:
+            if self.own_thread_only and threading.get_ident() != self.owner:
+                raise RuntimeError("objects created in a thread can only be used in that "
+                                   "thread")
+            self.loads.append(image_id)
+            self.most_ahead = max(self.most_ahead, len(self.loads) - self.consumed)
+            time.sleep(self.delay)
+            if image_id in self.broken:
+                raise OSError(f"cannot identify image file {image_id!r}")
+            return load_rgb(SAMPLE_DIR / image_id)[:64, :64]
+        finally:
+            with self._lock:
+                self.running -= 1
 
 
 def test_every_image_in_order_with_the_sequential_pixels():
@@ -69,8 +80,9 @@ def test_at_most_one_image_is_loaded_ahead():
 
 
 def test_a_failing_image_costs_only_its_own_entry():
-    dataset = Photos(broken={PHOTOS[1]})
+    dataset = Photos(broken={PHOTOS[1]}, delay=0.02)
     results = list(images_ahead(dataset, PHOTOS))
+    assert dataset.most_running == 1  # its retry does not overlap the next image's load
     assert [r[0] for r in results] == PHOTOS
     image_id, image, error = results[1]
     assert image is None and error.startswith("load image: OSError: cannot identify image")
@@ -79,7 +91,9 @@ def test_a_failing_image_costs_only_its_own_entry():
 
 
 def test_a_dataset_bound_to_its_thread_still_loads_every_image():
-    results = list(images_ahead(Photos(own_thread_only=True), PHOTOS))
+    dataset = Photos(own_thread_only=True, delay=0.02)
+    results = list(images_ahead(dataset, PHOTOS))
+    assert dataset.most_running == 1
     assert [r[2] for r in results] == [""] * len(PHOTOS)
     assert all(r[1] is not None for r in results)
 

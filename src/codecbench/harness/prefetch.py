@@ -5,8 +5,9 @@ A run's tasks come image by image (each image once per worker, :mod:`.executors`
 between two images the workers would wait for the run's process to read and decode the
 next one — a PNG or WebP photo costs 10–50 ms, a large TIFF more. :func:`images_ahead`
 loads image ``k + 1`` in a background thread while the tasks of image ``k`` are handed
-out, which the process spends mostly waiting for its workers. At most two images are held
-(the current one and the next).
+out, which the process spends mostly waiting for its workers. It holds at most two images
+itself (the one it yielded last and the next); an executor reading tasks ahead may still
+hold an earlier one.
 
 The loads still happen one at a time, in the order of the run, so a dataset sees the same
 calls as without the thread — from another thread, though. A load that fails there is
@@ -59,13 +60,12 @@ def images_ahead(dataset: Dataset,
     for index, image_id in enumerate(image_ids):
         assert pending is not None
         pending.wait()
-        current = pending
+        image, error = pending.image, ""
+        if pending.failed:  # again in this thread, before the next load starts
+            try:
+                image = dataset.load(image_id)
+            except Exception as exc:  # noqa: BLE001
+                image, error = None, describe_error("load image", exc)
         pending = (_Load(dataset.load, image_ids[index + 1])
                    if index + 1 < len(image_ids) else None)
-        if not current.failed:
-            yield image_id, current.image, ""
-            continue
-        try:
-            yield image_id, dataset.load(image_id), ""
-        except Exception as exc:  # noqa: BLE001
-            yield image_id, None, describe_error("load image", exc)
+        yield image_id, image, error
