@@ -29,7 +29,7 @@ or from another index version is ignored and rebuilt; an index that cannot be wr
 index off (every process scans, as ``importlib.metadata`` alone would).
 
 The directory is ``CODECBENCH_CACHE_DIR`` when set, else the user cache directory
-(``$XDG_CACHE_HOME/codecbench``, default ``~/.cache/codecbench``).
+(:func:`codecbench.api.user_cache.user_cache_dir`: ``~/.cache/codecbench`` on Linux).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codecbench.api.atomic import atomic_write
+from codecbench.api.user_cache import user_cache_dir
 
 INDEX_VERSION = 1
 RACY_S = 2.0
@@ -79,9 +80,7 @@ def enabled() -> bool:
 
 def cache_dir() -> Path:
     override = os.environ.get("CODECBENCH_CACHE_DIR")
-    if override:
-        return Path(override)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "codecbench"
+    return Path(override).expanduser() if override else user_cache_dir()
 
 
 def index_path(group: str) -> Path:

@@ -1,15 +1,12 @@
-"""Where downloaded datasets live: ``$CODECBENCH_DATA``, else the user cache directory.
-
-The user cache directory follows the XDG base-directory rule on Linux
-(``$XDG_CACHE_HOME/codecbench``, default ``~/.cache/codecbench``), ``~/Library/Caches/codecbench``
-on macOS and ``%LOCALAPPDATA%\\codecbench`` on Windows.
-"""
+"""Where downloaded datasets live: ``$CODECBENCH_DATA``, else the user cache directory
+(:func:`codecbench.api.user_cache.user_cache_dir`)."""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
+
+from codecbench.api.user_cache import user_cache_dir
 
 
 def data_dir() -> Path:
@@ -17,8 +14,4 @@ def data_dir() -> Path:
     override = os.environ.get("CODECBENCH_DATA")
     if override:
         return Path(override).expanduser()
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "codecbench"
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "codecbench"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "codecbench"
+    return user_cache_dir()
