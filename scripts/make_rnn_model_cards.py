@@ -54,9 +54,10 @@ def held_out_options(data: Path) -> tuple[str, ...]:
     return ("--dataset", str(data), "--split", "held-out")
 
 
-def run_codecs(run_dir: Path, codecs, dataset, qualities=()) -> pd.DataFrame:
+def run_codecs(run_dir: Path, codecs, dataset, qualities=()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``codecbench run`` of ``codecs`` (at ``qualities``, or each codec's own) on
-    ``dataset``, resumed when ``run_dir`` holds that run; its ``rows.csv`` (per photo)."""
+    ``dataset``, resumed when ``run_dir`` holds that run; its ``rows.csv`` (per photo) and
+    ``leaderboard.csv`` (means per codec and rate point)."""
     command = [sys.executable, "-m", "codecbench", "run", *dataset, "--out", str(run_dir),
                "--no-progress", "-j", "2"]
     for codec in codecs:
@@ -67,14 +68,7 @@ def run_codecs(run_dir: Path, codecs, dataset, qualities=()) -> pd.DataFrame:
         command += ["--quality", str(k)]
     environment = {k: v for k, v in os.environ.items() if k != "CODECBENCH_TORCH_WEIGHTS"}
     subprocess.run(command, check=True, env=environment)
-    return pd.read_csv(run_dir / "rows.csv")
-
-
-def mean_board(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per codec and rate point, the mean over the photos (as ``leaderboard.csv``)."""
-    rows = rows[rows["error"].isna() | (rows["error"] == "")] if "error" in rows else rows
-    columns = [c for c in (*RNN_METRICS, "encode_s", "decode_s") if c in rows]
-    return rows.groupby(["codec", "quality"], as_index=False)[columns].mean()
+    return pd.read_csv(run_dir / "rows.csv"), pd.read_csv(run_dir / "leaderboard.csv")
 
 
 def jpeg_psnr_at(jpeg: pd.DataFrame, bpp: float) -> float:
@@ -326,9 +320,11 @@ def adaptive_section(slug: str, sets: dict[str, pd.DataFrame]) -> str:
     return "\n".join(lines)
 
 
-def evaluate_set(run_dir: Path, dataset: tuple[str, ...], slugs: list[str]) -> pd.DataFrame:
-    """Every per-photo row of one photo set: anchors and CNN references, the recurrent
-    models at :data:`ITERATIONS`, the adaptive codecs at their own rate points."""
+def evaluate_set(run_dir: Path, dataset: tuple[str, ...], slugs: list[str]
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every per-photo row and every leaderboard row of one photo set: anchors and CNN
+    references, the recurrent models at :data:`ITERATIONS`, the adaptive codecs at their
+    own rate points."""
     references = [*ANCHORS, *(f"torch/{slug}" for slug in CNN_REFERENCES)]
     recurrent = [f"torch/{slug}" for slug in slugs]
     adaptive = [f"torch/{m.slug}" for m in ADAPTIVE_RECURRENT_MODELS.values() if m.base in slugs]
@@ -336,7 +332,8 @@ def evaluate_set(run_dir: Path, dataset: tuple[str, ...], slugs: list[str]) -> p
              run_codecs(run_dir / "recurrent", recurrent, dataset, ITERATIONS)]
     if adaptive:
         parts.append(run_codecs(run_dir / "adaptive", adaptive, dataset))
-    return pd.concat(parts, ignore_index=True)
+    return (pd.concat([rows for rows, _ in parts], ignore_index=True),
+            pd.concat([board for _, board in parts], ignore_index=True))
 
 
 def main():
@@ -346,10 +343,11 @@ def main():
     args = parser.parse_args()
     slugs = [slug for slug in RECURRENT_MODELS
              if (SHIPPED_WEIGHTS / f"{slug}.training.json").exists()]
-    sets = {"held-out": evaluate_set(args.run_dir / "held-out", held_out_options(args.data),
-                                     slugs),
-            "sample": evaluate_set(args.run_dir / "sample", ("--dataset", "sample"), slugs)}
-    boards = {name: mean_board(rows) for name, rows in sets.items()}
+    evaluated = {"held-out": evaluate_set(args.run_dir / "held-out",
+                                          held_out_options(args.data), slugs),
+                 "sample": evaluate_set(args.run_dir / "sample", ("--dataset", "sample"), slugs)}
+    sets = {name: rows for name, (rows, _) in evaluated.items()}
+    boards = {name: board for name, (_, board) in evaluated.items()}
     print("| codec | held-out BD-rate vs JPEG | PSNR at 1 / 4 / 16 it. (held-out) | "
           "sample BD-rate vs JPEG |")
     print("|---|---|---|---|")
