@@ -28,6 +28,7 @@ from shipped_weights import SHIPPED_WEIGHTS
 
 from codecbench.codecs.learned.complexity import markdown_lines
 from codecbench.codecs.learned.models import LEARNED_MODELS
+from codecbench.datasets.split import HELD_OUT_MODULUS
 from codecbench.report.rd import bd_rate
 
 METRICS = ("bpp", "bpp-estimate", "psnr", "ms-ssim")
@@ -47,6 +48,14 @@ def evaluate(run_dir: Path, slugs, dataset=("--dataset", "sample"),
         command += ["--metric", metric]
     subprocess.run(command, check=True, env=environment)
     return pd.read_csv(run_dir / "leaderboard.csv")
+
+
+def training_split_text(images: int) -> str:
+    """The cards' sentence on the data of a run trained on the training split."""
+    return (f"The training split (`--split train`: {images} of the 41 photographs, 1024 px "
+            "wide wallpapers, GPL / CC-BY(-SA); not redistributed with codecbench; held out: "
+            "the 7 whose int(SHA-256(file name)[:8 bytes]) mod "
+            f"{HELD_OUT_MODULUS} = 0).")
 
 
 def bd_text(board: pd.DataFrame, reference: str, codec: str) -> tuple[str, float]:

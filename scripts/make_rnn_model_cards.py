@@ -34,12 +34,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from make_model_cards import METRICS, bd_text
+from make_model_cards import METRICS, bd_text, training_split_text
 from shipped_weights import SHIPPED_WEIGHTS
 
 from codecbench.codecs.learned.complexity import markdown_lines
 from codecbench.codecs.learned.models import ADAPTIVE_RECURRENT_MODELS, RECURRENT_MODELS
-from codecbench.datasets.split import HELD_OUT_MODULUS
 
 ANCHORS = ("jpeg", "jpeg2000", "webp")
 CNN_REFERENCES = ("bls2017-factorized", "bmshj2018-hyperprior")
@@ -168,6 +167,9 @@ def card(slug: str, held_out: pd.DataFrame, sample: pd.DataFrame, curve: pd.Data
             f"{', '.join(f'{m:.0%}' for m in config['lr_milestones'])} of the steps), "
             f"{stage['train_seconds'] / 60:.0f} min on {stage['hardware']} (one thread).")
     data = record["data"]
+    if data.get("split") != "train":
+        raise SystemExit(f"{slug}.training.json: trained on --split {data.get('split', 'all')}, "
+                         "so the held-out photos were seen; retrain with --split train")
     held_rows = held_out[held_out["codec"] == codec]
     sample_rows = sample[sample["codec"] == codec]
     lines = [
@@ -184,11 +186,8 @@ def card(slug: str, held_out: pd.DataFrame, sample: pd.DataFrame, curve: pd.Data
         f"Codes {coding}. Weights: safetensors, convolution kernels float16, "
         f"{size / 1e6:.1f} MB for every rate point.",
         "",
-        f"**Data.** The training split (`--split {data.get('split', 'all')}`: "
-        f"{data['images']} of the 41 photographs, 1024 px wide wallpapers, GPL / "
-        "CC-BY(-SA); not redistributed with codecbench; held out: the 7 whose "
-        f"int(SHA-256(file name)[:8 bytes]) mod {HELD_OUT_MODULUS} = 0, never seen in "
-        "training). Random crops with horizontal flips.",
+        f"**Data.** {training_split_text(data['images'])} Random crops with horizontal "
+        "flips. The held-out photos were never seen.",
         "",
         f"**Training** (`codecbench train {codec} --split train`, the commands of "
         "`docs/rnn-codecs.md`), loss "

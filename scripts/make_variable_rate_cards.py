@@ -32,12 +32,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from heldout_training_curve import last_interval_extrapolation
-from make_model_cards import bd_text, evaluate
+from make_model_cards import bd_text, evaluate, training_split_text
 from shipped_weights import SHIPPED_WEIGHTS
 
 from codecbench.codecs.learned.complexity import markdown_lines
 from codecbench.codecs.learned.models import LEARNED_MODELS
-from codecbench.datasets.split import HELD_OUT_MODULUS
 
 TARGET = -25.0
 """The quality target: BD-rate (PSNR) against JPEG on the held-out photos, in %."""
@@ -141,10 +140,8 @@ def card(slug: str, held_out: pd.DataFrame, sample: pd.DataFrame, curve: pd.Data
         f"points; `tf/{slug}` runs the same file, converted at load time."
         + ARCHITECTURE_NOTES.get(entry.architecture, ""),
         "",
-        f"**Data.** The training split (`--split train`: {record['data']['images']} of the 41 "
-        "photographs, 1024 px wide wallpapers, GPL / CC-BY(-SA); not redistributed with "
-        "codecbench; held out: the 7 whose int(SHA-256(file name)[:8 bytes]) mod "
-        f"{HELD_OUT_MODULUS} = 0). Random {config['patch_size']}×"
+        f"**Data.** {training_split_text(record['data']['images'])} "
+        f"Random {config['patch_size']}×"
         f"{config['patch_size']} crops with horizontal flips, batch {config['batch_size']}, "
         "each step at a rate point drawn at random. The held-out photos were never seen.",
         "",
