@@ -6,7 +6,9 @@ Plain helpers and constants (``run_cli``, ``invoke_cli``, ``make_distribution``,
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -18,6 +20,7 @@ from helpers import SAMPLE_DIR, TESTS_DIR, make_distribution
 
 # The tests' own cache (the entry-point index), not the user's; subprocesses inherit it.
 os.environ["CODECBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="codecbench-test-cache-")
+atexit.register(shutil.rmtree, os.environ["CODECBENCH_CACHE_DIR"], True)
 
 # Test-only codecs live in an importable module so that spawned workers can unpickle them.
 sys.path.insert(0, str(TESTS_DIR))
