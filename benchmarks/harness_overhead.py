@@ -17,7 +17,14 @@ by 2× between runs, and pairing cancels that drift:
   no pandas, and no tqdm with ``--no-progress`` — and the default ``process``
   executor's worker, to which every task and image travels).
 
-Usage: ``python benchmarks/harness_overhead.py [--repeats 7]``. Goal: in-process ratio <= 1.05.
+A third measurement times ``codecbench list codecs`` (the installed console script: start-up,
+plugin discovery from the entry-point index, every plugin's registration, the availability
+checks) against its floor, an interpreter that only imports click, pluggy and Pillow, the
+three libraries it cannot do without; medians of ``--list-runs`` alternating runs, after one
+warm-up run that writes the index.
+
+Usage: ``python benchmarks/harness_overhead.py [--repeats 7]``. Goals: in-process ratio <= 1.05,
+whole command <= 1.3, ``codecbench list codecs`` <= 0.2 s.
 """
 
 from __future__ import annotations
@@ -73,6 +80,7 @@ def harness_run(out_dir: Path):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=21)
+    parser.add_argument("--list-runs", type=int, default=15)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,6 +108,7 @@ def main() -> None:
             bare_cli_s = _run_timed(bare_cli)
             cli_ratios.append(_run_timed([*cli, "--out", str(tmp / f"cli{i}")]) / bare_cli_s)
 
+    list_s, floor_s = list_timings(args.list_runs)
     tasks = len(bare)
     print(f"workload: JPEG x {len(QUALITIES)} qualities x 6 sample photos = {tasks} tasks, -j 1")
     print(f"in-process    harness/bare ratio: median {statistics.median(ratios):.3f} "
@@ -108,11 +117,28 @@ def main() -> None:
           f"({statistics.median(extra) / tasks * 1000:.2f} ms per task)")
     print(f"whole command harness/bare ratio: median {statistics.median(cli_ratios):.3f} "
           f"(includes interpreter start, imports and plugin discovery)")
+    print(f"codecbench list codecs: median {statistics.median(list_s):.3f} s "
+          f"(min {min(list_s):.3f}) over {len(list_s)} runs; floor (import click, pluggy, "
+          f"PIL.Image) median {statistics.median(floor_s):.3f} s")
 
 
 def _quartiles(values) -> str:
     q1, _, q3 = statistics.quantiles(values, n=4)
     return f"{q1:.3f}-{q3:.3f}"
+
+
+def list_timings(runs: int) -> tuple[list[float], list[float]]:
+    """Wall seconds of ``codecbench list codecs`` and of its floor, alternating."""
+    script = Path(sys.executable).with_name("codecbench")
+    listing = [str(script)] if script.exists() else [sys.executable, "-m", "codecbench"]
+    listing += ["list", "codecs"]
+    floor = [sys.executable, "-c", "import click, pluggy, PIL.Image"]
+    _run_timed(listing)  # writes the entry-point index
+    list_s, floor_s = [], []
+    for _ in range(runs):
+        list_s.append(_run_timed(listing))
+        floor_s.append(_run_timed(floor))
+    return list_s, floor_s
 
 
 def _run_timed(command) -> float:

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,6 +126,8 @@ def atomic_path(path: str | os.PathLike[str], *, fsync: bool = False) -> Iterato
 def _temporary(target: Path) -> tuple[int, Path]:
     """A new file ``<dir>/<name>.tmp<random>`` (open descriptor, path), with the
     permissions ``open(target, "w")`` would give a new file."""
+    import tempfile  # (3 ms of imports: deferred until a file is written)
+
     fd, name = tempfile.mkstemp(prefix=f"{target.name}.tmp", dir=target.parent)
     tmp = Path(name)
     try:

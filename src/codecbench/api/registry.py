@@ -28,7 +28,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
-import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +123,8 @@ class Registry:
         if isinstance(exc, SyntaxError):
             detail = f"{type(exc).__name__}: {exc.msg} ({exc.filename}, line {exc.lineno})"
         else:  # one line, whatever the message
+            import traceback
+
             detail = " ".join("".join(traceback.format_exception_only(type(exc), exc)).split())
         message = f"{info.label} failed in {phase}: {detail}"
         info.errors.append(message)

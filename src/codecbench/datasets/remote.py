@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 from codecbench.api.atomic import atomic_write
 from codecbench.api.dataset import Dataset
-from codecbench.datasets import cifar
 from codecbench.datasets.cache import data_dir
 from codecbench.datasets.catalog import RemoteSpec
 from codecbench.datasets.folder import FolderDataset
@@ -230,6 +229,8 @@ class RemoteDataset(Dataset):
     def _cifar_images(self) -> np.ndarray:
         if self._cifar is None:
             self.ensure()
+            from codecbench.datasets import cifar
+
             self._cifar = cifar.load_batch(self._image_paths()[0])
         return self._cifar
 

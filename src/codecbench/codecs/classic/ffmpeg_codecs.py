@@ -24,7 +24,6 @@ import abc
 import io
 import re
 import shutil
-import subprocess
 from typing import TYPE_CHECKING
 
 from codecbench.api.codec import Codec, Family
@@ -40,6 +39,8 @@ TIMEOUT_S = 300
 def run_ffmpeg(arguments: list[str], stdin: bytes) -> bytes:
     """Run ``ffmpeg`` quietly; a failure raises with ffmpeg's last error lines."""
     command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", *arguments]
+    import subprocess  # deferred: listing the codecs never runs ffmpeg
+
     try:
         result = subprocess.run(command, input=stdin, capture_output=True, timeout=TIMEOUT_S)
     except FileNotFoundError as exc:
