@@ -251,3 +251,34 @@ def test_a_lost_node_costs_only_a_rerun_of_its_tasks(cluster, tmp_path, fake_dis
     assert driver.returncode == 0, stderr
     assert_every_sleepy_task_once(out)
     assert json.loads((out / "run.json").read_text())["executor"]["nodes"] == 3
+
+
+CONNECTION_PROBE = """
+import sys
+import ray
+from codecbench.codecs.classic.pillow_codecs import PillowJpeg
+from codecbench.datasets.builtin import sample_dataset
+from codecbench.harness.executors.ray_cluster import RayExecutor, RaySettings
+from codecbench.harness.runner import run_evaluation
+from codecbench.metrics.basic import PSNR
+
+address, out, who = sys.argv[1:]
+if who == "caller":
+    ray.init(address=address, log_to_driver=False, include_dashboard=False)
+executor = RayExecutor(RaySettings(address=address, workers=2))
+summary = run_evaluation([PillowJpeg()], sample_dataset(), [PSNR()], out, qualities=["50"],
+                         executor=executor, progress=False)
+print("RESULT", summary.tasks_computed, summary.errors, ray.is_initialized())
+"""
+
+
+@pytest.mark.parametrize(("who", "connected_after"), [("executor", False), ("caller", True)])
+def test_the_executor_disconnects_what_it_connected_and_only_that(cluster, tmp_path, who,
+                                                                  connected_after):
+    """A run that joined the cluster itself leaves it at its end (not at interpreter exit);
+    a connection the caller made before the run stays open for the caller."""
+    probe = subprocess.run([sys.executable, "-c", CONNECTION_PROBE, cluster,
+                            str(tmp_path / "run"), who], capture_output=True, text=True,
+                           timeout=START_TIMEOUT_S)
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split()[-4:] == ["RESULT", "6", "0", str(connected_after)]

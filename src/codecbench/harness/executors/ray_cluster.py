@@ -12,7 +12,9 @@ status are the process pool's.
   evaluates its tasks one after the other: ``-j N`` CPU slots (default: as many as the
   cluster has CPUs, ``cpus-per-task`` each, default 1), and with ``--device cuda`` one GPU
   slot per ``gpus-per-task`` GPUs of the cluster (default 1; ``0.25`` packs four on a GPU)
-  for the learned codecs' tasks (framework ``torch`` or ``tensorflow``). Each slot has
+  for the learned codecs' tasks (framework ``torch`` or ``tensorflow``). The actors are
+  started when the run first asks for the cluster's description (before it plans its
+  tasks), so their worker processes start while the driver prepares. Each slot has
   one task running and one queued (:data:`PIPELINE_DEPTH`), so it never waits for the
   driver; the in-flight tasks also bound the driver's memory.
 * **Models load once per worker**: each codec, the metrics tuple and the dataset are put
@@ -188,7 +190,9 @@ class RayExecutor(Executor):
         self.settings = settings
         self.reads_images = settings.images == "workers"
         self._started_here = False
+        self._initialized_here = False
         self._connected = False
+        self._early_slots: list[_Slot] | None = None
         self._token = uuid.uuid4().hex
         self._refs: dict[str, object] = {}
         self._runner: Any = None
@@ -225,12 +229,20 @@ class RayExecutor(Executor):
                     ray.init(num_cpus=cpus, runtime_env=runtime_env, log_to_driver=False,
                              include_dashboard=False)
                     self._started_here = True
+                self._initialized_here = True
             self._runner = ray.remote(max_restarts=1, max_task_retries=1)(TaskRunner)
             self._connected = True
         return ray
 
     def describe(self) -> dict:
+        """The cluster, for ``run.json``. The slots' actors are started here, so that their
+        worker processes start (≈ 1 s: an interpreter importing Ray) while the run plans its
+        tasks and loads its first image; :meth:`run` uses them."""
         ray = self._connect()
+        if self._early_slots is None:
+            self._early_slots = self._slots(ray)
+            for slot in self._early_slots:
+                self._start(ray, slot)
         nodes = self._alive_nodes(ray)
         resources = ray.cluster_resources()
         return {"name": "ray", "ray_version": ray.__version__,
@@ -304,7 +316,7 @@ class RayExecutor(Executor):
 
     def run(self, tasks: Iterable[Task]) -> Iterator[ResultRow]:
         ray = self._connect()
-        slots = self._slots(ray)
+        slots, self._early_slots = self._early_slots or self._slots(ray), []
         pending = iter(tasks)
         requeued: deque[Task] = deque()  # the tasks of slots lost with their node
         suspects: list[_Suspect] = []
@@ -469,10 +481,15 @@ class RayExecutor(Executor):
         return row, False
 
     def close(self) -> None:
+        """Disconnect (and stop the Ray instance started for the run). A driver that
+        joined a cluster disconnects here too, not at interpreter exit, where Ray's own
+        shutdown costs the command up to a second; a Ray connection the caller made
+        (``ray.init`` before the run) is left as it was."""
         self._refs.clear()
-        if self._started_here:
+        self._early_slots = None
+        if self._initialized_here:
             import ray
 
             ray.shutdown()
-            self._started_here = False
+            self._started_here = self._initialized_here = False
         self._connected = False
