@@ -10,11 +10,14 @@ plugin discovery, Ray start-up or connection, exports included):
 * ``ray-2-nodes``: ``--ray-address``, a cluster of two local nodes (``ray start --head`` on
   127.0.0.1 plus a second node process, ``W/2`` CPUs each) started by this script.
 
-Printed: tasks, seconds, tasks/s and the ratio to ``process`` per configuration, for two
-workloads — the classical codecs of the default run, and one learned codec
-(``torch/bmshj2018-hyperprior``, every rate point). Goal: ``ray-2-nodes`` ≥ 0.9× ``process``.
+Printed: tasks, seconds, tasks/s and the ratio to ``process`` per configuration, for three
+workloads on the sample set — ``default``, the default run itself (``codecbench run`` with
+no ``--codec`` and no ``--metric``: classical and learned codecs, every default metric);
+``classical``, its classical codecs alone (a short run, where fixed start-up costs weigh
+most); and ``learned``, one learned codec (``torch/bmshj2018-hyperprior``, every rate
+point). Goal: ``ray-2-nodes`` ≥ 0.9× ``process``.
 
-Usage: ``python benchmarks/executors.py [--workers 2] [--workload classical|learned|both]
+Usage: ``python benchmarks/executors.py [--workers 2] [--workload default|classical|learned|all]
 [--executors process,ray-2-nodes] [--repeats 3]``. With ``--repeats N`` the configurations
 run N times, interleaved (a shared VM's speed drifts), and each row is the median.
 """
@@ -34,12 +37,14 @@ import time
 from pathlib import Path
 
 RAY = str(Path(sys.executable).with_name("ray"))
-WORKLOADS = {
-    "classical": ["--codec", "jpeg", "--codec", "jpeg-444", "--codec", "jpeg2000",
-                  "--codec", "webp", "--codec", "jpegxl"],
-    "learned": ["--codec", "torch/bmshj2018-hyperprior"],
-}
 METRICS = ["--metric", "bpp", "--metric", "psnr", "--metric", "ssim"]
+WORKLOADS = {
+    "default": [],
+    "classical": ["--codec", "jpeg", "--codec", "jpeg-444", "--codec", "jpeg2000",
+                  "--codec", "webp", "--codec", "jpegxl", *METRICS],
+    "learned": ["--codec", "torch/bmshj2018-hyperprior", *METRICS],
+}
+"""``codecbench run`` options of each workload (``default``: none, the default run)."""
 
 
 def free_port() -> int:
@@ -74,7 +79,7 @@ def timed_run(arguments: list[str], out: Path) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--workload", choices=("classical", "learned", "both"), default="both")
+    parser.add_argument("--workload", choices=(*WORKLOADS, "all"), default="all")
     parser.add_argument("--executors", default="in-process,process,ray-local,ray-2-nodes",
                         help="comma-separated configurations (process is always run)")
     parser.add_argument("--repeats", type=int, default=1)
@@ -82,7 +87,7 @@ def main() -> None:
     if args.workers < 2 or args.workers % 2:
         raise SystemExit("--workers must be even (two Ray nodes of W/2 CPUs each)")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a throw-away local cluster
-    workloads = list(WORKLOADS) if args.workload == "both" else [args.workload]
+    workloads = list(WORKLOADS) if args.workload == "all" else [args.workload]
     temp = tempfile.mkdtemp(prefix="cbray", dir="/tmp")
     scratch = Path(tempfile.mkdtemp(prefix="codecbench-executors-"))
     try:
@@ -99,8 +104,8 @@ def main() -> None:
             raise SystemExit(f"unknown executors: {', '.join(sorted(unknown))}")
         configurations = {k: v for k, v in configurations.items() if k in wanted}
         for workload in workloads:
-            print(f"\nworkload {workload}: {' '.join(WORKLOADS[workload])}, sample set, "
-                  f"{args.workers} workers")
+            described = " ".join(WORKLOADS[workload]) or "the default run (no options)"
+            print(f"\nworkload {workload}: {described}, sample set, {args.workers} workers")
             print("| executor | tasks | seconds | tasks/s | × process |")
             print("|---|---|---|---|---|")
             timings: dict[str, list[tuple[int, float]]] = {name: [] for name in configurations}
@@ -108,7 +113,7 @@ def main() -> None:
                 for name, options in configurations.items():
                     out = scratch / f"{workload}-{name}-{repeat}"
                     timings[name].append(
-                        timed_run([*WORKLOADS[workload], *METRICS, *options], out))
+                        timed_run([*WORKLOADS[workload], *options], out))
             results = {name: (runs[0][0], statistics.median(s for _, s in runs))
                        for name, runs in timings.items()}
             base = results["process"][0] / results["process"][1]
