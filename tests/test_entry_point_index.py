@@ -165,12 +165,19 @@ def test_an_entry_point_naming_an_attribute_and_extras_loads_it(site):
     assert entry.load().__name__ == "Zero"
 
 
-def test_listing_after_the_first_command_reads_no_distribution_metadata(tmp_path):
-    """The second `codecbench list` answers from the index: importlib.metadata (and the
-    email parser it imports) is never loaded."""
+@pytest.mark.parametrize("command", [
+    ["list", "codecs"],
+    ["run", "--codec", "jpeg", "--quality", "50", "--metric", "bpp", "--no-progress", "-j", "1",
+     "--executor", "in-process"],  # run.json's library versions from the versions index
+])
+def test_a_command_after_the_first_reads_no_distribution_metadata(tmp_path, command):
+    """The second `codecbench list` or `run` answers from the indexes: importlib.metadata
+    (and the email parser it imports) is never loaded."""
     _age(tmp_path)
+    if command[0] == "run":
+        command = [*command, "--out", str(tmp_path / "run")]
     code = ("import sys\nfrom codecbench.cli.main import main\n"
-            "try:\n    main(['list', 'codecs'])\nexcept SystemExit:\n    pass\n"
+            f"try:\n    main({command!r})\nexcept SystemExit:\n    pass\n"
             "print('METADATA', 'importlib.metadata' in sys.modules)\n")
     env = {**os.environ, "CODECBENCH_CACHE_DIR": str(tmp_path / "cache")}
 
@@ -181,12 +188,14 @@ def test_listing_after_the_first_command_reads_no_distribution_metadata(tmp_path
     first = listing()
     assert first.strip().splitlines()[-1] == "METADATA True", first  # the scan
     for _ in range(3):  # a sys.path folder changed within the racy window: not yet stored
-        if list((tmp_path / "cache").glob("entry-points-*.json")):
+        if len(list((tmp_path / "cache").glob("*-*.json"))) == (2 if command[0] == "run" else 1):
             break
         time.sleep(entry_point_index.RACY_S)
         listing()
     second = listing()
     assert second.strip().splitlines()[-1] == "METADATA False", second
+    if command[0] == "run":
+        assert (tmp_path / "run" / "rows.csv").read_text().count("\n") == 1 + 6
 
 
 def test_a_busy_working_directory_keeps_the_index(site, tmp_path, monkeypatch):
@@ -215,3 +224,37 @@ def test_no_home_directory_means_no_index_but_every_plugin(site, monkeypatch):
 
     monkeypatch.setattr(entry_point_index.Path, "home", staticmethod(no_home))
     assert "metrics-basic" in {e.name for e in entry_point_index.entry_points(GROUP)}
+
+
+def test_versions_come_from_the_index_and_follow_an_upgrade(site, monkeypatch):
+    """The versions ``run.json`` records: those of the metadata, read once while nothing
+    changed; an upgrade (a new ``*.dist-info`` folder) is seen at the next lookup."""
+    import importlib.metadata
+
+    make_distribution(site, "indexed-dist", {"indexed": "indexed_plugin"}, PLUGIN, "2.5")
+    _age(site, *site.rglob("*"))
+    names = ["indexed-dist", "numpy", "no-such-distribution"]
+    scans = []
+    real = entry_point_index.scan_versions
+    monkeypatch.setattr(entry_point_index, "scan_versions",
+                        lambda wanted: scans.append(1) or real(wanted))
+    expected = {"indexed-dist": "2.5", "numpy": importlib.metadata.version("numpy"),
+                "no-such-distribution": None}
+    assert entry_point_index.distribution_versions(names) == expected
+    assert entry_point_index.distribution_versions(names) == expected
+    assert len(scans) == 1
+    for path in sorted(site.rglob("*"), reverse=True):  # uninstall, then install 2.6
+        path.rmdir() if path.is_dir() else path.unlink()
+    make_distribution(site, "indexed-dist", {"indexed": "indexed_plugin"}, PLUGIN, "2.6")
+    _age(*site.rglob("*"))
+    os.utime(site, (time.time() - 30, time.time() - 30))
+    assert entry_point_index.distribution_versions(names)["indexed-dist"] == "2.6"
+    assert len(scans) == 2
+
+
+def test_versions_without_the_index_are_read_every_time(site, monkeypatch):
+    monkeypatch.setenv("CODECBENCH_ENTRY_POINT_INDEX", "0")
+    make_distribution(site, "indexed-dist", {"indexed": "indexed_plugin"}, PLUGIN, "2.5")
+    _age(site, *site.rglob("*"))
+    assert entry_point_index.distribution_versions(["indexed-dist"]) == {"indexed-dist": "2.5"}
+    assert not list((site.parent / "cache").glob("versions-*.json"))

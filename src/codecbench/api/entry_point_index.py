@@ -28,6 +28,12 @@ or from another index version is ignored and rebuilt; an index that cannot be wr
 (a read-only cache) costs only the saving. ``CODECBENCH_ENTRY_POINT_INDEX=0`` turns the
 index off (every process scans, as ``importlib.metadata`` alone would).
 
+The same fingerprint guards a second, smaller index: the installed **versions** of the
+distributions ``run.json`` records (:func:`distribution_versions`; ≈ 30 ms of
+``importlib.metadata`` per run otherwise). A distribution's version is in the name of its
+metadata folder (``numpy-1.26.4.dist-info``), so an upgrade or downgrade changes the
+folder's parent directory, a fingerprinted ``sys.path`` entry.
+
 The directory is ``CODECBENCH_CACHE_DIR`` when set, else the user cache directory
 (:func:`codecbench.api.user_cache.user_cache_dir`: ``~/.cache/codecbench`` on Linux).
 """
@@ -39,6 +45,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,10 +96,14 @@ def index_path(group: str) -> Path:
     The first ``sys.path`` entry, the script's folder or the working directory, is left out
     of the name (it is in the fingerprint): ``python -m codecbench`` run from many folders
     shares one file rather than leaving one per folder."""
+    return _index_file("entry-points", group)
+
+
+def _index_file(kind: str, subject: object) -> Path:
     paths = sys.path if sys.flags.safe_path else sys.path[1:]
-    key = json.dumps([INDEX_VERSION, group, sys.executable, sys.version, paths])
+    key = json.dumps([INDEX_VERSION, subject, sys.executable, sys.version, paths])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_dir() / f"entry-points-{digest}.json"
+    return cache_dir() / f"{kind}-{digest}.json"
 
 
 def _stamp(path: str) -> list[int] | None:
@@ -174,14 +185,17 @@ def _read(path: Path) -> list[IndexedEntryPoint] | None:
 
 
 def _write(path: Path, entries: list[IndexedEntryPoint]) -> None:
+    _save(path, fingerprint(entries), {"entry_points": [e.__dict__ for e in entries]})
+
+
+def _save(path: Path, print_: dict, payload: dict) -> None:
+    """Store ``payload`` under ``print_``, unless a change is too recent to trust."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)  # first: it may be on sys.path
-        print_ = fingerprint(entries)
         if not _stamps_are_settled(print_, time.time_ns()):
             return
-        record = {"version": INDEX_VERSION, "fingerprint": print_,
-                  "entry_points": [e.__dict__ for e in entries]}
-        atomic_write(path, json.dumps(record))
+        atomic_write(path, json.dumps({"version": INDEX_VERSION, "fingerprint": print_,
+                                       **payload}))
     except OSError:
         pass
 
@@ -200,3 +214,40 @@ def entry_points(group: str) -> list[IndexedEntryPoint]:
         entries = scan(group)
         _write(path, entries)
     return entries
+
+
+def scan_versions(names: Sequence[str]) -> dict[str, str | None]:
+    """The installed version of each distribution of ``names`` (``None``: not installed),
+    read from its metadata."""
+    import importlib.metadata
+
+    versions: dict[str, str | None] = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def distribution_versions(names: Sequence[str]) -> dict[str, str | None]:
+    """:func:`scan_versions` of ``names``, from the versions index while its fingerprint
+    (``sys.path``, as for the entry points) holds, else scanned and the index rewritten."""
+    names = list(names)
+    if not enabled():
+        return scan_versions(names)
+    try:
+        path = _index_file("versions", names)
+    except (RuntimeError, KeyError, OSError):  # no home directory to find a cache in
+        return scan_versions(names)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if (record.get("version") == INDEX_VERSION and record["names"] == names
+                and record["fingerprint"] == fingerprint([])):
+            return {name: None if version is None else str(version)
+                    for name, version in zip(names, record["versions"], strict=True)}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass
+    versions = scan_versions(names)
+    _save(path, fingerprint([]), {"names": names, "versions": [versions[n] for n in names]})
+    return versions

@@ -1,7 +1,8 @@
 """Provenance of a run: what ran, on what, with which versions (``run.json``).
 
 Collecting it never imports torch or tensorflow: GPU names come from
-``nvidia-smi`` when it exists, and library versions from package metadata. Each of
+``nvidia-smi`` when it exists, and library versions from package metadata (kept in the
+versions index of :mod:`codecbench.api.entry_point_index`). Each of
 those facts is looked up once per process (the commit, the versions and the machine a
 process runs with do not change while it runs), so the runs of one process after the
 first pay nothing for them.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import functools
-import importlib.metadata
 import os
 import platform
 import shutil
@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 import codecbench
+from codecbench.api import entry_point_index
 
 CORE_LIBRARIES = ("numpy", "Pillow", "pandas", "pluggy", "click", "tqdm", "codecbench-models")
 """Recorded in every ``run.json``; ``codecbench-models`` (the shipped weights) is ``null``
@@ -31,20 +32,24 @@ def utc_now() -> str:
 
 
 _IMPORT_NAMES = {"Pillow": "PIL"}
+_METADATA_VERSIONED = ("click", "pluggy")
+"""Packages whose ``__version__`` is computed on access from the package metadata
+(importing ``importlib.metadata``, ≈ 15 ms) or deprecated: the versions index answers."""
 
 
 @functools.cache
 def distribution_version(name: str) -> str | None:
     """Version of distribution ``name``: from the imported module when it is loaded
-    (cheap), otherwise from the installed package metadata."""
+    (cheap), else the installed package metadata's: for :data:`CORE_LIBRARIES`, recorded in
+    every run, through the versions index (:func:`entry_point_index.distribution_versions`,
+    no metadata read while the installation is unchanged)."""
     module = sys.modules.get(_IMPORT_NAMES.get(name, name))
-    version = getattr(module, "__version__", None) if name != "click" else None
+    version = getattr(module, "__version__", None) if name not in _METADATA_VERSIONED else None
     if isinstance(version, str):
         return version
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
+    if name in CORE_LIBRARIES:
+        return entry_point_index.distribution_versions(CORE_LIBRARIES)[name]
+    return entry_point_index.scan_versions([name])[name]
 
 
 @functools.cache
