@@ -45,7 +45,7 @@ def _shipped_copy(tmp_path, monkeypatch) -> Path:
     shipped folder."""
     folder = tmp_path / "codecbench_models" / "weights"
     folder.mkdir(parents=True)
-    names = ["mbt2018-q1.safetensors", "mbt2018-q3.safetensors"]
+    names = ["bls2017-factorized.safetensors", "mbt2018-mean.safetensors"]
     for name in names:
         shutil.copy(MODELS_WEIGHTS / name, folder / name)
     (folder / "SHA256SUMS").write_text("\n".join(
@@ -59,14 +59,14 @@ def _shipped_copy(tmp_path, monkeypatch) -> Path:
 
 def test_a_shipped_file_that_differs_from_the_manifest_is_refused(tmp_path, monkeypatch):
     folder = _shipped_copy(tmp_path, monkeypatch)
-    good = weights_locator.find_weights("torch", "mbt2018", 1)
-    assert good == folder / "mbt2018-q1.safetensors"
+    good = weights_locator.find_weights("torch", "bls2017-factorized", 1, variable_rate=True)
+    assert good == folder / "bls2017-factorized.safetensors"
     assert len(weights_format.weights_id(good)) == 8
-    damaged = folder / "mbt2018-q3.safetensors"
+    damaged = folder / "mbt2018-mean.safetensors"
     data = bytearray(damaged.read_bytes())
     data[-1] ^= 1
     damaged.write_bytes(bytes(data))
-    with pytest.raises(WeightsFileError, match="mbt2018-q3.safetensors has SHA-256"):
+    with pytest.raises(WeightsFileError, match="mbt2018-mean.safetensors has SHA-256"):
         weights_format.weights_id(damaged)
     weights_format.shipped_manifest.cache_clear()
 
