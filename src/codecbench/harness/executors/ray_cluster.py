@@ -12,9 +12,9 @@ status are the process pool's.
   evaluates its tasks one after the other: ``-j N`` CPU slots (default: as many as the
   cluster has CPUs, ``cpus-per-task`` each, default 1), and with ``--device cuda`` one GPU
   slot per ``gpus-per-task`` GPUs of the cluster (default 1; ``0.25`` packs four on a GPU)
-  for the learned codecs' tasks (framework ``torch`` or ``tensorflow``). The actors are
-  started when the run first asks for the cluster's description (before it plans its
-  tasks), so their worker processes start while the driver prepares. Each slot has
+  for the learned codecs' tasks (framework ``torch`` or ``tensorflow``). The CPU slots'
+  actors are started when the run first asks for the cluster's description (before it
+  plans its tasks), so their worker processes start while the driver prepares. Each slot has
   one task running and one queued (:data:`PIPELINE_DEPTH`), so it never waits for the
   driver; the in-flight tasks also bound the driver's memory.
 * **Models load once per worker**: each codec, the metrics tuple and the dataset are put
@@ -235,14 +235,16 @@ class RayExecutor(Executor):
         return ray
 
     def describe(self) -> dict:
-        """The cluster, for ``run.json``. The slots' actors are started here, so that their
-        worker processes start (≈ 1 s: an interpreter importing Ray) while the run plans its
-        tasks and loads its first image; :meth:`run` uses them."""
+        """The cluster, for ``run.json``. The CPU slots' actors are started here, so that
+        their worker processes start (≈ 1 s: an interpreter importing Ray) while the run
+        plans its tasks and loads its first image; :meth:`run` uses them. (GPU slots start
+        with their first task: a run may have no learned codec for them.)"""
         ray = self._connect()
         if self._early_slots is None:
             self._early_slots = self._slots(ray)
             for slot in self._early_slots:
-                self._start(ray, slot)
+                if slot.kind == "cpu":
+                    self._start(ray, slot)
         nodes = self._alive_nodes(ray)
         resources = ray.cluster_resources()
         return {"name": "ray", "ray_version": ray.__version__,
