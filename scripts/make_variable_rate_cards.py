@@ -41,7 +41,8 @@ from codecbench.codecs.learned.models import LEARNED_MODELS
 TARGET = -25.0
 """The quality target: BD-rate (PSNR) against JPEG on the held-out photos, in %."""
 ANCHORS = ("jpeg", "jpeg2000", "webp")
-RUN_NOTES = {"bao2022-attention": "two threads, sharing the 2-core CPU with other work"}
+RUN_NOTES = {"bao2022-attention": "two threads, sharing the 2-core CPU with other work",
+             "mbt2018": "one thread, sharing the 2-core CPU with evaluation jobs"}
 """How a run shared its machine, where it differs from the recipe's default (one thread,
 shared with the recipe's other runs)."""
 ARCHITECTURE_NOTES = {
@@ -55,6 +56,11 @@ ARCHITECTURE_NOTES = {
         "available: the block placement, the refinements' depth (3 convolutions) and widths "
         "(N for ŷ, 32 for x̂), the CBAM arrangement of the attentions and the shared mixture "
         "shape (`docs/learned-codecs.md`, Hybrid-domain attention)."),
+}
+PRIOR_NOTES = {
+    "autoregressive": (" The masked 5×5 context model makes decoding serial (CompressAI's "
+                       "per-position loop in `torch/mbt2018`, a raster-order loop on the 12 "
+                       "causal taps in `tf/mbt2018`): hence the decode times below."),
 }
 LOSS_NOTES = {
     "attention": (" Mixed quantisation: the rate term on y + u (uniform noise), the "
@@ -138,7 +144,7 @@ def card(slug: str, held_out: pd.DataFrame, sample: pd.DataFrame, curve: pd.Data
         "`codecbench.codecs.learned.hyperprior.torch.gains`). Weights: safetensors, "
         f"convolution kernels float16, {size / 1e6:.1f} MB for all {len(entry.lambdas)} rate "
         f"points; `tf/{slug}` runs the same file, converted at load time."
-        + ARCHITECTURE_NOTES.get(entry.architecture, ""),
+        + ARCHITECTURE_NOTES.get(entry.architecture, "") + PRIOR_NOTES.get(entry.prior, ""),
         "",
         f"**Data.** {training_split_text(record['data']['images'])} "
         f"Random {config['patch_size']}×"

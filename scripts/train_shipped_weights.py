@@ -27,8 +27,8 @@ trained on a 2-core CPU with::
         --data TRAIN_PHOTOS --out OUT --models bmshj2018-hyperprior,mbt2018-mean \\
         --steps 7000 --batch-size 8 --patch-size 128
 
-(and ``--models bls2017-factorized --steps 5000``, and
-``--models bao2022-attention --steps 5000`` with two threads); their model cards record
+(and ``--models bls2017-factorized --steps 5000``, ``--models bao2022-attention --steps 5000``
+with two threads, and ``--models mbt2018 --steps 7000`` alone); their model cards record
 each run.
 Every run trains on the training split (``--split train``: the held-out photos of
 :mod:`codecbench.datasets.split` stay unseen) unless ``--split all``.

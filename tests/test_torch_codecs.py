@@ -165,13 +165,18 @@ def _shipped(monkeypatch, slug):
     return codec
 
 
+SERIAL_SHIPPED = ["mbt2018"]
+"""Shipped too, left out of the slower checks: its context model decodes serially."""
+
+
 def test_shipped_models_have_five_rate_points_and_cards(monkeypatch):
-    for slug in SHIPPED:
+    for slug in [*SHIPPED, *SERIAL_SHIPPED]:
         assert _shipped(monkeypatch, slug).qualities == (1, 2, 3, 4, 5)
         assert (weights_locator.shipped_weights_folder() / f"{slug}.md").exists()
-        for quality in (1, 2, 3, 4, 5):  # a file per rate point, or one for all of them
-            size = _shipped(monkeypatch, slug).weights_file(quality).stat().st_size
-            assert size < 5_000_000
+        files = {_shipped(monkeypatch, slug).weights_file(quality) for quality in (1, 2, 3, 4, 5)}
+        assert len(files) == 1  # one variable-rate network for every rate point
+        # float16 kernels: ≈ 3.6 MB; 6.0 MB with the context and entropy-parameter networks
+        assert files.pop().stat().st_size < (5_000_000 if slug in SHIPPED else 6_500_000)
 
 
 @pytest.mark.parametrize("slug", SHIPPED)
