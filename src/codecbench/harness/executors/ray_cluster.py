@@ -189,7 +189,6 @@ class RayExecutor(Executor):
         super().__init__(settings.timeout)
         self.settings = settings
         self.reads_images = settings.images == "workers"
-        self._started_here = False
         self._initialized_here = False
         self._connected = False
         self._early_slots: list[_Slot] | None = None
@@ -228,7 +227,6 @@ class RayExecutor(Executor):
                     cpus = self.settings.workers or None
                     ray.init(num_cpus=cpus, runtime_env=runtime_env, log_to_driver=False,
                              include_dashboard=False)
-                    self._started_here = True
                 self._initialized_here = True
             self._runner = ray.remote(max_restarts=1, max_task_retries=1)(TaskRunner)
             self._connected = True
@@ -493,5 +491,5 @@ class RayExecutor(Executor):
             import ray
 
             ray.shutdown()
-            self._started_here = self._initialized_here = False
+            self._initialized_here = False
         self._connected = False
