@@ -48,8 +48,15 @@ def distribution_version(name: str) -> str | None:
     if isinstance(version, str):
         return version
     if name in CORE_LIBRARIES:
-        return entry_point_index.distribution_versions(CORE_LIBRARIES)[name]
+        return _indexed_core_versions()[name]
     return entry_point_index.scan_versions([name])[name]
+
+
+@functools.cache
+def _indexed_core_versions() -> dict[str, str | None]:
+    """The versions index's answer for every core library, read once per process (not
+    once per library whose module is not loaded)."""
+    return entry_point_index.distribution_versions(CORE_LIBRARIES)
 
 
 @functools.cache
